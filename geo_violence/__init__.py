@@ -1,0 +1,78 @@
+"""geo_violence: where violence is concentrating and where it is fading, unit by unit.
+
+The public API, in the order data flows through it::
+
+    read = read_incidents("crimes.csv")                      # 1. read
+    layer = load_units("beats", units_file="beats.geojson")   # 2. units
+    assignment = assign_units(read.incidents, layer.units)    # 3. assign
+    cube = build_cube(assignment.incidents, layer.units)      # 4. cube
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .assign import Assignment, CodeAgreement, assign_units, locate_points
+from .boundaries import LayerSpec, UnitLayer, catalogue, load_units
+from .cube import Cube, build_cube
+from .errors import (
+    DataError,
+    GeoViolenceError,
+    InputFileError,
+    MissingColumnError,
+    OptionError,
+    OutputExistsError,
+    PeriodError,
+    UnitsError,
+)
+from .ingest import PORTAL_COLUMNS, IncidentColumns, IncidentRead, read_incidents
+from .pipeline import (
+    CubeOptions,
+    PreparedCube,
+    ReadOptions,
+    UnitOptions,
+    prepare_cube,
+    run_counts,
+    run_demo,
+)
+from .population import align_population, read_population
+
+try:
+    __version__ = version("geo-violence")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "PORTAL_COLUMNS",
+    "Assignment",
+    "CodeAgreement",
+    "Cube",
+    "CubeOptions",
+    "DataError",
+    "GeoViolenceError",
+    "IncidentColumns",
+    "IncidentRead",
+    "InputFileError",
+    "LayerSpec",
+    "MissingColumnError",
+    "OptionError",
+    "OutputExistsError",
+    "PeriodError",
+    "PreparedCube",
+    "ReadOptions",
+    "UnitLayer",
+    "UnitOptions",
+    "UnitsError",
+    "__version__",
+    "align_population",
+    "assign_units",
+    "build_cube",
+    "catalogue",
+    "load_units",
+    "locate_points",
+    "prepare_cube",
+    "read_incidents",
+    "read_population",
+    "run_counts",
+    "run_demo",
+]

@@ -1,0 +1,207 @@
+"""The ``geo-violence`` command line: each command parses options and calls one library function.
+
+Every error a user can cause is printed as one line (``error: ...``) with exit status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from .assign import ASSIGN_METHODS
+from .cube import STEPS
+from .errors import GeoViolenceError
+from .pipeline import CubeOptions, ReadOptions, UnitOptions, run_counts, run_demo
+
+logger = logging.getLogger("geo_violence")
+
+
+class _Group(click.Group):
+    """A click group that turns user errors into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GeoViolenceError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(1)
+        except OSError as error:  # disk full, permission denied: the user's to fix
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(1)
+
+
+def _configure_logging(verbose: int, quiet: int) -> None:
+    level = logging.INFO - 10 * verbose + 10 * quiet
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(max(logging.DEBUG, level))
+    logger.propagate = False
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="geo-violence")
+@click.option("-v", "--verbose", count=True, help="Say more (repeat for debug output).")
+@click.option("-q", "--quiet", count=True, help="Say less: only warnings and errors.")
+def main(verbose: int, quiet: int) -> None:
+    """Where violence is concentrating and where it is fading, unit by unit."""
+    _configure_logging(verbose, quiet)
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def read_options(command: Callable) -> Callable:
+    """Options of the incident file (shared by every command that reads one)."""
+    options = [
+        click.option("--time-col", help="Column with the time (portal export: Date)."),
+        click.option("--x-col", help="Column with x or longitude (portal: X Coordinate)."),
+        click.option("--y-col", help="Column with y or latitude (portal: Y Coordinate)."),
+        click.option("--crs", help="CRS of the coordinates, e.g. EPSG:4326 (portal: EPSG:3435)."),
+        click.option("--id-col", help="Column with the incident id (default: the line number)."),
+        click.option("--category-col", help="Column with the category (portal: Primary Type)."),
+        click.option("--time-format", help="strftime format of the time column (default: ISO)."),
+        click.option(
+            "--filter-category",
+            multiple=True,
+            help="Keep only these categories (repeat, or separate with commas).",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        kwargs["read_options"] = ReadOptions(
+            time_col=kwargs.pop("time_col"),
+            x_col=kwargs.pop("x_col"),
+            y_col=kwargs.pop("y_col"),
+            crs=kwargs.pop("crs"),
+            id_col=kwargs.pop("id_col"),
+            category_col=kwargs.pop("category_col"),
+            time_format=kwargs.pop("time_format"),
+            filter_category=_split(kwargs.pop("filter_category")),
+        )
+        return command(**kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def unit_options(command: Callable) -> Callable:
+    """Options of the units layer."""
+    options = [
+        click.option(
+            "--units",
+            default="community_areas",
+            show_default=True,
+            help="community_areas, beats, districts, wards, or a polygon file.",
+        ),
+        click.option("--units-file", help="File of a catalogue layer (beats, districts, wards)."),
+        click.option("--id-field", help="Field with the unit id (needed for a file of your own)."),
+        click.option("--name-field", help="Field with the unit name."),
+        click.option("--units-crs", help="CRS of a units file that does not record one."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        kwargs["unit_options"] = UnitOptions(
+            units=kwargs.pop("units"),
+            units_file=kwargs.pop("units_file"),
+            id_field=kwargs.pop("id_field"),
+            name_field=kwargs.pop("name_field"),
+            crs=kwargs.pop("units_crs"),
+        )
+        return command(**kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def cube_options(command: Callable) -> Callable:
+    """Options of assignment and counting."""
+    options = [
+        click.option(
+            "--assign",
+            type=click.Choice(ASSIGN_METHODS),
+            default="polygon",
+            show_default=True,
+            help="The polygon that contains the point, or the incident's recorded code.",
+        ),
+        click.option("--code-col", help="Column with the recorded unit code (portal: Beat...)."),
+        click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
+        click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
+        click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
+        click.option("--keep-partial", is_flag=True, help="Keep incomplete first/last steps."),
+        click.option("--population", type=click.Path(), help="CSV of residents per unit."),
+        click.option("--population-id-col", help="Id column of the population file."),
+        click.option("--population-col", help="Population column of the population file."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        kwargs["cube_options"] = CubeOptions(
+            assign=kwargs.pop("assign"),
+            code_col=kwargs.pop("code_col"),
+            step=kwargs.pop("step"),
+            start=kwargs.pop("start"),
+            end=kwargs.pop("end"),
+            keep_partial=kwargs.pop("keep_partial"),
+            population=kwargs.pop("population"),
+            population_id_col=kwargs.pop("population_id_col"),
+            population_col=kwargs.pop("population_col"),
+        )
+        return command(**kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def output_options(default: str) -> Callable:
+    """``--out`` and ``--overwrite``."""
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option(
+            "--overwrite", is_flag=True, help="Replace outputs that exist already."
+        )(command)
+        return click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=default,
+            show_default=True,
+            help="Output folder.",
+        )(command)
+
+    return decorate
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path))
+@read_options
+@unit_options
+@cube_options
+@output_options("maps/counts")
+def counts(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+    """Counts per unit per step: counts.parquet, rejects.csv, unassigned.csv, manifest.json."""
+    prepared = run_counts(incidents, out_dir, overwrite=overwrite, **options)
+    logger.info(prepared.summary())
+    logger.info("wrote %s", out_dir)
+
+
+@main.command()
+@click.option("--seed", type=int, default=20240101, show_default=True, help="Random seed.")
+@output_options("maps/demo")
+def demo(seed: int, out_dir: Path, overwrite: bool) -> None:
+    """Run every stage on seeded synthetic incidents over the 77 community areas (offline)."""
+    prepared = run_demo(out_dir, seed=seed, overwrite=overwrite)
+    logger.info("synthetic data, planted patterns: see the README")
+    logger.info(prepared.summary())
+    logger.info("wrote %s", out_dir)

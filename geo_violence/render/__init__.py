@@ -1,0 +1,5 @@
+"""Stage 7, present: maps and tables for people. The only stage that converts to EPSG:4326."""
+
+from .choropleth import choropleth_map
+
+__all__ = ["choropleth_map"]
