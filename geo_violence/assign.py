@@ -138,9 +138,7 @@ def locate_points(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndar
         open_candidates = candidates[located[candidates] == -1]
         if len(open_candidates) == 0:
             continue
-        on_edge = shapely.intersects_xy(
-            polygons[owner], x[open_candidates], y[open_candidates]
-        )
+        on_edge = shapely.intersects_xy(polygons[owner], x[open_candidates], y[open_candidates])
         located[open_candidates[on_edge]] = owner
     return located
 
@@ -230,9 +228,7 @@ def assign_units(
         reasons = np.where(
             raw_codes == "",
             f"no recorded {code_column}",
-            np.where(
-                pd.isna(chosen), f"recorded {code_column} is not a unit of the layer", ""
-            ),
+            np.where(pd.isna(chosen), f"recorded {code_column} is not a unit of the layer", ""),
         )
     assigned = reasons == ""
     result = incidents.loc[assigned].copy()

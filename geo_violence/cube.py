@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .columns import COUNT, NAME, OCCURRED_AT, POPULATION, RATE, RATE_PER, STEP_START, TIMEZONE, UNIT_ID
+from .columns import (
+    COUNT,
+    NAME,
+    OCCURRED_AT,
+    POPULATION,
+    RATE,
+    RATE_PER,
+    STEP_START,
+    TIMEZONE,
+    UNIT_ID,
+)
 from .errors import OptionError, PeriodError
 
 logger = logging.getLogger(__name__)
@@ -121,6 +131,7 @@ def step_floor(local_days: np.ndarray, step: str) -> np.ndarray:
     local_days : numpy.ndarray of datetime64[D]
         Calendar days in local time.
     step : {"week", "month", "day"}
+        The step length.
 
     Returns
     -------

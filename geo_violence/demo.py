@@ -54,7 +54,7 @@ def weekly_rates(unit_ids: pd.Index, plan: DemoPlan, rng: np.random.Generator) -
     Examples
     --------
     >>> rates = weekly_rates(pd.Index(["32", "25", "1"]), DemoPlan(), np.random.default_rng(0))
-    >>> rates.shape, rates[0, -1], rates[1, 0]
+    >>> rates.shape, float(rates[0, -1]), float(rates[1, 0])
     ((3, 104), 6.0, 6.0)
     """
     background = rng.uniform(plan.background_low, plan.background_high, len(unit_ids))

@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from .codes import as_text
 from .columns import (
     CATEGORY,
     COLUMN,
@@ -32,7 +33,6 @@ from .columns import (
     VALUE,
     WORKING_CRS,
 )
-from .codes import as_text
 from .errors import InputFileError, MissingColumnError, OptionError
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,11 @@ def read_incidents(
         path=path,
     )
     notes: list[str] = []
-    if crs is None and columns.x_col is not None and _looks_like_lon_lat(columns.x_col, columns.y_col):
+    if (
+        crs is None
+        and columns.x_col is not None
+        and _looks_like_lon_lat(columns.x_col, columns.y_col)
+    ):
         notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
@@ -687,9 +691,7 @@ def _collect_rejects(problems: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return _empty_rejects()
     rejects = pd.concat(frames, ignore_index=True)
-    return rejects.sort_values([SOURCE_LINE, COLUMN, REASON], kind="stable").reset_index(
-        drop=True
-    )
+    return rejects.sort_values([SOURCE_LINE, COLUMN, REASON], kind="stable").reset_index(drop=True)
 
 
 def _to_working_crs(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:

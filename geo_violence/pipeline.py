@@ -288,9 +288,7 @@ def write_cube_outputs(prepared: PreparedCube, folder: Path) -> dict[str, Path]:
     """Write the counts table and the rejected and unassigned rows of a prepared cube."""
     run_metadata = {"options": prepared.options, "packages": package_versions()}
     return {
-        COUNTS_FILE: write_parquet(
-            prepared.cube.to_frame(), folder / COUNTS_FILE, run_metadata
-        ),
+        COUNTS_FILE: write_parquet(prepared.cube.to_frame(), folder / COUNTS_FILE, run_metadata),
         REJECTS_FILE: write_csv(prepared.read.rejects, folder / REJECTS_FILE),
         UNASSIGNED_FILE: write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE),
     }

@@ -58,7 +58,10 @@ def read_population(
                 f"no population column found in {str(path)!r}: name it with "
                 f"--population-col (columns present: {', '.join(map(repr, columns))})"
             )
-    for name, role in ((id_col, "the population id column"), (population_col, "the population column")):
+    for name, role in (
+        (id_col, "the population id column"),
+        (population_col, "the population column"),
+    ):
         if name not in table.columns:
             raise MissingColumnError(name, columns, role)
     values = pd.to_numeric(table[population_col].str.replace(",", ""), errors="coerce")
@@ -93,8 +96,10 @@ def align_population(population: pd.Series, unit_ids: pd.Index) -> tuple[np.ndar
     --------
     >>> values, notes = align_population(pd.Series({"01": 100.0, "02": 0.0}),
     ...                                  pd.Index(["1", "2", "3"]))
-    >>> values.tolist(), notes
-    ([100.0, nan, nan], ['population is zero or missing for units 2, 3: their rates are left empty'])
+    >>> values.tolist()
+    [100.0, nan, nan]
+    >>> notes
+    ['population is zero or missing for units 2, 3: their rates are left empty']
     """
     by_code = pd.Series(population.to_numpy(), index=canonical_codes(population.index).to_numpy())
     by_code = by_code[~by_code.index.duplicated(keep="first")]

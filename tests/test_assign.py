@@ -52,8 +52,9 @@ def test_interior_edge_vertex_hole_and_outside(grid_units):
 def test_the_edge_rule_follows_the_layer_order_not_the_file_order(grid_units):
     reordered = grid_units.iloc[::-1]
     edge = [(X0 + 1000, Y0 + 500)]
-    assert locate_points(np.array([X0 + 1000]), np.array([Y0 + 500]),
-                         reordered.geometry.to_numpy()).tolist() == [3]  # unit "2" first there
+    assert locate_points(
+        np.array([X0 + 1000]), np.array([Y0 + 500]), reordered.geometry.to_numpy()
+    ).tolist() == [3]  # unit "2" first there
     assert assign_units(_points(edge), grid_units).incidents["unit_id"].tolist() == ["1"]
 
 
@@ -70,14 +71,17 @@ def test_overlapping_units_give_each_point_once():
 
 def test_matches_geopandas_sjoin_on_random_points(grid_units):
     rng = np.random.default_rng(7)
-    xy = np.column_stack([rng.uniform(X0 - 500, X0 + 4500, 5000),
-                          rng.uniform(Y0 - 500, Y0 + 2500, 5000)])
+    xy = np.column_stack(
+        [rng.uniform(X0 - 500, X0 + 4500, 5000), rng.uniform(Y0 - 500, Y0 + 2500, 5000)]
+    )
     points = _points([tuple(p) for p in xy])
     ours = assign_units(points, grid_units).incidents["unit_id"]
-    joined = gpd.sjoin(points, grid_units.reset_index()[["unit_id", "geometry"]],
-                       predicate="within", how="inner")
-    pd.testing.assert_series_equal(ours.sort_index(), joined["unit_id"].sort_index(),
-                                   check_names=False)
+    joined = gpd.sjoin(
+        points, grid_units.reset_index()[["unit_id", "geometry"]], predicate="within", how="inner"
+    )
+    pd.testing.assert_series_equal(
+        ours.sort_index(), joined["unit_id"].sort_index(), check_names=False
+    )
 
 
 def test_recorded_codes_match_by_canonical_spelling(grid_units):

@@ -87,9 +87,9 @@ def test_any_polygon_file_with_id_field(tmp_path, grid_units, suffix):
 
 def test_a_file_outside_the_catalogue_needs_its_id_field(tmp_path, grid_units):
     path = _write(grid_units.reset_index(), tmp_path / "units.geojson")
-    with pytest.raises(OptionError, match="--id-field.*'unit_id'"):
+    with pytest.raises(OptionError, match=r"--id-field.*'unit_id'"):
         load_units(path)
-    with pytest.raises(MissingColumnError, match="'code'.*'unit_id', 'name'"):
+    with pytest.raises(MissingColumnError, match=r"'code'.*'unit_id', 'name'"):
         load_units(path, id_field="code")
 
 

@@ -24,8 +24,20 @@ ROWS = [
     "4,bad date,-87.7650,41.8800,A",
     "5,2024-01-10 10:00,-87.50,41.95,A",  # Lake Michigan
 ]
-OPTIONS = ["--time-col", "when", "--x-col", "lon", "--y-col", "lat", "--id-col", "id",
-           "--start", "2024-01-01", "--end", "2024-01-14"]
+OPTIONS = [
+    "--time-col",
+    "when",
+    "--x-col",
+    "lon",
+    "--y-col",
+    "lat",
+    "--id-col",
+    "id",
+    "--start",
+    "2024-01-01",
+    "--end",
+    "2024-01-14",
+]
 
 
 def _run(*args: str):
@@ -38,7 +50,10 @@ def test_counts_writes_every_output_and_a_manifest(tmp_path):
     result = _run("counts", str(source), *OPTIONS, "--out", str(out))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "counts.parquet", "manifest.json", "rejects.csv", "unassigned.csv"
+        "counts.parquet",
+        "manifest.json",
+        "rejects.csv",
+        "unassigned.csv",
     ]
     counts = pd.read_parquet(out / "counts.parquet")
     assert counts.columns.tolist() == ["unit_id", "name", "step_start", "count"]
@@ -51,8 +66,15 @@ def test_counts_writes_every_output_and_a_manifest(tmp_path):
     unassigned = pd.read_csv(out / "unassigned.csv", dtype={"incident_id": str})
     assert unassigned["incident_id"].tolist() == ["5"]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["rows"] == {"read": 5, "filtered_out": 0, "rejected": 1, "unassigned": 1,
-                                "assigned": 3, "outside_period": 0, "counted": 3}
+    assert manifest["rows"] == {
+        "read": 5,
+        "filtered_out": 0,
+        "rejected": 1,
+        "unassigned": 1,
+        "assigned": 3,
+        "outside_period": 0,
+        "counted": 3,
+    }
     assert manifest["inputs"][0]["sha256"] == sha256_of(source)
     assert manifest["packages"]["geopandas"]
     assert manifest["outputs"]["counts.parquet"] == sha256_of(out / "counts.parquet")
@@ -66,8 +88,9 @@ def test_rerun_gives_byte_identical_tables(tmp_path):
     for attempt in ("a", "b"):
         out = tmp_path / attempt
         _run("counts", str(source), *OPTIONS, "--out", str(out))
-        digests.append([sha256_of(out / n) for n in
-                        ("counts.parquet", "rejects.csv", "unassigned.csv")])
+        digests.append(
+            [sha256_of(out / n) for n in ("counts.parquet", "rejects.csv", "unassigned.csv")]
+        )
     assert digests[0] == digests[1]
 
 
@@ -114,8 +137,15 @@ def test_missing_input_file_is_one_line(tmp_path):
 def test_population_gives_rates(tmp_path, shared_data):
     source = write_csv(tmp_path / "x.csv", HEADER, ROWS)
     out = tmp_path / "out"
-    result = _run("counts", str(source), *OPTIONS, "--population",
-                  str(shared_data / "community_areas_population_2020.csv"), "--out", str(out))
+    result = _run(
+        "counts",
+        str(source),
+        *OPTIONS,
+        "--population",
+        str(shared_data / "community_areas_population_2020.csv"),
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     counts = pd.read_parquet(out / "counts.parquet").set_index(["unit_id"])
     loop = counts.loc["32"].iloc[0]
@@ -125,10 +155,22 @@ def test_population_gives_rates(tmp_path, shared_data):
 
 def test_beats_from_the_catalogue_with_recorded_assignment(tmp_path, shared_data):
     out = tmp_path / "out"
-    result = _run("counts", str(shared_data / "homicides_2001_2024.csv"), "--units", "beats",
-                  "--units-file", str(shared_data / "police_beats.geojson"),
-                  "--assign", "recorded", "--start", "2020-01-06", "--end", "2023-12-31",
-                  "--out", str(out))
+    result = _run(
+        "counts",
+        str(shared_data / "homicides_2001_2024.csv"),
+        "--units",
+        "beats",
+        "--units-file",
+        str(shared_data / "police_beats.geojson"),
+        "--assign",
+        "recorded",
+        "--start",
+        "2020-01-06",
+        "--end",
+        "2023-12-31",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["count"] == 275
@@ -143,14 +185,20 @@ def test_demo_finds_its_planted_counts(tmp_path):
     result = _run("demo", "--out", str(out))
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["counts.parquet", "demo_incidents.csv", "last_four_weeks.html",
-                     "manifest.json", "rejects.csv", "unassigned.csv"]
+    assert names == [
+        "counts.parquet",
+        "demo_incidents.csv",
+        "last_four_weeks.html",
+        "manifest.json",
+        "rejects.csv",
+        "unassigned.csv",
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"]["rejected"] == 5 and manifest["rows"]["unassigned"] == 2
     counts = pd.read_parquet(out / "counts.parquet")
     weekly = counts.pivot(index="unit_id", columns="step_start", values="count")
     plan = DemoPlan()
-    last = weekly.iloc[:, -plan.emerging_weeks:].mean(axis=1)
+    last = weekly.iloc[:, -plan.emerging_weeks :].mean(axis=1)
     early = weekly.iloc[:, :40].mean(axis=1)
     assert last[list(plan.emerging)].min() > 4 and early[list(plan.emerging)].max() < 1
     assert early[list(plan.fading)].min() > 4 and last[list(plan.fading)].max() < 3
@@ -161,7 +209,9 @@ def test_demo_finds_its_planted_counts(tmp_path):
 
 def test_the_console_script_runs(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "geo_violence", "--version"], capture_output=True, text=True,
+        [sys.executable, "-m", "geo_violence", "--version"],
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert result.returncode == 0 and "version" in result.stdout

@@ -45,8 +45,9 @@ def test_steps_follow_local_time_not_utc():
 
 
 def test_week_across_the_dst_change_is_one_week():
-    incidents = _incidents([("1", "2024-03-10 01:59"), ("1", "2024-03-10 03:00"),
-                            ("1", "2024-03-11 00:00")])
+    incidents = _incidents(
+        [("1", "2024-03-10 01:59"), ("1", "2024-03-10 03:00"), ("1", "2024-03-11 00:00")]
+    )
     cube = build_cube(incidents, UNITS, start="2024-03-04", end="2024-03-17")
     assert cube.counts[0].tolist() == [2, 1]
     assert (cube.edges[2] - cube.edges[1]) == pd.Timedelta(days=7)
@@ -72,8 +73,9 @@ def test_partial_steps_count_only_days_inside_the_period():
 
 
 def test_months_and_days():
-    incidents = _incidents([("2", "2024-01-31 23:00"), ("2", "2024-02-01 00:00"),
-                            ("3", "2024-02-29 12:00")])
+    incidents = _incidents(
+        [("2", "2024-01-31 23:00"), ("2", "2024-02-01 00:00"), ("3", "2024-02-29 12:00")]
+    )
     months = build_cube(incidents, UNITS, step="month", start="2024-01-01", end="2024-02-29")
     assert months.counts.tolist() == [[0, 0], [1, 1], [0, 1]]
     days = build_cube(incidents, UNITS, step="day", start="2024-01-31", end="2024-02-01")
@@ -84,8 +86,10 @@ def test_default_period_is_the_data_and_totals_equal_assigned():
     rng = np.random.default_rng(1)
     stamps = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 70 * 86400, 500), "s")
     incidents = pd.DataFrame(
-        {"unit_id": rng.choice(["1", "2", "3"], 500),
-         "occurred_at": pd.DatetimeIndex(stamps).tz_localize("America/Chicago")}
+        {
+            "unit_id": rng.choice(["1", "2", "3"], 500),
+            "occurred_at": pd.DatetimeIndex(stamps).tz_localize("America/Chicago"),
+        }
     )
     cube = build_cube(incidents, UNITS, keep_partial=True)
     assert cube.counts.sum() == 500
@@ -99,8 +103,7 @@ def test_default_period_is_the_data_and_totals_equal_assigned():
 def test_rates_per_100000():
     incidents = _incidents([("1", "2024-01-02")] * 3)
     population = np.array([30_000.0, np.nan, 10_000.0])
-    cube = build_cube(incidents, UNITS, start="2024-01-01", end="2024-01-07",
-                      population=population)
+    cube = build_cube(incidents, UNITS, start="2024-01-01", end="2024-01-07", population=population)
     rates = cube.rates()
     assert rates[0, 0] == pytest.approx(10.0)
     assert np.isnan(rates[1, 0]) and rates[2, 0] == 0

@@ -29,7 +29,9 @@ def test_portal_export_is_recognised_with_no_options(tmp_path):
     assert incidents["Beat"].iloc[0] == "0111"  # leading zero kept
     assert incidents["category"].iloc[0] == "HOMICIDE"
     assert str(incidents["occurred_at"].dt.tz) == "America/Chicago"
-    assert incidents["occurred_at"].iloc[0] == pd.Timestamp("2021-09-08 16:45", tz="America/Chicago")
+    assert incidents["occurred_at"].iloc[0] == pd.Timestamp(
+        "2021-09-08 16:45", tz="America/Chicago"
+    )
     assert (incidents.geometry.x.iloc[0], incidents.geometry.y.iloc[0]) == (1144907, 1896933)
     assert any("portal" in note for note in read.notes)
 
@@ -153,12 +155,13 @@ def test_dst_gap_moves_forward_and_overlap_takes_daylight_time(tmp_path):
 
 
 def test_times_with_offsets_are_converted_not_relabelled(tmp_path):
-    rows = ["2024-07-01T05:00:00Z,-87.6,41.9", "2024-07-01T00:00:00-05:00,-87.6,41.9",
-            "2024-07-01 00:00:00,-87.6,41.9"]
-    path = write_csv(tmp_path / "x.csv", "when,lon,lat", rows)
-    times = read_incidents(path, time_col="when", x_col="lon", y_col="lat").incidents[
-        "occurred_at"
+    rows = [
+        "2024-07-01T05:00:00Z,-87.6,41.9",
+        "2024-07-01T00:00:00-05:00,-87.6,41.9",
+        "2024-07-01 00:00:00,-87.6,41.9",
     ]
+    path = write_csv(tmp_path / "x.csv", "when,lon,lat", rows)
+    times = read_incidents(path, time_col="when", x_col="lon", y_col="lat").incidents["occurred_at"]
     assert (times == pd.Timestamp("2024-07-01 00:00", tz="America/Chicago")).all()
 
 
@@ -171,19 +174,32 @@ def test_portal_time_format_is_a_fallback_for_other_files(tmp_path):
 
 
 def test_filter_category_counts_what_it_leaves_out(tmp_path):
-    rows = ["2024-01-01,HOMICIDE,-87.6,41.9", "2024-01-01,battery,-87.6,41.9",
-            "2024-01-01,Robbery,-87.6,41.9"]
+    rows = [
+        "2024-01-01,HOMICIDE,-87.6,41.9",
+        "2024-01-01,battery,-87.6,41.9",
+        "2024-01-01,Robbery,-87.6,41.9",
+    ]
     path = write_csv(tmp_path / "x.csv", "when,type,lon,lat", rows)
-    read = read_incidents(path, time_col="when", x_col="lon", y_col="lat",
-                          category_col="type", filter_category=["homicide", "BATTERY"])
+    read = read_incidents(
+        path,
+        time_col="when",
+        x_col="lon",
+        y_col="lat",
+        category_col="type",
+        filter_category=["homicide", "BATTERY"],
+    )
     assert read.incidents["category"].tolist() == ["HOMICIDE", "battery"]
     assert read.rows_filtered_out == 1 and read.rows_read == 3
 
 
 def test_gzip_parquet_and_geoparquet_read_the_same(tmp_path):
     frame = pd.DataFrame(
-        {"id": ["007", "008"], "when": ["2024-01-01 10:00", "bad"], "lon": [-87.6, -87.7],
-         "lat": [41.9, 41.8]}
+        {
+            "id": ["007", "008"],
+            "when": ["2024-01-01 10:00", "bad"],
+            "lon": [-87.6, -87.7],
+            "lat": [41.9, 41.8],
+        }
     )
     frame.to_csv(tmp_path / "x.csv.gz", index=False)
     frame.to_parquet(tmp_path / "x.parquet")
@@ -207,14 +223,19 @@ def test_gzip_parquet_and_geoparquet_read_the_same(tmp_path):
 
 def test_parquet_datetime_columns_are_used_as_they_are(tmp_path):
     frame = pd.DataFrame(
-        {"when": pd.to_datetime(["2024-01-01 10:00", None]), "x": [1_170_000.0, 1_170_000.0],
-         "y": [1_900_000.0, 1_900_000.0]}
+        {
+            "when": pd.to_datetime(["2024-01-01 10:00", None]),
+            "x": [1_170_000.0, 1_170_000.0],
+            "y": [1_900_000.0, 1_900_000.0],
+        }
     )
     frame.to_parquet(tmp_path / "x.parquet")
-    read = read_incidents(tmp_path / "x.parquet", time_col="when", x_col="x", y_col="y",
-                          crs="EPSG:3435")
-    assert read.incidents["occurred_at"].iloc[0] == pd.Timestamp("2024-01-01 10:00",
-                                                                 tz="America/Chicago")
+    read = read_incidents(
+        tmp_path / "x.parquet", time_col="when", x_col="x", y_col="y", crs="EPSG:3435"
+    )
+    assert read.incidents["occurred_at"].iloc[0] == pd.Timestamp(
+        "2024-01-01 10:00", tz="America/Chicago"
+    )
     assert read.rejects["reason"].tolist() == ["missing time"]
 
 

@@ -78,8 +78,7 @@ def test_recorded_code_disagreement_since_the_2012_beat_map(
     ]
     assignment = assign_units(recent, units.units, code_column=units.recorded_column)
     assert low < assignment.agreement.disagreement_rate < high
-    recorded = assign_units(recent, units.units, how="recorded",
-                            code_column=units.recorded_column)
+    recorded = assign_units(recent, units.units, how="recorded", code_column=units.recorded_column)
     assert len(recorded.incidents) + len(recorded.unassigned) == len(recent)
 
 
