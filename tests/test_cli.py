@@ -204,6 +204,8 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert early[list(plan.fading)].min() > 4 and last[list(plan.fading)].max() < 3
     page = (out / "last_four_weeks.html").read_text()
     assert "Near North Side" in page and "incidents in the last 4 weeks" in page
+    assert "<script src=" not in page and '<link rel="stylesheet" href=' not in page
+    assert "L.map(" in page or "L.map (" in page
     assert np.isclose(counts["count"].sum(), manifest["rows"]["counted"])
 
 

@@ -13,6 +13,7 @@ import shapely
 
 from ..columns import MAP_CRS, NAME
 from ..outputs import write_atomically
+from .assets import inline_leaflet
 
 #: ColorBrewer YlOrRd, 5 classes: sequential and colour-blind safe.
 SEQUENTIAL_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -93,7 +94,7 @@ def choropleth_map(
         crs=MAP_CRS,
     )
     x_min, y_min, x_max, y_max = shapes.total_bounds
-    page = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    page = inline_leaflet(folium.Map(tiles=None, control_scale=True))
     page.fit_bounds([[y_min, x_min], [y_max, x_max]])
     folium.GeoJson(
         shapes.to_json(),
@@ -126,7 +127,7 @@ def _legend(title: str, value_label: str, breaks: np.ndarray) -> str:
     lower = None
     for position, upper in enumerate(breaks):
         colour = SEQUENTIAL_COLOURS[offset + position]
-        span = f"{upper:g}" if lower is None else f"{lower:g} – {upper:g}"
+        span = f"up to {upper:g}" if lower is None else f"over {lower:g}, up to {upper:g}"
         rows.append(
             f'<div><span style="background:{colour};display:inline-block;width:14px;'
             f'height:14px;margin-right:6px;border:1px solid #777"></span>{span}</div>'
