@@ -1,0 +1,80 @@
+"""Multiple testing and the classes a map shows (hot/cold at 90/95/99%, LISA clusters)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from ..errors import OptionError
+
+#: Corrections for testing many units at once.
+FDR_METHODS = ("bh", "bonferroni", "none")
+#: Confidence bins after correction, as ArcGIS draws them: +-3 (99%), +-2 (95%), +-1 (90%).
+CONFIDENCE_BINS = ((0.01, 3), (0.05, 2), (0.10, 1))
+LISA_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+NOT_SIGNIFICANT = "not significant"
+
+
+def adjust_p(p_values: np.ndarray, method: str = "bh") -> np.ndarray:
+    """p-values adjusted for testing them all at once (q-values).
+
+    Parameters
+    ----------
+    p_values : numpy.ndarray
+        One p-value per test; NaN stays NaN and does not count as a test.
+    method : {"bh", "bonferroni", "none"}
+        Benjamini-Hochberg false discovery rate, Bonferroni's family-wise bound, or none.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> adjust_p(np.array([0.01, 0.02, 0.03, 0.5])).round(3).tolist()
+    [0.04, 0.04, 0.04, 0.5]
+    >>> adjust_p(np.array([0.01, 0.5]), "bonferroni").tolist()
+    [0.02, 1.0]
+    """
+    if method not in FDR_METHODS:
+        raise OptionError.expected("fdr", method, FDR_METHODS)
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p_values.shape, np.nan)
+    tested = np.isfinite(p_values)
+    if not tested.any():
+        return adjusted
+    if method == "none":
+        adjusted[tested] = p_values[tested]
+    elif method == "bonferroni":
+        adjusted[tested] = np.minimum(p_values[tested] * tested.sum(), 1.0)
+    else:
+        adjusted[tested] = stats.false_discovery_control(p_values[tested], method="bh")
+    return adjusted
+
+
+def gi_classes(z: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Hot (+) or cold (-) at 99% (3), 95% (2) or 90% (1) confidence after correction, else 0.
+
+    Examples
+    --------
+    >>> gi_classes(np.array([3.0, -2.5, 1.7, 2.0]), np.array([0.001, 0.02, 0.08, 0.2])).tolist()
+    [3, -2, 1, 0]
+    """
+    z = np.asarray(z, dtype=float)
+    q = np.asarray(q, dtype=float)
+    level = np.zeros(z.shape, dtype=np.int64)
+    for threshold, value in reversed(CONFIDENCE_BINS):
+        level = np.where(q <= threshold, value, level)
+    return (np.sign(np.nan_to_num(z)) * level).astype(np.int64)
+
+
+def lisa_clusters(quadrant: np.ndarray, q: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """The LISA cluster of each unit: HH, LL, HL, LH where ``q <= alpha``, else not significant.
+
+    Examples
+    --------
+    >>> lisa_clusters(np.array([1, 3, 4]), np.array([0.01, 0.2, 0.04])).tolist()
+    ['HH', 'not significant', 'HL']
+    """
+    labels = np.array([LISA_LABELS.get(int(code), NOT_SIGNIFICANT) for code in quadrant])
+    return np.where(np.asarray(q) <= alpha, labels, NOT_SIGNIFICANT).astype(object)
