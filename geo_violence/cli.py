@@ -16,7 +16,18 @@ import click
 from .assign import ASSIGN_METHODS
 from .cube import STEPS
 from .errors import GeoViolenceError
-from .pipeline import CubeOptions, ReadOptions, UnitOptions, run_counts, run_demo
+from .pipeline import (
+    CubeOptions,
+    NeighbourOptions,
+    ReadOptions,
+    UnitOptions,
+    run_counts,
+    run_demo,
+    run_hotspots,
+)
+from .stats.hotspots import SMOOTHING_METHODS, HotspotOptions
+from .stats.significance import FDR_METHODS
+from .weights import ISLAND_POLICIES, NEIGHBOUR_METHODS
 
 logger = logging.getLogger("geo_violence")
 
@@ -124,38 +135,129 @@ def unit_options(command: Callable) -> Callable:
     return wrapper
 
 
-def cube_options(command: Callable) -> Callable:
-    """Options of assignment and counting."""
+def cube_options(*, steps: bool = True) -> Callable:
+    """Options of assignment and counting (``steps=False`` for one period, no step length)."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option(
+                "--assign",
+                type=click.Choice(ASSIGN_METHODS),
+                default="polygon",
+                show_default=True,
+                help="The polygon that contains the point, or the incident's recorded code.",
+            ),
+            click.option("--code-col", help="Column with the recorded unit code (portal: Beat)."),
+            click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
+            click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
+            click.option("--population", type=click.Path(), help="CSV of residents per unit."),
+            click.option("--population-id-col", help="Id column of the population file."),
+            click.option("--population-col", help="Population column of the population file."),
+        ]
+        if steps:
+            options += [
+                click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
+                click.option(
+                    "--keep-partial", is_flag=True, help="Keep incomplete first/last steps."
+                ),
+            ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            kwargs["cube_options"] = CubeOptions(
+                assign=kwargs.pop("assign"),
+                code_col=kwargs.pop("code_col"),
+                step=kwargs.pop("step", "week"),
+                start=kwargs.pop("start"),
+                end=kwargs.pop("end"),
+                keep_partial=kwargs.pop("keep_partial", False),
+                population=kwargs.pop("population"),
+                population_id_col=kwargs.pop("population_id_col"),
+                population_col=kwargs.pop("population_col"),
+            )
+            return command(**kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def neighbour_options(command: Callable) -> Callable:
+    """Options of the neighbours."""
     options = [
         click.option(
-            "--assign",
-            type=click.Choice(ASSIGN_METHODS),
-            default="polygon",
+            "--neighbours",
+            type=click.Choice(NEIGHBOUR_METHODS),
+            default="queen",
             show_default=True,
-            help="The polygon that contains the point, or the incident's recorded code.",
+            help="Contiguity (queen, rook), k nearest, or a distance band.",
         ),
-        click.option("--code-col", help="Column with the recorded unit code (portal: Beat...)."),
-        click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
-        click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
-        click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
-        click.option("--keep-partial", is_flag=True, help="Keep incomplete first/last steps."),
-        click.option("--population", type=click.Path(), help="CSV of residents per unit."),
-        click.option("--population-id-col", help="Id column of the population file."),
-        click.option("--population-col", help="Population column of the population file."),
+        click.option("--k", type=int, default=6, show_default=True, help="Neighbours for knn."),
+        click.option("--distance", type=float, help="Band for --neighbours distance, in feet."),
+        click.option(
+            "--islands",
+            type=click.Choice(ISLAND_POLICIES),
+            default="nearest",
+            show_default=True,
+            help="Units with no neighbour: join to the nearest unit, refuse, or leave out.",
+        ),
     ]
 
     @functools.wraps(command)
     def wrapper(**kwargs):
-        kwargs["cube_options"] = CubeOptions(
-            assign=kwargs.pop("assign"),
-            code_col=kwargs.pop("code_col"),
-            step=kwargs.pop("step"),
-            start=kwargs.pop("start"),
-            end=kwargs.pop("end"),
-            keep_partial=kwargs.pop("keep_partial"),
-            population=kwargs.pop("population"),
-            population_id_col=kwargs.pop("population_id_col"),
-            population_col=kwargs.pop("population_col"),
+        kwargs["neighbour_options"] = NeighbourOptions(
+            method=kwargs.pop("neighbours"),
+            k=kwargs.pop("k"),
+            distance=kwargs.pop("distance"),
+            islands=kwargs.pop("islands"),
+        )
+        return command(**kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def hotspot_options(command: Callable) -> Callable:
+    """Options of the local statistics."""
+    options = [
+        click.option(
+            "--fdr",
+            type=click.Choice(FDR_METHODS),
+            default="bh",
+            show_default=True,
+            help="Correction for testing every unit: Benjamini-Hochberg, Bonferroni, none.",
+        ),
+        click.option("--alpha", type=float, default=0.05, show_default=True),
+        click.option(
+            "--permutations",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Gi* conditional permutations (0: analytic normal p-values).",
+        ),
+        click.option("--lisa-permutations", type=int, default=999, show_default=True),
+        click.option("--seed", type=int, default=12345, show_default=True),
+        click.option(
+            "--smoothing",
+            type=click.Choice(SMOOTHING_METHODS),
+            default="eb",
+            show_default=True,
+            help="With --population: Empirical Bayes rates for local Moran's I, or raw rates.",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        kwargs["hotspot_options"] = HotspotOptions(
+            fdr=kwargs.pop("fdr"),
+            alpha=kwargs.pop("alpha"),
+            permutations=kwargs.pop("permutations"),
+            lisa_permutations=kwargs.pop("lisa_permutations"),
+            seed=kwargs.pop("seed"),
+            smoothing=kwargs.pop("smoothing"),
         )
         return command(**kwargs)
 
@@ -187,13 +289,34 @@ def output_options(default: str) -> Callable:
 @click.argument("incidents", type=click.Path(path_type=Path))
 @read_options
 @unit_options
-@cube_options
+@cube_options()
 @output_options("maps/counts")
 def counts(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Counts per unit per step: counts.parquet, rejects.csv, unassigned.csv, manifest.json."""
     prepared = run_counts(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(prepared.summary())
     logger.info("wrote %s", out_dir)
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path))
+@read_options
+@unit_options
+@cube_options(steps=False)
+@neighbour_options
+@hotspot_options
+@output_options("maps/hotspots")
+def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+    """Local hot spots of one period: Gi* and local Moran's I, corrected for many tests."""
+    run = run_hotspots(incidents, out_dir, overwrite=overwrite, **options)
+    logger.info(run.prepared.summary())
+    classes = run.table["gi_class"]
+    logger.info(
+        "%d hot and %d cold units at 90%% confidence or more after correction; wrote %s",
+        int((classes > 0).sum()),
+        int((classes < 0).sum()),
+        out_dir,
+    )
 
 
 @main.command()

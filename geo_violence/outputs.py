@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -161,8 +162,10 @@ def write_parquet(frame: pd.DataFrame, path: str | Path, run_metadata: dict) -> 
     >>> read_run_metadata(path)["seed"]
     1
     """
-    if hasattr(frame, "to_arrow") and hasattr(frame, "geometry"):
-        table = pa.table(frame.to_arrow(index=False, geometry_encoding="WKB"))
+    if hasattr(frame, "to_wkb") and hasattr(frame, "geometry"):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)  # geopandas writes the GeoParquet "geo" metadata
+        table = pq.read_table(io.BytesIO(buffer.getvalue()))
     else:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     existing = dict(table.schema.metadata or {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,9 @@ from .outputs import (
     write_parquet,
 )
 from .population import align_population, read_population
+from .render import hotspot_map
+from .stats.hotspots import HotspotOptions, hotspot_table
+from .weights import Neighbours, build_weights
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ COUNTS_FILE = "counts.parquet"
 REJECTS_FILE = "rejects.csv"
 UNASSIGNED_FILE = "unassigned.csv"
 MANIFEST_FILE = "manifest.json"
+HOTSPOTS_CSV = "hotspots.csv"
+HOTSPOTS_PARQUET = "hotspots.parquet"
+HOTSPOTS_MAP = "hotspots.html"
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,16 @@ class CubeOptions:
     population: str | None = None
     population_id_col: str | None = None
     population_col: str | None = None
+
+
+@dataclass(frozen=True)
+class NeighbourOptions:
+    """How to find neighbours (see :func:`geo_violence.weights.build_weights`)."""
+
+    method: str = "queen"
+    k: int = 6
+    distance: float | None = None
+    islands: str = "nearest"
 
 
 @dataclass
@@ -313,7 +329,17 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
     from .demo import DEMO_FILE, make_demo_incidents
     from .render import choropleth_map
 
-    names = [DEMO_FILE, COUNTS_FILE, REJECTS_FILE, UNASSIGNED_FILE, MANIFEST_FILE, DEMO_MAP_FILE]
+    names = [
+        DEMO_FILE,
+        COUNTS_FILE,
+        REJECTS_FILE,
+        UNASSIGNED_FILE,
+        MANIFEST_FILE,
+        DEMO_MAP_FILE,
+        HOTSPOTS_CSV,
+        HOTSPOTS_PARQUET,
+        HOTSPOTS_MAP,
+    ]
     folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
     incidents_path = write_csv(make_demo_incidents(seed=seed), folder / DEMO_FILE)
     prepared = prepare_cube(incidents_path)
@@ -328,6 +354,161 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         value_label="incidents in the last 4 weeks",
         path=folder / DEMO_MAP_FILE,
     )
+    hotspot_options = HotspotOptions(seed=seed)
+    neighbours, table = hotspots_of(
+        prepared.layer.units,
+        pd.Series(last_four, index=cube.unit_ids),
+        population=None,
+        neighbour_options=NeighbourOptions(),
+        hotspot_options=hotspot_options,
+    )
+    prepared.notes.extend(neighbours.notes)
+    outputs |= write_hotspot_outputs(
+        folder,
+        prepared.layer.units,
+        table,
+        title=f"Synthetic demo: hot spots of the 4 weeks from {first_week:%Y-%m-%d}",
+        run_metadata={"options": prepared.options, "hotspots": asdict(hotspot_options)},
+    )
     outputs[DEMO_FILE] = incidents_path
     write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)
     return prepared
+
+
+@dataclass
+class HotspotRun:
+    """What :func:`run_hotspots` computed: the prepared cube, the neighbours and the table."""
+
+    prepared: PreparedCube
+    neighbours: Neighbours
+    table: pd.DataFrame
+
+
+def hotspots_of(
+    units,
+    counts: pd.Series,
+    *,
+    population: pd.Series | None,
+    neighbour_options: NeighbourOptions,
+    hotspot_options: HotspotOptions,
+) -> tuple[Neighbours, pd.DataFrame]:
+    """Neighbours of the units and the hot spot table of one count per unit."""
+    neighbours = build_weights(
+        units,
+        method=neighbour_options.method,
+        k=neighbour_options.k,
+        distance=neighbour_options.distance,
+        islands=neighbour_options.islands,
+    )
+    table = hotspot_table(counts, neighbours, population=population, options=hotspot_options)
+    return neighbours, table
+
+
+def write_hotspot_outputs(
+    folder: Path, units, table: pd.DataFrame, *, title: str, run_metadata: dict
+) -> dict[str, Path]:
+    """Write ``hotspots.csv``, ``hotspots.parquet`` (GeoParquet) and ``hotspots.html``."""
+    import geopandas as gpd
+
+    tidy = table.copy()
+    tidy.insert(0, "name", units["name"].reindex(tidy.index).to_numpy())
+    tidy = tidy.reset_index()
+    geometry = units.geometry.reindex(table.index).to_numpy()
+    return {
+        HOTSPOTS_CSV: write_csv(tidy, folder / HOTSPOTS_CSV),
+        HOTSPOTS_PARQUET: write_parquet(
+            gpd.GeoDataFrame(tidy, geometry=geometry, crs=units.crs),
+            folder / HOTSPOTS_PARQUET,
+            run_metadata,
+        ),
+        HOTSPOTS_MAP: hotspot_map(units, table, title=title, path=folder / HOTSPOTS_MAP),
+    }
+
+
+def run_hotspots(
+    incidents_path: str | Path,
+    out_dir: str | Path,
+    *,
+    read_options: ReadOptions | None = None,
+    unit_options: UnitOptions | None = None,
+    cube_options: CubeOptions | None = None,
+    neighbour_options: NeighbourOptions | None = None,
+    hotspot_options: HotspotOptions | None = None,
+    overwrite: bool = False,
+) -> HotspotRun:
+    """The ``hotspots`` job: Gi* and local Moran's I of the incidents of one period.
+
+    The period is ``cube_options.start`` to ``cube_options.end``, both included (by default the
+    data's first and last day). Writes ``hotspots.csv``, ``hotspots.parquet``, ``hotspots.html``,
+    ``rejects.csv``, ``unassigned.csv`` and ``manifest.json``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence.demo import make_demo_incidents
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> make_demo_incidents(seed=1).to_csv(folder / "demo.csv", index=False)
+    >>> run = run_hotspots(folder / "demo.csv", folder / "out",
+    ...     cube_options=CubeOptions(start="2025-12-01", end="2025-12-28"))
+    >>> int(run.table.loc["32", "gi_class"])
+    3
+    """
+    cube_options = cube_options or CubeOptions()
+    neighbour_options = neighbour_options or NeighbourOptions()
+    hotspot_options = hotspot_options or HotspotOptions()
+    names = [
+        HOTSPOTS_CSV,
+        HOTSPOTS_PARQUET,
+        HOTSPOTS_MAP,
+        REJECTS_FILE,
+        UNASSIGNED_FILE,
+        MANIFEST_FILE,
+    ]
+    folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
+    prepared = prepare_cube(
+        incidents_path,
+        read_options=read_options,
+        unit_options=unit_options,
+        cube_options=replace(cube_options, step="day", keep_partial=True),
+    )
+    cube = prepared.cube
+    counts = pd.Series(cube.counts.sum(axis=1), index=cube.unit_ids)
+    population = (
+        None if cube.population is None else pd.Series(cube.population, index=cube.unit_ids)
+    )
+    neighbours, table = hotspots_of(
+        prepared.layer.units,
+        counts,
+        population=population,
+        neighbour_options=neighbour_options,
+        hotspot_options=hotspot_options,
+    )
+    prepared.notes.extend(neighbours.notes)
+    first, last = cube.edges[0], cube.edges[-1] - pd.Timedelta(days=1)
+    run_metadata = {
+        "options": prepared.options,
+        "neighbours": asdict(neighbour_options),
+        "hotspots": asdict(hotspot_options),
+        "packages": package_versions(),
+    }
+    outputs = write_hotspot_outputs(
+        folder,
+        prepared.layer.units,
+        table,
+        title=f"Hot spots, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({prepared.layer.title})",
+        run_metadata=run_metadata,
+    )
+    outputs[REJECTS_FILE] = write_csv(prepared.read.rejects, folder / REJECTS_FILE)
+    outputs[UNASSIGNED_FILE] = write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE)
+    write_json(
+        manifest(
+            "hotspots",
+            prepared,
+            outputs,
+            seed=hotspot_options.seed,
+            neighbours=asdict(neighbour_options) | {"islands_found": neighbours.islands},
+            hotspots=asdict(hotspot_options),
+        ),
+        folder / MANIFEST_FILE,
+    )
+    return HotspotRun(prepared, neighbours, table)

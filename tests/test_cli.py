@@ -188,6 +188,9 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert names == [
         "counts.parquet",
         "demo_incidents.csv",
+        "hotspots.csv",
+        "hotspots.html",
+        "hotspots.parquet",
         "last_four_weeks.html",
         "manifest.json",
         "rejects.csv",
@@ -207,6 +210,9 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert "<script src=" not in page and '<link rel="stylesheet" href=' not in page
     assert "L.map(" in page or "L.map (" in page
     assert np.isclose(counts["count"].sum(), manifest["rows"]["counted"])
+    hotspots = pd.read_csv(out / "hotspots.csv", dtype={"unit_id": str}).set_index("unit_id")
+    assert (hotspots.loc[list(plan.emerging), "gi_class"] == 3).all()
+    assert (hotspots.loc[list(plan.fading), "gi_class"] <= 0).all()
 
 
 def test_the_console_script_runs(tmp_path):

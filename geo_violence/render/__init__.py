@@ -1,5 +1,6 @@
 """Stage 7, present: maps and tables for people. The only stage that converts to EPSG:4326."""
 
-from .choropleth import choropleth_map
+from .choropleth import choropleth_map, unit_map
+from .hotspots import hotspot_map
 
-__all__ = ["choropleth_map"]
+__all__ = ["choropleth_map", "hotspot_map", "unit_map"]

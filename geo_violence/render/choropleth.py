@@ -1,4 +1,4 @@
-"""A choropleth of one value per unit, as an interactive folium map."""
+"""Maps of one colour per unit, as self-contained interactive HTML (Leaflet inlined)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,79 @@ def class_breaks(values: np.ndarray, n_classes: int = len(SEQUENTIAL_COLOURS)) -
     return np.unique(quantiles.astype(float))
 
 
+def unit_map(
+    units: gpd.GeoDataFrame,
+    colours: pd.Series,
+    *,
+    legend: list[tuple[str, str]],
+    title: str,
+    details: pd.DataFrame,
+    path: str | Path,
+) -> Path:
+    """Write a map that fills each unit with its colour, with a legend and hover details.
+
+    Every string that comes from data (names, ids, labels, details) is escaped before it goes
+    into the page.
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        Units indexed by ``unit_id`` with ``name`` and ``geometry`` (working CRS).
+    colours : pandas.Series
+        A CSS colour per unit, on the units' index.
+    legend : list of (colour, label)
+        The legend's rows.
+    title : str
+        The map's title.
+    details : pandas.DataFrame
+        On the units' index: the columns shown on hover, by their column names.
+    path : str or Path
+        The HTML file to write.
+
+    Returns
+    -------
+    Path
+    """
+    shapes = units[[NAME, "geometry"]].copy()
+    shapes["geometry"] = shapes.geometry.simplify(SIMPLIFY_FEET, preserve_topology=True)
+    shapes = shapes.to_crs(MAP_CRS)
+    properties = {
+        "unit": [html.escape(str(name)) for name in shapes[NAME]],
+        "colour": colours.reindex(units.index).fillna(NO_DATA_COLOUR).to_numpy(),
+    }
+    fields = ["unit"]
+    for position, column in enumerate(details.columns):
+        key = f"detail_{position}"
+        properties[key] = [
+            html.escape(_display(value)) for value in details[column].reindex(units.index)
+        ]
+        fields.append(key)
+    frame = gpd.GeoDataFrame(
+        properties,
+        geometry=shapely.set_precision(shapes.geometry.to_numpy(), DEGREE_PRECISION),
+        crs=MAP_CRS,
+    )
+    x_min, y_min, x_max, y_max = frame.total_bounds
+    page = inline_leaflet(folium.Map(tiles=None, control_scale=True))
+    page.fit_bounds([[y_min, x_min], [y_max, x_max]])
+    folium.GeoJson(
+        frame.to_json(),
+        style_function=lambda feature: {
+            "fillColor": feature["properties"]["colour"],
+            "color": "#555555",
+            "weight": 0.8,
+            "fillOpacity": 0.85,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=fields,
+            aliases=["", *[html.escape(str(column)) for column in details.columns]],
+            labels=True,
+        ),
+    ).add_to(page)
+    page.get_root().html.add_child(folium.Element(_legend_box(title, legend)))
+    return write_atomically(path, lambda tmp: page.save(str(tmp)))
+
+
 def choropleth_map(
     units: gpd.GeoDataFrame,
     values: pd.Series,
@@ -47,24 +120,7 @@ def choropleth_map(
     value_label: str,
     path: str | Path,
 ) -> Path:
-    """Write a choropleth of ``values`` (indexed like ``units``) as an HTML map.
-
-    Names and titles from data are escaped before they go into the page.
-
-    Parameters
-    ----------
-    units : geopandas.GeoDataFrame
-        Units indexed by ``unit_id`` with ``name`` and ``geometry``.
-    values : pandas.Series
-        One number per unit, on the units' index.
-    title, value_label : str
-        The map's title, and what the number is ("incidents, last 4 weeks").
-    path : str or Path
-        The HTML file to write.
-
-    Returns
-    -------
-    Path
+    """Write a sequential choropleth of ``values`` (indexed like ``units``) in equal-count classes.
 
     Examples
     --------
@@ -79,41 +135,33 @@ def choropleth_map(
     """
     aligned = values.reindex(units.index).astype(float)
     breaks = class_breaks(aligned.to_numpy())
-    shapes = units[[NAME, "geometry"]].copy()
-    shapes["geometry"] = shapes.geometry.simplify(SIMPLIFY_FEET, preserve_topology=True)
-    shapes = shapes.to_crs(MAP_CRS)
-    shapes["geometry"] = shapely.set_precision(shapes.geometry.to_numpy(), DEGREE_PRECISION)
-    shapes = gpd.GeoDataFrame(
-        {
-            "unit_id": [html.escape(str(unit)) for unit in shapes.index],
-            "label": [html.escape(str(name)) for name in shapes[NAME]],
-            "value": aligned.to_numpy(),
-            "colour": [_colour(value, breaks) for value in aligned.to_numpy()],
-        },
-        geometry=shapes.geometry.to_numpy(),
-        crs=MAP_CRS,
+    offset = len(SEQUENTIAL_COLOURS) - len(breaks)
+    colours = pd.Series(
+        [_sequential_colour(value, breaks) for value in aligned.to_numpy()], index=units.index
     )
-    x_min, y_min, x_max, y_max = shapes.total_bounds
-    page = inline_leaflet(folium.Map(tiles=None, control_scale=True))
-    page.fit_bounds([[y_min, x_min], [y_max, x_max]])
-    folium.GeoJson(
-        shapes.to_json(),
-        name=html.escape(value_label),
-        style_function=lambda feature: {
-            "fillColor": feature["properties"]["colour"],
-            "color": "#555555",
-            "weight": 0.8,
-            "fillOpacity": 0.8,
-        },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["label", "value"], aliases=["", html.escape(value_label)], labels=True
-        ),
-    ).add_to(page)
-    page.get_root().html.add_child(folium.Element(_legend(title, value_label, breaks)))
-    return write_atomically(path, lambda tmp: page.save(str(tmp)))
+    legend = []
+    lower = None
+    for position, upper in enumerate(breaks):
+        span = f"up to {upper:g}" if lower is None else f"over {lower:g}, up to {upper:g}"
+        legend.append((SEQUENTIAL_COLOURS[offset + position], span))
+        lower = upper
+    return unit_map(
+        units,
+        colours,
+        legend=[("", value_label), *legend],
+        title=title,
+        details=pd.DataFrame({value_label: aligned}),
+        path=path,
+    )
 
 
-def _colour(value: float, breaks: np.ndarray) -> str:
+def _display(value: object) -> str:
+    if isinstance(value, float):
+        return "" if np.isnan(value) else f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _sequential_colour(value: float, breaks: np.ndarray) -> str:
     if not np.isfinite(value):
         return NO_DATA_COLOUR
     position = int(np.searchsorted(breaks, value, side="left"))
@@ -121,22 +169,19 @@ def _colour(value: float, breaks: np.ndarray) -> str:
     return SEQUENTIAL_COLOURS[min(offset + position, len(SEQUENTIAL_COLOURS) - 1)]
 
 
-def _legend(title: str, value_label: str, breaks: np.ndarray) -> str:
-    offset = len(SEQUENTIAL_COLOURS) - len(breaks)
+def _legend_box(title: str, legend: list[tuple[str, str]]) -> str:
     rows = []
-    lower = None
-    for position, upper in enumerate(breaks):
-        colour = SEQUENTIAL_COLOURS[offset + position]
-        span = f"up to {upper:g}" if lower is None else f"over {lower:g}, up to {upper:g}"
+    for colour, label in legend:
+        if not colour:
+            rows.append(f"<div><em>{html.escape(label)}</em></div>")
+            continue
         rows.append(
-            f'<div><span style="background:{colour};display:inline-block;width:14px;'
-            f'height:14px;margin-right:6px;border:1px solid #777"></span>{span}</div>'
+            f'<div><span style="background:{html.escape(colour)};display:inline-block;'
+            "width:14px;height:14px;margin-right:6px;border:1px solid #777;"
+            f'vertical-align:middle"></span>{html.escape(label)}</div>'
         )
-        lower = upper
     return (
-        '<div style="position:fixed;top:10px;right:10px;z-index:1000;background:white;'
-        'padding:8px 10px;border:1px solid #999;font:13px sans-serif;max-width:260px">'
-        f"<strong>{html.escape(title)}</strong><br><em>{html.escape(value_label)}</em>"
-        + "".join(rows)
-        + "</div>"
+        '<div class="gv-legend" style="position:fixed;top:10px;right:10px;z-index:1000;'
+        "background:white;padding:8px 10px;border:1px solid #999;font:13px sans-serif;"
+        f'max-width:280px"><strong>{html.escape(title)}</strong>' + "".join(rows) + "</div>"
     )

@@ -1,0 +1,170 @@
+"""The hot spot table and the hotspots command."""
+
+from __future__ import annotations
+
+import json
+
+import esda
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+from scipy import stats
+from test_local_stats import lattice
+
+from geo_violence.cli import main
+from geo_violence.stats import adjust_p
+from geo_violence.stats.hotspots import HotspotOptions, hotspot_table
+from geo_violence.stats.rates import eb_standardised_rates
+
+
+def test_fdr_equals_scipy_and_bonferroni_is_capped():
+    p = np.random.default_rng(0).uniform(0, 0.2, 50)
+    np.testing.assert_allclose(adjust_p(p, "bh"), stats.false_discovery_control(p))
+    assert adjust_p(np.array([0.2, 0.01]), "bonferroni").tolist() == [0.4, 0.02]
+    assert adjust_p(np.array([0.7, 0.6]), "bonferroni").tolist() == [1.0, 1.0]
+    assert np.isnan(adjust_p(np.array([np.nan, 0.01]))[0])
+
+
+def test_eb_rates_match_the_closed_form():
+    events = pd.Series([10.0, 1.0, 30.0, 4.0])
+    people = pd.Series([1000.0, 100.0, 1000.0, 5000.0])
+    rate = events / people
+    city = events.sum() / people.sum()
+    spread = (people * (rate - city) ** 2).sum() / people.sum() - city / people.mean()
+    variance = spread + city / people
+    variance = variance.where(variance >= 0, city / people)
+    expected = (rate - city) / np.sqrt(variance)
+    np.testing.assert_allclose(eb_standardised_rates(events, people), expected, atol=1e-12)
+
+
+def test_lisa_on_eb_rates_equals_esda_moran_local_rate():
+    neighbours = lattice(6, 6)
+    rng = np.random.default_rng(1)
+    population = pd.Series(rng.integers(500, 50_000, 36).astype(float), index=neighbours.unit_ids)
+    events = pd.Series(rng.poisson(population / 1000).astype(float), index=neighbours.unit_ids)
+    table = hotspot_table(events, neighbours, population=population)
+    reference = esda.Moran_Local_Rate(
+        events.to_numpy(), population.to_numpy(), neighbours.to_w("R"), permutations=99, seed=1
+    )
+    np.testing.assert_allclose(table["lisa_i"], reference.Is, atol=1e-10)
+    np.testing.assert_allclose(table["rate"], events / population * 100_000)
+
+
+def test_table_columns_classes_and_reruns():
+    neighbours = lattice(8, 8)
+    rng = np.random.default_rng(3)
+    counts = pd.Series(rng.poisson(4, 64), index=neighbours.unit_ids)
+    counts[["27", "28", "35", "36"]] = 25
+    table = hotspot_table(counts, neighbours)
+    assert table.columns.tolist() == [
+        "count",
+        "gi_z",
+        "gi_p",
+        "gi_q",
+        "gi_class",
+        "lisa_i",
+        "lisa_z",
+        "lisa_p",
+        "lisa_q",
+        "lisa_cluster",
+    ]
+    assert (table.loc[["27", "28", "35", "36"], "gi_class"] == 3).all()
+    assert set(table["lisa_cluster"]) <= {"HH", "LL", "HL", "LH", "not significant"}
+    assert (table["gi_q"] >= table["gi_p"] - 1e-15).all()
+    uncorrected = hotspot_table(counts, neighbours, options=HotspotOptions(fdr="none"))
+    assert (uncorrected["gi_class"] != 0).sum() >= (table["gi_class"] != 0).sum()
+    pd.testing.assert_frame_equal(table, hotspot_table(counts, neighbours))
+
+
+def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
+    out = tmp_path / "hs"
+    result = CliRunner().invoke(
+        main,
+        [
+            "hotspots",
+            str(shared_data / "homicides_2001_2024.csv"),
+            "--start",
+            "2023-01-01",
+            "--end",
+            "2023-12-31",
+            "--population",
+            str(shared_data / "community_areas_population_2020.csv"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "hotspots.csv",
+        "hotspots.html",
+        "hotspots.parquet",
+        "manifest.json",
+        "rejects.csv",
+        "unassigned.csv",
+    ]
+    table = pd.read_csv(out / "hotspots.csv", dtype={"unit_id": str})
+    assert table.columns.tolist() == [
+        "unit_id",
+        "name",
+        "count",
+        "rate",
+        "gi_z",
+        "gi_p",
+        "gi_q",
+        "gi_class",
+        "lisa_i",
+        "lisa_z",
+        "lisa_p",
+        "lisa_q",
+        "lisa_cluster",
+    ]
+    assert len(table) == 77 and table["count"].sum() > 600
+    hot = set(table.loc[table["gi_class"] > 0, "name"])
+    assert {"West Garfield Park", "Englewood"} <= hot
+    assert not ({"Loop", "Near North Side"} & hot)
+    geo = gpd.read_parquet(out / "hotspots.parquet")
+    assert geo.crs.to_epsg() == 3435 and len(geo) == 77
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 12345 and manifest["hotspots"]["fdr"] == "bh"
+
+
+def test_zero_population_is_a_clear_error(tmp_path, shared_data):
+    population = tmp_path / "pop.csv"
+    frame = pd.read_csv(shared_data / "community_areas_population_2020.csv", dtype=str)
+    frame.loc[frame["community_area_id"] == "32", "population_2020"] = "0"
+    frame.to_csv(population, index=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "hotspots",
+            str(shared_data / "homicides_2001_2024.csv"),
+            "--start",
+            "2023-01-01",
+            "--end",
+            "2023-12-31",
+            "--population",
+            str(population),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: ")
+    assert "32" in result.output.strip().splitlines()[-1]
+
+
+def test_names_from_data_are_escaped_in_the_map(tmp_path, grid_units):
+    from geo_violence.render import hotspot_map
+
+    units = grid_units.copy()
+    units["name"] = ["<img src=x onerror=alert(1)>", '"O\'Hare" & </script>', "c", "d", "e"]
+    table = pd.DataFrame(
+        {"count": 1, "gi_z": 0.0, "gi_q": 1.0, "gi_class": 0, "lisa_cluster": "not significant"},
+        index=units.index,
+    )
+    page = hotspot_map(units, table, title="<b>t</b>", path=tmp_path / "m.html").read_text()
+    assert "<img src=x" not in page and '</script>"' not in page
+    # escaped once for HTML; folium's JSON then spells "&" as \u0026
+    assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
+    assert "&lt;b&gt;t&lt;/b&gt;" in page
