@@ -211,13 +211,21 @@ def conditional_neighbour_sums(
         return result
     rng = np.random.default_rng(seed)
     orderings = rng.permuted(np.tile(np.arange(n - 1), (permutations, 1)), axis=1)[:, :k_max]
-    taken = np.arange(k_max)[None, :] < cardinality[:, None]  # (n, k_max)
-    chunk = max(1, PERMUTATION_CHUNK_VALUES // (permutations * k_max))
-    for first in range(0, n, chunk):
-        units = np.arange(first, min(first + chunk, n))
-        positions = orderings[None, :, :] + (orderings[None, :, :] >= units[:, None, None])
-        drawn = values[positions] * taken[units][:, None, :]
-        result[units] = drawn.sum(axis=2)
+    # position r among the n - 1 others of unit i is unit r when r < i, else unit r + 1
+    before_unit = values[orderings]
+    after_unit = values[orderings + 1]
+    for k in np.unique(cardinality[cardinality > 0]):
+        units = np.flatnonzero(cardinality == k)
+        drawn_positions = orderings[None, :, :k]
+        chunk = max(1, PERMUTATION_CHUNK_VALUES // (permutations * int(k)))
+        for first in range(0, len(units), chunk):
+            block = units[first : first + chunk]
+            drawn = np.where(
+                drawn_positions < block[:, None, None],
+                before_unit[None, :, :k],
+                after_unit[None, :, :k],
+            )
+            result[block] = drawn.sum(axis=2)
     if mean_of_draws:
         with np.errstate(invalid="ignore", divide="ignore"):
             result = np.nan_to_num(result / cardinality[:, None])
