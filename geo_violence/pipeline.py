@@ -29,6 +29,7 @@ from .outputs import (
 from .population import align_population, read_population
 from .render import hotspot_map
 from .stats.hotspots import HotspotOptions, hotspot_table
+from .stats.significance import resolution_note
 from .weights import Neighbours, build_weights
 
 logger = logging.getLogger(__name__)
@@ -404,6 +405,16 @@ def hotspots_of(
     return neighbours, table
 
 
+def resolution_notes(n_units: int, options: HotspotOptions) -> list[str]:
+    """Warnings for permutation counts too small for the correction (LISA, and Gi* if any)."""
+    notes = []
+    for label, permutations in (("LISA", options.lisa_permutations), ("Gi*", options.permutations)):
+        note = resolution_note(n_units, permutations, options.alpha, options.fdr)
+        if note:
+            notes.append(f"{label}: {note}")
+    return notes
+
+
 def write_hotspot_outputs(
     folder: Path, units, table: pd.DataFrame, *, title: str, run_metadata: dict
 ) -> dict[str, Path]:
@@ -484,6 +495,9 @@ def run_hotspots(
         hotspot_options=hotspot_options,
     )
     prepared.notes.extend(neighbours.notes)
+    for note in resolution_notes(len(neighbours.unit_ids), hotspot_options):
+        logger.warning(note)
+        prepared.notes.append(note)
     first, last = cube.edges[0], cube.edges[-1] - pd.Timedelta(days=1)
     run_metadata = {
         "options": prepared.options,

@@ -114,9 +114,11 @@ def local_moran(
 
     With ``z`` the values standardised by their mean and population standard deviation, and
     ``lag_i`` the mean of ``z`` over the neighbours of ``i``: ``I_i = (n - 1) / n z_i lag_i``
-    (esda's convention). The p-value is esda's folded pseudo p-value,
-    ``(min(larger, permutations - larger) + 1) / (permutations + 1)``, and ``lisa_z`` is ``I``
-    standardised by the permutations' mean and standard deviation.
+    (esda's convention). The p-value is two-sided, ``2 (min(larger, smaller) + 1) /
+    (permutations + 1)`` (at most 1): twice esda 2.9's folded ``p_sim``, which tests whichever tail
+    the observed value lies in and so flags about 10% of units at the 5% level on data with no
+    pattern (esda announces the same change). ``lisa_z`` is ``I`` standardised by the
+    permutations' mean and standard deviation.
 
     Parameters
     ----------
@@ -159,9 +161,7 @@ def local_moran(
         z, neighbours.matrix, permutations, seed, mean_of_draws=True
     )
     simulated = scale * z[:, None] * simulated_lag
-    larger = (simulated >= local_i[:, None]).sum(axis=1)
-    larger = np.minimum(larger, permutations - larger)
-    p = (larger + 1.0) / (permutations + 1.0)
+    p = _two_sided_pseudo_p(local_i, simulated, permutations)
     with np.errstate(invalid="ignore", divide="ignore"):
         lisa_z = (local_i - simulated.mean(axis=1)) / simulated.std(axis=1)
     quadrant = np.select(

@@ -78,3 +78,30 @@ def lisa_clusters(quadrant: np.ndarray, q: np.ndarray, alpha: float = 0.05) -> n
     """
     labels = np.array([LISA_LABELS.get(int(code), NOT_SIGNIFICANT) for code in quadrant])
     return np.where(np.asarray(q) <= alpha, labels, NOT_SIGNIFICANT).astype(object)
+
+
+def resolution_note(n_tests: int, permutations: int, alpha: float, fdr: str) -> str | None:
+    """A warning when too few permutations keep a lone unit from ever being significant.
+
+    The smallest two-sided permutation p-value is ``2 / (permutations + 1)``; after a correction
+    over ``n_tests`` units, one unit alone is significant only if that times ``n_tests`` is at most
+    ``alpha``.
+
+    Examples
+    --------
+    >>> resolution_note(277, 999, 0.05, "bh")[:40]
+    'with 999 permutations the smallest p-val'
+    >>> resolution_note(77, 99999, 0.05, "bh") is None
+    True
+    """
+    if fdr == "none" or permutations <= 0:
+        return None
+    smallest = 2 / (permutations + 1)
+    if smallest * n_tests <= alpha:
+        return None
+    needed = int(np.ceil(2 * n_tests / alpha)) - 1
+    return (
+        f"with {permutations} permutations the smallest p-value is {smallest:.4f}, so after the "
+        f"{fdr} correction over {n_tests} units a unit can be significant only together with "
+        f"others; use at least {needed} permutations to let a lone unit reach {alpha}"
+    )
