@@ -168,3 +168,44 @@ def test_names_from_data_are_escaped_in_the_map(tmp_path, grid_units):
     # escaped once for HTML; folium's JSON then spells "&" as \u0026
     assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
     assert "&lt;b&gt;t&lt;/b&gt;" in page
+
+
+def test_hotspots_neighbour_and_correction_options(tmp_path, shared_data):
+    out = tmp_path / "hs"
+    result = CliRunner().invoke(
+        main,
+        [
+            "hotspots",
+            str(shared_data / "homicides_2001_2024.csv"),
+            "--start",
+            "2022-01-01",
+            "--end",
+            "2022-12-31",
+            "--units",
+            "districts",
+            "--units-file",
+            str(shared_data / "police_districts.geojson"),
+            "--neighbours",
+            "knn",
+            "--k",
+            "4",
+            "--fdr",
+            "bonferroni",
+            "--permutations",
+            "199",
+            "--lisa-permutations",
+            "199",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["neighbours"]["method"] == "knn" and manifest["neighbours"]["k"] == 4
+    assert manifest["hotspots"]["fdr"] == "bonferroni" and manifest["seed"] == 7
+    assert any("199 permutations" in note for note in manifest["notes"])
+    table = pd.read_csv(out / "hotspots.csv", dtype={"unit_id": str})
+    assert len(table) == 23
+    assert (table["gi_q"] == (table["gi_p"] * 23).clip(upper=1)).all()
