@@ -120,6 +120,7 @@ class PreparedCube:
     def summary(self) -> str:
         """One paragraph for the terminal: where the rows went."""
         rows = self.row_counts()
+        last_day = self.cube.edges[-1] - pd.Timedelta(days=1)
         text = (
             f"read {rows['read']:,} rows: {rows['assigned']:,} assigned to "
             f"{self.cube.n_units} {self.layer.title.lower()}, {rows['unassigned']:,} in no unit "
@@ -129,7 +130,7 @@ class PreparedCube:
             text += f", {rows['filtered_out']:,} of other categories"
         text += (
             f"; {rows['counted']:,} counted in {self.cube.n_steps} {self.cube.step}s "
-            f"from {self.cube.edges[0]:%Y-%m-%d} to {self.cube.edges[-1]:%Y-%m-%d}"
+            f"from {self.cube.edges[0]:%Y-%m-%d} to {last_day:%Y-%m-%d} (included)"
         )
         agreement = self.assignment.agreement
         if agreement is not None:

@@ -209,3 +209,24 @@ def test_hotspots_neighbour_and_correction_options(tmp_path, shared_data):
     table = pd.read_csv(out / "hotspots.csv", dtype={"unit_id": str})
     assert len(table) == 23
     assert (table["gi_q"] == (table["gi_p"] * 23).clip(upper=1)).all()
+
+
+def test_dropped_islands_stay_in_the_table_as_not_tested(grid_units):
+    from geo_violence.weights import build_weights
+
+    block = grid_units.copy()
+    extra = block.iloc[[0, 1]].copy()
+    extra.index = pd.Index(["6", "7"], name="unit_id")
+    extra["geometry"] = extra.geometry.translate(0, 1000 * 2)  # two more squares on top
+    units = pd.concat([block, extra])
+    neighbours = build_weights(units, islands="drop")
+    assert neighbours.islands == ["5"]
+    counts = pd.Series([5, 9, 1, 2, 7, 3, 4], index=units.index)
+    table = hotspot_table(counts, neighbours, options=HotspotOptions(lisa_permutations=99))
+    assert table.loc["5", "lisa_cluster"] == "not tested (no neighbour)"
+    assert table.loc["5", "gi_class"] == 0 and np.isnan(table.loc["5", "gi_z"])
+    assert table.loc["5", "count"] == 7
+    # units 3 and 4 neighbour every tested unit: their Gi* is 0/0, undefined, and not a class
+    assert table.loc[["1", "2", "6", "7"], "gi_z"].notna().all()
+    assert table.loc[["3", "4"], "gi_z"].isna().all()
+    assert (table.loc[["3", "4"], "gi_class"] == 0).all()
