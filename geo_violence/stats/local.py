@@ -13,9 +13,7 @@ from scipy import sparse, stats
 
 from ..errors import DataError
 from ..weights import Neighbours
-
-#: Units whose permutations are drawn at once (bounds memory to about 64 MB).
-PERMUTATION_CHUNK_VALUES = 8_000_000
+from .permutation import conditional_draw_sums, two_sided_pseudo_p
 
 
 def _aligned(values: pd.Series, neighbours: Neighbours) -> np.ndarray:
@@ -94,10 +92,8 @@ def local_gi_star(
             spread * np.sqrt((n * weight_sum - weight_sum**2) / (n - 1))
         )
     if permutations:
-        simulated = x[:, None] + conditional_neighbour_sums(
-            x, adjacency, permutations, seed, mean_of_draws=False
-        )
-        p = _two_sided_pseudo_p(lag, simulated, permutations)
+        simulated = x[:, None] + neighbour_draws(x, adjacency, permutations, seed)
+        p = two_sided_pseudo_p(lag, simulated)
     else:
         p = 2 * stats.norm.sf(np.abs(z))
     return pd.DataFrame({"gi_z": z, "gi_p": p}, index=neighbours.unit_ids)
@@ -157,11 +153,12 @@ def local_moran(
     lag = np.nan_to_num(lag)
     scale = (n - 1) / n
     local_i = scale * z * lag
-    simulated_lag = conditional_neighbour_sums(
-        z, neighbours.matrix, permutations, seed, mean_of_draws=True
-    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        simulated_lag = np.nan_to_num(
+            neighbour_draws(z, neighbours.matrix, permutations, seed) / cardinality[:, None]
+        )
     simulated = scale * z[:, None] * simulated_lag
-    p = _two_sided_pseudo_p(local_i, simulated, permutations)
+    p = two_sided_pseudo_p(local_i, simulated)
     with np.errstate(invalid="ignore", divide="ignore"):
         lisa_z = (local_i - simulated.mean(axis=1)) / simulated.std(axis=1)
     quadrant = np.select(
@@ -175,64 +172,19 @@ def local_moran(
     )
 
 
-def conditional_neighbour_sums(
-    values: np.ndarray,
-    adjacency: sparse.csr_array,
-    permutations: int,
-    seed: int | None,
-    *,
-    mean_of_draws: bool,
+def neighbour_draws(
+    values: np.ndarray, adjacency: sparse.csr_array, permutations: int, seed: int | None
 ) -> np.ndarray:
-    """For each unit, ``permutations`` random neighbourhoods drawn from the other units.
-
-    Unit ``i`` with ``k_i`` neighbours gets, in each permutation, ``k_i`` values drawn without
-    replacement from the values of the other ``n - 1`` units (its own value stays fixed: a
-    conditional permutation). As in esda, one random ordering of ``n - 1`` positions serves each
-    permutation for every unit, the positions skipping the unit itself.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(n, permutations)``: the sum (or the mean, with ``mean_of_draws``) of the draws.
+    """For each unit, ``permutations`` sums of as many values as it has neighbours, drawn from
+    the other units (a conditional permutation; see ``permutation.conditional_draw_sums``).
 
     Examples
     --------
     >>> adjacency = sparse.csr_array(np.ones((3, 3)) - np.eye(3))
-    >>> sums = conditional_neighbour_sums(np.array([1.0, 2.0, 4.0]), adjacency, 5, 0,
-    ...                                   mean_of_draws=False)
-    >>> sums[0].tolist()  # unit 0 always draws both others: 2 + 4
-    [6.0, 6.0, 6.0, 6.0, 6.0]
+    >>> neighbour_draws(np.array([1.0, 2.0, 4.0]), adjacency, 3, 0)[0].tolist()
+    [6.0, 6.0, 6.0]
     """
-    n = len(values)
     cardinality = np.asarray(adjacency.sum(axis=1)).ravel().astype(np.int64)
-    k_max = int(cardinality.max()) if n else 0
-    result = np.zeros((n, permutations))
-    if k_max == 0:
-        return result
-    rng = np.random.default_rng(seed)
-    orderings = rng.permuted(np.tile(np.arange(n - 1), (permutations, 1)), axis=1)[:, :k_max]
-    # position r among the n - 1 others of unit i is unit r when r < i, else unit r + 1
-    before_unit = values[orderings]
-    after_unit = values[orderings + 1]
-    for k in np.unique(cardinality[cardinality > 0]):
-        units = np.flatnonzero(cardinality == k)
-        drawn_positions = orderings[None, :, :k]
-        chunk = max(1, PERMUTATION_CHUNK_VALUES // (permutations * int(k)))
-        for first in range(0, len(units), chunk):
-            block = units[first : first + chunk]
-            drawn = np.where(
-                drawn_positions < block[:, None, None],
-                before_unit[None, :, :k],
-                after_unit[None, :, :k],
-            )
-            result[block] = drawn.sum(axis=2)
-    if mean_of_draws:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            result = np.nan_to_num(result / cardinality[:, None])
-    return result
-
-
-def _two_sided_pseudo_p(observed: np.ndarray, simulated: np.ndarray, permutations: int):
-    larger = (simulated >= observed[:, None]).sum(axis=1)
-    smaller = (simulated <= observed[:, None]).sum(axis=1)
-    return np.minimum(1.0, 2 * (np.minimum(larger, smaller) + 1.0) / (permutations + 1.0))
+    return conditional_draw_sums(
+        values, np.arange(len(values)), cardinality, permutations, np.random.default_rng(seed)
+    )
