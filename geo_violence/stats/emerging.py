@@ -158,11 +158,10 @@ def space_time_gi_star(
     steps_in = np.minimum(np.arange(n_steps), time_window) + 1  # steps in the neighbourhood
     size = np.asarray(star.sum(axis=1)).ravel()[:, None] * steps_in[None, :]
     count, mean, spread = _window_moments(x, time_window, window)
+    room = count * size - size**2  # zero or less: the neighbourhood fills the whole window
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = (neighbourhood_sum - mean * size) / (
-            spread * np.sqrt((count * size - size**2) / (count - 1))
-        )
-    return np.where(spread > 0, z, np.nan)
+        z = (neighbourhood_sum - mean * size) / (spread * np.sqrt(room / (count - 1)))
+    return np.where((spread > 0) & (room > 0), z, np.nan)
 
 
 def _windowed_sum(values: np.ndarray, time_window: int) -> np.ndarray:

@@ -1,0 +1,328 @@
+"""Emerging hot spots: space-time Gi* against a brute-force reference and esda, Mann-Kendall
+against scipy and a closed form, every category and its edge, the known bugs of the open copy,
+and planted patterns on the real beats."""
+
+from __future__ import annotations
+
+import itertools
+
+import esda
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse, stats
+from test_local_stats import lattice
+
+from geo_violence import DataError, load_units
+from geo_violence.stats.emerging import (
+    CATEGORY_NAMES,
+    EmergingOptions,
+    classify,
+    emerging_hotspots,
+    space_time_gi_star,
+    space_time_permutation_p,
+)
+from geo_violence.stats.trend import mann_kendall
+from geo_violence.weights import build_weights
+
+CHAIN = sparse.csr_array(
+    np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=float)
+)
+
+
+def brute_force_gi(x: np.ndarray, adjacency: np.ndarray, k: int, window: str) -> np.ndarray:
+    """Space-time Gi* bin by bin, straight from the specification."""
+    n_units, n_steps = x.shape
+    z = np.full(x.shape, np.nan)
+    for i, t in itertools.product(range(n_units), range(n_steps)):
+        members = [j for j in range(n_units) if j == i or adjacency[i, j]]
+        steps = range(max(0, t - k), t + 1)
+        neighbourhood = [x[j, s] for j in members for s in steps]
+        if window == "cube":
+            pool = x.ravel()
+        elif window == "step":
+            pool = x[:, t]
+        else:
+            pool = x[:, max(0, t - k) : t + 1].ravel()
+        n, size = len(pool), len(neighbourhood)
+        spread = pool.std()
+        denominator = spread * np.sqrt((n * size - size**2) / (n - 1))
+        if spread > 0 and denominator > 0:
+            z[i, t] = (sum(neighbourhood) - pool.mean() * size) / denominator
+    return z
+
+
+@pytest.mark.parametrize("window", ["cube", "step", "neighbourhood"])
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_space_time_gi_star_equals_the_brute_force_reference(window, k):
+    x = np.random.default_rng(k).poisson(3, (4, 12)).astype(float)
+    ours = space_time_gi_star(x, CHAIN, time_window=k, window=window)
+    expected = brute_force_gi(x, CHAIN.toarray(), k, window)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-10, equal_nan=True)
+
+
+def test_one_step_k0_window_step_equals_esda_g_local():
+    units = load_units("community_areas").units
+    neighbours = build_weights(units)
+    x = np.random.default_rng(4).poisson(3, (77, 12)).astype(float)
+    z = space_time_gi_star(x, neighbours.matrix, time_window=0, window="step")
+    w = neighbours.to_w("B")
+    for step in range(12):
+        reference = esda.G_Local(x[:, step], w, transform="B", star=True, permutations=0)
+        np.testing.assert_allclose(z[:, step], reference.Zs, rtol=0, atol=1e-10)
+
+
+def test_row_standardised_weights_would_give_other_z_scores():
+    """The first bug the spec lists: row-standardised Gi* is not the method's statistic."""
+    units = load_units("community_areas").units
+    neighbours = build_weights(units)
+    x = np.random.default_rng(5).poisson(3, 77).astype(float)
+    ours = space_time_gi_star(x[:, None], neighbours.matrix, time_window=0, window="step")[:, 0]
+    row = esda.G_Local(x, neighbours.to_w("R"), transform="R", star=True, permutations=0).Zs
+    assert np.abs(ours - row).max() > 0.1
+
+
+def test_permutation_p_values_draw_from_one_window():
+    # step t holds values far from every other step: a step-window pool never mixes them in
+    x = np.vstack([np.arange(12) * 1000.0 + offset for offset in (0, 1, 2, 3)])
+    p_step = space_time_permutation_p(
+        x, CHAIN, time_window=0, window="step", permutations=99, seed=1
+    )
+    # within a step the values are 0..3 apart: nothing is extreme, p stays large
+    assert (p_step > 0.2).all()
+    p_cube = space_time_permutation_p(
+        x, CHAIN, time_window=0, window="cube", permutations=99, seed=1
+    )
+    # from the whole cube, the middle units' neighbourhoods at the first and last steps are
+    # extreme (the ends have one neighbour: one draw, not extreme enough at 99 permutations)
+    assert (p_cube[1:3, 0] <= 0.05).all() and (p_cube[1:3, -1] <= 0.05).all()
+
+
+def test_permutation_p_values_follow_the_normal_ones_on_large_counts():
+    adjacency = lattice(8, 8).matrix
+    rng = np.random.default_rng(9)
+    x = rng.poisson(50, (64, 20)).astype(float)
+    block = [27, 28, 35, 36]
+    x[block, -5:] += 40
+    normal = 2 * stats.norm.sf(np.abs(space_time_gi_star(x, adjacency)))
+    permuted = space_time_permutation_p(
+        x, adjacency, time_window=1, window="cube", permutations=999, seed=2
+    )
+    # the conditional permutation keeps the own value fixed, the normal approximation does not:
+    # they rank the bins alike without being equal
+    assert stats.spearmanr(normal.ravel(), permuted.ravel()).statistic > 0.85
+    assert (permuted[block][:, -4:] <= 0.01).all() and (normal[block][:, -4:] <= 0.01).all()
+    background = np.ones(64, dtype=bool)
+    background[block] = False
+    assert abs((permuted[background, :10] < 0.05).mean() - 0.05) < 0.03
+
+
+def test_mann_kendall_against_scipy_and_the_closed_form_with_ties():
+    series = np.array([[1.0, 3.0, 2.0, 2.0, 5.0, 4.0, 6.0, 6.0, 6.0, 9.0]])
+    result = mann_kendall(series)
+    n = 10
+    s = sum(np.sign(series[0, b] - series[0, a]) for a, b in itertools.combinations(range(n), 2))
+    ties = [2, 3]  # two 2s, three 6s
+    variance = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties)) / 18
+    z = (s - np.sign(s)) / np.sqrt(variance)
+    assert result.s[0] == s
+    assert result.p[0] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-12)
+    assert result.tau[0] == pytest.approx(stats.kendalltau(np.arange(n), series[0]).statistic)
+    assert result.sen_slope[0] == pytest.approx(stats.theilslopes(series[0]).slope)
+
+
+def test_mann_kendall_on_many_series_at_once_matches_one_by_one():
+    values = np.round(np.random.default_rng(3).normal(size=(30, 25)), 1)
+    together = mann_kendall(values)
+    for row in range(30):
+        alone = mann_kendall(values[row : row + 1])
+        assert together.p[row] == pytest.approx(alone.p[0])
+        assert together.tau[row] == pytest.approx(
+            stats.kendalltau(np.arange(25), values[row]).statistic
+        )
+
+
+# --- categories, from hand-made series of hot (H), cold (C) and neither (.) steps -------------
+
+NO_TREND = 0.5
+
+
+def categorise(pattern: str, trend: float = 0.0, trend_p: float = NO_TREND) -> str:
+    hot = np.array([[c == "H" for c in pattern]])
+    cold = np.array([[c == "C" for c in pattern]])
+    code = classify(hot, cold, trend_p=np.array([trend_p]), trend_tau=np.array([trend]))[0]
+    return CATEGORY_NAMES[int(code)]
+
+
+def mirror(pattern: str) -> str:
+    return pattern.translate(str.maketrans("HC", "CH"))
+
+
+UP, DOWN, SIGNIFICANT = 0.4, -0.4, 0.001
+
+CASES = [
+    # (pattern of 10 steps, trend tau, trend p, expected hot category, the edge just outside)
+    (".........H", 0, NO_TREND, "new hot spot", ("....H....H", "sporadic hot spot")),
+    ("CCC......H", 0, NO_TREND, "new hot spot", ("CCC..H...H", "oscillating hot spot")),
+    ("......HHHH", 0, NO_TREND, "consecutive hot spot", ("..H...HHHH", "sporadic hot spot")),
+    (
+        ".HHHHHHHHH",
+        UP,
+        SIGNIFICANT,
+        "intensifying hot spot",
+        (".HHHHHHHHH", "persistent hot spot"),
+    ),  # same steps, no significant trend
+    (
+        "HHHHHHHHHH",
+        DOWN,
+        SIGNIFICANT,
+        "diminishing hot spot",
+        ("HHHHHHHHH.", "historical hot spot"),
+    ),
+    ("HHHHHHHHHH", 0, NO_TREND, "persistent hot spot", ("HHHHHHHHH.", "historical hot spot")),
+    ("HH..C....H", 0, NO_TREND, "oscillating hot spot", ("HH.......H", "sporadic hot spot")),
+    ("H..H..H..H", 0, NO_TREND, "sporadic hot spot", ("H..H..C..H", "oscillating hot spot")),
+    ("HHHHHHHHH.", 0, NO_TREND, "historical hot spot", ("HHHHHHHH..", "no pattern")),
+    (".HHHHHHHH.", 0, NO_TREND, "no pattern", ("HHHHHHHHH.", "historical hot spot")),
+]
+
+
+@pytest.mark.parametrize(("pattern", "tau", "trend_p", "expected", "edge"), CASES)
+def test_each_hot_category_and_the_edge_just_outside(pattern, tau, trend_p, expected, edge):
+    assert categorise(pattern, tau, trend_p) == expected
+    edge_pattern, edge_expected = edge
+    edge_p = NO_TREND if expected == "intensifying hot spot" else trend_p
+    assert categorise(edge_pattern, tau, edge_p) == edge_expected != expected
+
+
+@pytest.mark.parametrize(("pattern", "tau", "trend_p", "expected", "edge"), CASES)
+def test_each_cold_category_mirrors_the_hot_one(pattern, tau, trend_p, expected, edge):
+    cold_expected = expected.replace("hot", "cold")
+    assert categorise(mirror(pattern), -tau, trend_p) == cold_expected
+    edge_pattern, edge_expected = edge
+    edge_p = NO_TREND if expected == "intensifying hot spot" else trend_p
+    assert categorise(mirror(edge_pattern), -tau, edge_p) == edge_expected.replace("hot", "cold")
+
+
+def test_persistence_threshold_is_a_parameter():
+    hot = np.array([[False] * 2 + [True] * 8])
+    codes = [
+        classify(
+            hot,
+            np.zeros_like(hot),
+            trend_p=np.array([0.5]),
+            trend_tau=np.array([0.0]),
+            persistence=level,
+        )[0]
+        for level in (0.9, 0.8)
+    ]
+    assert [CATEGORY_NAMES[int(c)] for c in codes] == [
+        "consecutive hot spot",
+        "persistent hot spot",
+    ]
+
+
+def test_cold_at_last_but_hot_90_percent_is_in_the_cold_family():
+    assert categorise("HHHHHHHHHHHHHHHHHHHC") == "new cold spot"
+    assert categorise("HHHHHHHHHHHHHHHHHHCC") == "consecutive cold spot"
+
+
+# --- the three bugs of the open-source copy (sfdep) that the spec lists ----------------------
+
+
+def sfdep_intensifying(hot: np.ndarray, cold: np.ndarray, trend_up: bool) -> bool:
+    """sfdep's rule as the spec describes it: any significant step counts toward 90%."""
+    return bool(((hot | cold).mean() >= 0.9) and hot[-1] and trend_up)
+
+
+def test_bug_any_significant_step_counted_toward_intensifying():
+    pattern = "CHHHHHHHCH"  # 80% hot, 20% cold: 100% significant, hot at last, trend up
+    hot = np.array([c == "H" for c in pattern])
+    cold = np.array([c == "C" for c in pattern])
+    assert sfdep_intensifying(hot, cold, trend_up=True)  # sfdep: intensifying
+    assert categorise(pattern, UP, SIGNIFICANT) == "oscillating hot spot"  # ours: H = 0.8
+
+
+def test_bug_persistent_ignoring_the_final_step():
+    # hot in 95% of the steps but not at the last: historical, never persistent
+    assert categorise("H" * 19 + ".") == "historical hot spot"
+
+
+def test_bug_historical_tested_on_a_negative_last_z():
+    """Historical means 'not significant at the last step', whatever the sign of its z."""
+    ring = sparse.csr_array(np.roll(np.eye(30), 1, axis=1) + np.roll(np.eye(30), -1, axis=1))
+    counts = np.random.default_rng(0).poisson(2.0, (30, 20)).astype(float)
+    counts[0, :19] = 30  # hot for (nearly) every step ...
+    counts[0, 19] = 6  # ... and at the last step above average: z > 0, but not significant
+    result = emerging_hotspots(counts, ring, pd.Index([str(i) for i in range(30)]))
+    unit = result.units.loc["0"]
+    assert unit["last_z"] > 0 and not result.hot[0, -1]
+    assert unit["hot_fraction"] >= 0.9
+    assert unit["category"] == "historical hot spot"
+
+
+# --- the whole analysis -----------------------------------------------------------------------
+
+
+def test_too_few_steps_and_zero_variance_have_their_own_messages():
+    ids = pd.Index(["a", "b", "c", "d"])
+    with pytest.raises(DataError, match="at least 10 steps; the cube has 9"):
+        emerging_hotspots(np.ones((4, 9)), CHAIN, ids)
+    with pytest.raises(DataError, match="same value"):
+        emerging_hotspots(np.ones((4, 12)), CHAIN, ids)
+
+
+def test_units_with_no_event_stay_as_no_pattern_and_drop_empty_leaves_them_out():
+    x = np.random.default_rng(1).poisson(4, (4, 12)).astype(float)
+    x[3] = 0
+    ids = pd.Index(["a", "b", "c", "d"])
+    kept = emerging_hotspots(x, CHAIN, ids)
+    dropped = emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(drop_empty=True))
+    assert dropped.units.loc["d", "category"] == "no pattern"
+    assert np.isnan(dropped.z[3]).all() and not np.isnan(kept.z[3]).all()
+    assert not np.allclose(kept.z[:3], dropped.z[:3])  # the cube's moments changed
+    assert any("drop-empty" in note for note in dropped.notes)
+
+
+@pytest.fixture(scope="module")
+def beats(shared_data):
+    units = load_units("beats", units_file=shared_data / "police_beats.geojson").units
+    return units, build_weights(units)
+
+
+def test_planted_emerging_and_fading_hot_spots_on_the_real_beats(beats):
+    units, neighbours = beats
+    rng = np.random.default_rng(11)
+    n_steps = 104
+    rates = np.full((len(units), n_steps), 2.0)
+    emerging = ["0111", "0112", "0113", "0114"]  # four beats of the Loop
+    fading = ["1511", "1512", "1513", "1522", "1523"]  # Austin
+    position = {unit: i for i, unit in enumerate(units.index)}
+    for unit in emerging:
+        rates[position[unit], -8:] = 12.0
+    for unit in fading:
+        rates[position[unit], :70] = 12.0
+        rates[position[unit], 70:] = np.linspace(12.0, 2.0, n_steps - 70)
+    counts = rng.poisson(rates).astype(float)
+    result = emerging_hotspots(counts, neighbours.matrix, units.index)
+    categories = result.units["category"]
+    assert set(categories[emerging]) <= {"new hot spot", "consecutive hot spot"}
+    assert set(categories[fading]) <= {
+        "diminishing hot spot",
+        "historical hot spot",
+        "oscillating hot spot",
+        "sporadic hot spot",
+        "no pattern",
+    }
+    assert (categories[fading].isin(["diminishing hot spot", "historical hot spot"])).sum() >= 3
+
+
+def test_no_pattern_gives_few_categories_on_the_real_beats(beats):
+    units, neighbours = beats
+    shares = []
+    for seed in range(5):
+        counts = np.random.default_rng(seed).poisson(2.0, (len(units), 104)).astype(float)
+        result = emerging_hotspots(counts, neighbours.matrix, units.index)
+        shares.append((result.units["category_code"] != 0).mean())
+    print(f"share of beats with a category on data with no pattern: {np.mean(shares):.2%}")
+    assert np.mean(shares) < 0.05
