@@ -23,8 +23,10 @@ from .pipeline import (
     UnitOptions,
     run_counts,
     run_demo,
+    run_emerging,
     run_hotspots,
 )
+from .stats.emerging import WINDOWS, EmergingOptions
 from .stats.hotspots import SMOOTHING_METHODS, HotspotOptions
 from .stats.significance import FDR_METHODS
 from .weights import ISLAND_POLICIES, NEIGHBOUR_METHODS
@@ -315,6 +317,86 @@ def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
         "%d hot and %d cold units at 90%% confidence or more after correction; wrote %s",
         int((classes > 0).sum()),
         int((classes < 0).sum()),
+        out_dir,
+    )
+
+
+def emerging_options(command: Callable) -> Callable:
+    """Options of the emerging hot spot analysis."""
+    options = [
+        click.option(
+            "--time-window",
+            type=int,
+            default=1,
+            show_default=True,
+            help="K: neighbours at the K steps before are neighbours too.",
+        ),
+        click.option(
+            "--window",
+            type=click.Choice(WINDOWS),
+            default="cube",
+            show_default=True,
+            help="Whose mean and deviation standardise a bin: the cube, its step, or t-K..t.",
+        ),
+        click.option(
+            "--permutations",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Conditional permutations for the p-values (0: analytic normal).",
+        ),
+        click.option("--seed", type=int, default=12345, show_default=True),
+        click.option("--fdr", type=click.Choice(FDR_METHODS), default="bh", show_default=True),
+        click.option("--alpha", type=float, default=0.05, show_default=True),
+        click.option(
+            "--persistence",
+            type=float,
+            default=0.9,
+            show_default=True,
+            help="Share of steps for persistent, intensifying, diminishing, historical.",
+        ),
+        click.option("--trend-alpha", type=float, default=0.05, show_default=True),
+        click.option(
+            "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        kwargs["emerging_options"] = EmergingOptions(
+            time_window=kwargs.pop("time_window"),
+            window=kwargs.pop("window"),
+            permutations=kwargs.pop("permutations"),
+            seed=kwargs.pop("seed"),
+            fdr=kwargs.pop("fdr"),
+            alpha=kwargs.pop("alpha"),
+            persistence=kwargs.pop("persistence"),
+            trend_alpha=kwargs.pop("trend_alpha"),
+            drop_empty=kwargs.pop("drop_empty"),
+        )
+        return command(**kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path))
+@read_options
+@unit_options
+@cube_options()
+@neighbour_options
+@emerging_options
+@output_options("maps/emerging")
+def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+    """Emerging and fading hot spots over weekly (or monthly, daily) steps."""
+    run = run_emerging(incidents, out_dir, overwrite=overwrite, **options)
+    logger.info(run.prepared.summary())
+    counts = run.table["category"].value_counts()
+    logger.info(
+        "categories: %s; wrote %s",
+        ", ".join(f"{n} {name}" for name, n in counts.items()),
         out_dir,
     )
 

@@ -4,10 +4,10 @@ patterns that the analyses must find. No network and no file needed.
 What is planted (weekly expected counts, two years of weeks from Monday 2024-01-01):
 
 - **Downtown emerging**: the Loop (32) and the Near North Side (8) have almost nothing
-  (0.3 a week) until the last ``emerging_weeks`` weeks, then ``hot_rate`` a week.
+  (0.3 a week) until the last ``emerging_weeks`` (10) weeks, then ``hot_rate`` (12) a week.
 - **West Side fading**: Austin (25), West Garfield Park (26), East Garfield Park (27),
-  Humboldt Park (23) and North Lawndale (29) have ``hot_rate`` a week for the first 60% of the
-  weeks, then decline linearly to the background level by the last week.
+  Humboldt Park (23) and North Lawndale (29) have ``hot_rate`` (12) a week for the first half of
+  the weeks, then decline in a straight line to ``faded_rate`` (5) by the last week.
 - **Background**: every other area draws its own level uniformly between 0.5 and 2 a week,
   with no spatial pattern.
 - **Bad rows**, so the reports show how they are handled: 3 unparseable dates, 2 rows with no
@@ -40,10 +40,11 @@ class DemoPlan:
     weeks: int = 104
     emerging: tuple[str, ...] = ("32", "8")
     fading: tuple[str, ...] = ("25", "26", "27", "23", "29")
-    hot_rate: float = 6.0
+    hot_rate: float = 12.0
     quiet_rate: float = 0.3
     emerging_weeks: int = 10
-    fading_from: float = 0.6
+    fading_from: float = 0.5
+    faded_rate: float = 5.0
     background_low: float = 0.5
     background_high: float = 2.0
 
@@ -54,8 +55,8 @@ def weekly_rates(unit_ids: pd.Index, plan: DemoPlan, rng: np.random.Generator) -
     Examples
     --------
     >>> rates = weekly_rates(pd.Index(["32", "25", "1"]), DemoPlan(), np.random.default_rng(0))
-    >>> rates.shape, float(rates[0, -1]), float(rates[1, 0])
-    ((3, 104), 6.0, 6.0)
+    >>> rates.shape, float(rates[0, -1]), float(rates[1, 0]), float(rates[1, -1])
+    ((3, 104), 12.0, 12.0, 5.0)
     """
     background = rng.uniform(plan.background_low, plan.background_high, len(unit_ids))
     rates = np.repeat(background[:, None], plan.weeks, axis=1)
@@ -67,7 +68,7 @@ def weekly_rates(unit_ids: pd.Index, plan: DemoPlan, rng: np.random.Generator) -
             rates[row] = np.where(week >= onset, plan.hot_rate, plan.quiet_rate)
         elif unit in plan.fading:
             share_left = np.clip((plan.weeks - 1 - week) / (plan.weeks - 1 - fade_start), 0, 1)
-            floor = background[row]
+            floor = plan.faded_rate
             rates[row] = np.where(
                 week < fade_start, plan.hot_rate, floor + (plan.hot_rate - floor) * share_left
             )
@@ -82,8 +83,9 @@ def _points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator) -> n
     still = n
     while still > 0:
         batch = max(2 * still, 64)
-        x = rng.uniform(x_min, x_max, batch)
-        y = rng.uniform(y_min, y_max, batch)
+        # whole feet, as the portal writes them, rounded before the test so none slips outside
+        x = np.round(rng.uniform(x_min, x_max, batch))
+        y = np.round(rng.uniform(y_min, y_max, batch))
         inside = shapely.contains_xy(polygon, x, y)
         found.append(np.column_stack([x[inside], y[inside]])[:still])
         still -= int(inside.sum())
@@ -129,11 +131,7 @@ def make_demo_incidents(seed: int = 20240101, plan: DemoPlan | None = None) -> p
         week = np.repeat(np.arange(plan.weeks), per_week)
         offset = rng.integers(0, week_seconds, total)
         wall = first + (week * week_seconds + offset).astype("timedelta64[s]")
-        rows.append(
-            pd.DataFrame(
-                {"wall": wall, "area": unit_id, "x": np.round(xy[:, 0]), "y": np.round(xy[:, 1])}
-            )
-        )
+        rows.append(pd.DataFrame({"wall": wall, "area": unit_id, "x": xy[:, 0], "y": xy[:, 1]}))
     frame = pd.concat(rows, ignore_index=True).sort_values("wall", kind="stable")
     frame = frame.reset_index(drop=True)
     to_lon_lat = Transformer.from_crs(WORKING_CRS, MAP_CRS, always_xy=True)

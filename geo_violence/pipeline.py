@@ -11,12 +11,14 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .assign import Assignment, assign_units
 from .boundaries import UnitLayer, load_units
 from .columns import WORKING_CRS
 from .cube import Cube, build_cube
+from .errors import DataError
 from .ingest import IncidentRead, read_incidents
 from .outputs import (
     package_versions,
@@ -27,7 +29,8 @@ from .outputs import (
     write_parquet,
 )
 from .population import align_population, read_population
-from .render import hotspot_map
+from .render import emerging_map, hotspot_map
+from .stats.emerging import EmergingOptions, EmergingResult, emerging_hotspots
 from .stats.hotspots import HotspotOptions, hotspot_table
 from .stats.significance import resolution_note
 from .weights import Neighbours, build_weights
@@ -41,6 +44,9 @@ MANIFEST_FILE = "manifest.json"
 HOTSPOTS_CSV = "hotspots.csv"
 HOTSPOTS_PARQUET = "hotspots.parquet"
 HOTSPOTS_MAP = "hotspots.html"
+EMERGING_CSV = "emerging.csv"
+EMERGING_BINS = "emerging_bins.parquet"
+EMERGING_MAP = "emerging.html"
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,22 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         title=f"Synthetic demo: hot spots of the 4 weeks from {first_week:%Y-%m-%d}",
         run_metadata={"options": prepared.options, "hotspots": asdict(hotspot_options)},
     )
+    emerging_options = EmergingOptions(seed=seed)
+    neighbours, result, table, bins = emerging_of(
+        prepared.layer.units,
+        cube,
+        neighbour_options=NeighbourOptions(),
+        emerging_options=emerging_options,
+    )
+    prepared.notes.extend(result.notes)
+    outputs |= write_emerging_outputs(
+        folder,
+        prepared.layer.units,
+        table,
+        bins,
+        title=f"Synthetic demo: emerging hot spots over {cube.n_steps} weeks",
+        run_metadata={"options": prepared.options, "emerging": asdict(emerging_options)},
+    )
     outputs[DEMO_FILE] = incidents_path
     write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)
     return prepared
@@ -527,3 +549,202 @@ def run_hotspots(
         folder / MANIFEST_FILE,
     )
     return HotspotRun(prepared, neighbours, table)
+
+
+@dataclass
+class EmergingRun:
+    """What :func:`run_emerging` computed."""
+
+    prepared: PreparedCube
+    neighbours: Neighbours
+    result: EmergingResult
+    table: pd.DataFrame
+    bins: pd.DataFrame
+
+
+def emerging_of(
+    units,
+    cube: Cube,
+    *,
+    neighbour_options: NeighbourOptions,
+    emerging_options: EmergingOptions,
+) -> tuple[Neighbours, EmergingResult, pd.DataFrame, pd.DataFrame]:
+    """Neighbours, the emerging analysis, and its two tables (per unit, per bin) for a cube.
+
+    With a population the analysis runs on rates per 100,000. Units that the neighbours leave
+    out (dropped islands) stay in the tables as "no pattern" with no statistic.
+    """
+    neighbours = build_weights(
+        units,
+        method=neighbour_options.method,
+        k=neighbour_options.k,
+        distance=neighbour_options.distance,
+        islands=neighbour_options.islands,
+    )
+    values = cube.counts.astype(float) if cube.population is None else cube.rates()
+    if cube.population is not None and not np.isfinite(values).all():
+        missing = cube.unit_ids[~np.isfinite(values).all(axis=1)]
+        raise DataError(
+            f"rates are undefined for units {', '.join(map(str, missing[:10]))} (population zero "
+            "or missing): fix the population file, or leave --population out"
+        )
+    rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
+    result = emerging_hotspots(
+        values[rows], neighbours.matrix, neighbours.unit_ids, options=emerging_options
+    )
+    result = _expand_to_units(result, rows, cube)
+    starts = cube.step_starts
+    table = result.units.copy()
+    table["total"] = cube.counts.sum(axis=1)
+    table["last_count"] = cube.counts[:, -1]
+    for column in ("first_hot", "last_hot"):
+        step = table[column].to_numpy()
+        table[column] = pd.Series(starts.take(np.maximum(step, 0)), index=table.index).where(
+            step >= 0
+        )
+    table.insert(0, "name", cube.names)
+    n_units, n_steps = cube.counts.shape
+    bins = pd.DataFrame(
+        {
+            "unit_id": np.repeat(cube.unit_ids.to_numpy(dtype=object), n_steps),
+            "step_start": starts.take(np.tile(np.arange(n_steps), n_units)),
+            "count": cube.counts.reshape(-1),
+            "z": result.z.reshape(-1),
+            "p": result.p.reshape(-1),
+            "q": result.q.reshape(-1),
+            "bin": result.bins.reshape(-1),
+        }
+    )
+    return neighbours, result, table, bins
+
+
+def _expand_to_units(result: EmergingResult, rows: np.ndarray, cube: Cube) -> EmergingResult:
+    """Put a result computed on some units back on every unit of the cube."""
+    if len(rows) == cube.n_units and (rows == np.arange(cube.n_units)).all():
+        return result
+    shape = cube.counts.shape
+
+    def spread(values: np.ndarray, fill) -> np.ndarray:
+        full = np.full(shape, fill, dtype=values.dtype)
+        full[rows] = values
+        return full
+
+    units = result.units.reindex(cube.unit_ids)
+    units["category_code"] = units["category_code"].fillna(0).astype(np.int64)
+    units["category"] = units["category"].fillna("no pattern")
+    for column in ("n_hot", "n_cold"):
+        units[column] = units[column].fillna(0).astype(np.int64)
+    for column in ("first_hot", "last_hot"):
+        units[column] = units[column].fillna(-1).astype(np.int64)
+    return EmergingResult(
+        units=units,
+        z=spread(result.z, np.nan),
+        p=spread(result.p, np.nan),
+        q=spread(result.q, np.nan),
+        bins=spread(result.bins, 0),
+        hot=spread(result.hot, False),
+        cold=spread(result.cold, False),
+        notes=result.notes,
+    )
+
+
+def write_emerging_outputs(
+    folder: Path,
+    units,
+    table: pd.DataFrame,
+    bins: pd.DataFrame,
+    *,
+    title: str,
+    run_metadata: dict,
+) -> dict[str, Path]:
+    """Write ``emerging.csv``, ``emerging_bins.parquet`` and ``emerging.html``."""
+    return {
+        EMERGING_CSV: write_csv(table.reset_index(), folder / EMERGING_CSV),
+        EMERGING_BINS: write_parquet(bins, folder / EMERGING_BINS, run_metadata),
+        EMERGING_MAP: emerging_map(units, table, title=title, path=folder / EMERGING_MAP),
+    }
+
+
+def run_emerging(
+    incidents_path: str | Path,
+    out_dir: str | Path,
+    *,
+    read_options: ReadOptions | None = None,
+    unit_options: UnitOptions | None = None,
+    cube_options: CubeOptions | None = None,
+    neighbour_options: NeighbourOptions | None = None,
+    emerging_options: EmergingOptions | None = None,
+    overwrite: bool = False,
+) -> EmergingRun:
+    """The ``emerging`` job: emerging and fading hot spots over the cube's steps.
+
+    Writes ``emerging.csv`` (one row per unit), ``emerging_bins.parquet`` (one row per unit and
+    step), ``emerging.html``, ``rejects.csv``, ``unassigned.csv`` and ``manifest.json``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence.demo import make_demo_incidents
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> make_demo_incidents(seed=1).to_csv(folder / "demo.csv", index=False)
+    >>> run = run_emerging(folder / "demo.csv", folder / "out")
+    >>> run.table.loc["32", "category"] in ("new hot spot", "consecutive hot spot")
+    True
+    """
+    neighbour_options = neighbour_options or NeighbourOptions()
+    emerging_options = emerging_options or EmergingOptions()
+    names = [
+        EMERGING_CSV,
+        EMERGING_BINS,
+        EMERGING_MAP,
+        REJECTS_FILE,
+        UNASSIGNED_FILE,
+        MANIFEST_FILE,
+    ]
+    folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
+    prepared = prepare_cube(
+        incidents_path,
+        read_options=read_options,
+        unit_options=unit_options,
+        cube_options=cube_options,
+    )
+    neighbours, result, table, bins = emerging_of(
+        prepared.layer.units,
+        prepared.cube,
+        neighbour_options=neighbour_options,
+        emerging_options=emerging_options,
+    )
+    prepared.notes.extend([*neighbours.notes, *result.notes])
+    cube = prepared.cube
+    last_day = cube.edges[-1] - pd.Timedelta(days=1)
+    run_metadata = {
+        "options": prepared.options,
+        "neighbours": asdict(neighbour_options),
+        "emerging": asdict(emerging_options),
+        "packages": package_versions(),
+    }
+    outputs = write_emerging_outputs(
+        folder,
+        prepared.layer.units,
+        table,
+        bins,
+        title=(
+            f"Emerging hot spots, {cube.n_steps} {cube.step}s from {cube.edges[0]:%Y-%m-%d} to "
+            f"{last_day:%Y-%m-%d} ({prepared.layer.title})"
+        ),
+        run_metadata=run_metadata,
+    )
+    outputs[REJECTS_FILE] = write_csv(prepared.read.rejects, folder / REJECTS_FILE)
+    outputs[UNASSIGNED_FILE] = write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE)
+    write_json(
+        manifest(
+            "emerging",
+            prepared,
+            outputs,
+            seed=emerging_options.seed,
+            neighbours=asdict(neighbour_options) | {"islands_found": neighbours.islands},
+            emerging=asdict(emerging_options),
+        ),
+        folder / MANIFEST_FILE,
+    )
+    return EmergingRun(prepared, neighbours, result, table, bins)

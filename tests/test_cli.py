@@ -188,6 +188,9 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert names == [
         "counts.parquet",
         "demo_incidents.csv",
+        "emerging.csv",
+        "emerging.html",
+        "emerging_bins.parquet",
         "hotspots.csv",
         "hotspots.html",
         "hotspots.parquet",
@@ -204,7 +207,8 @@ def test_demo_finds_its_planted_counts(tmp_path):
     last = weekly.iloc[:, -plan.emerging_weeks :].mean(axis=1)
     early = weekly.iloc[:, :40].mean(axis=1)
     assert last[list(plan.emerging)].min() > 4 and early[list(plan.emerging)].max() < 1
-    assert early[list(plan.fading)].min() > 4 and last[list(plan.fading)].max() < 3
+    assert early[list(plan.fading)].min() > 8
+    assert (last[list(plan.fading)] < early[list(plan.fading)] - 4).all()
     page = (out / "last_four_weeks.html").read_text()
     assert "Near North Side" in page and "incidents in the last 4 weeks" in page
     assert "<script src=" not in page and '<link rel="stylesheet" href=' not in page
@@ -212,7 +216,13 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert np.isclose(counts["count"].sum(), manifest["rows"]["counted"])
     hotspots = pd.read_csv(out / "hotspots.csv", dtype={"unit_id": str}).set_index("unit_id")
     assert (hotspots.loc[list(plan.emerging), "gi_class"] == 3).all()
-    assert (hotspots.loc[list(plan.fading), "gi_class"] <= 0).all()
+    emerging = pd.read_csv(out / "emerging.csv", dtype={"unit_id": str}).set_index("unit_id")
+    downtown = emerging.loc[list(plan.emerging), "category"]
+    west_side = emerging.loc[list(plan.fading), "category"]
+    assert set(downtown) <= {"new hot spot", "consecutive hot spot"}
+    assert set(west_side) <= {"diminishing hot spot", "historical hot spot"}
+    bins = pd.read_parquet(out / "emerging_bins.parquet")
+    assert len(bins) == 77 * 104 and set(bins["bin"]) <= set(range(-3, 4))
 
 
 def test_the_console_script_runs(tmp_path):

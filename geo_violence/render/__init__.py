@@ -1,6 +1,7 @@
 """Stage 7, present: maps and tables for people. The only stage that converts to EPSG:4326."""
 
 from .choropleth import choropleth_map, unit_map
+from .emerging import emerging_map
 from .hotspots import hotspot_map
 
-__all__ = ["choropleth_map", "hotspot_map", "unit_map"]
+__all__ = ["choropleth_map", "emerging_map", "hotspot_map", "unit_map"]
