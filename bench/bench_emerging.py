@@ -1,0 +1,169 @@
+"""Benchmark the emerging hot spot analysis, in one run.
+
+1. The Gi* stage on the 275 beats x 523 weeks of the 2010-2019 aggravated assaults
+   (``../shared/data/chicago`` relative to the repository root, or ``$GEO_VIOLENCE_SHARED_DATA``)
+   against the obvious baseline: ``esda.G_Local`` called week by week (K = 0, window "step", where
+   the two agree to 1e-10).
+2. The whole analysis (Gi*, FDR, Mann-Kendall with Sen's slope, categories) on that cube, and on
+   ``--units`` synthetic units (10,000 by default) x 520 weeks on a k-nearest-neighbour graph.
+3. The whole analysis with 999 permutations on the beats (``--skip-permutations`` to leave out).
+
+Times are printed, never asserted: ratio is the baseline's time over ours. Run:
+``python bench/bench_emerging.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import esda
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from geo_violence import assign_units, build_cube, load_units, read_incidents
+from geo_violence.stats.emerging import EmergingOptions, emerging_hotspots, space_time_gi_star
+from geo_violence.weights import build_weights
+
+DATA = Path(
+    os.environ.get(
+        "GEO_VIOLENCE_SHARED_DATA",
+        Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chicago",
+    )
+)
+
+
+def timed(call: Callable[[], object], repeats: int = 1) -> float:
+    """Best wall time of ``repeats`` calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def beats_cube():
+    """Weekly aggravated assaults per beat, 2010-2019, and the beats' neighbours."""
+    layer = load_units("beats", units_file=DATA / "police_beats.geojson")
+    read = read_incidents(
+        DATA / "aggravated_assaults_2010_2019.csv.gz",
+        time_col="date",
+        x_col="longitude",
+        y_col="latitude",
+        crs="EPSG:4326",
+    )
+    assigned = assign_units(read.incidents, layer.units).incidents
+    cube = build_cube(assigned, layer.units, step="week", keep_partial=True)
+    return cube, build_weights(layer.units)
+
+
+def synthetic(n_units: int, n_steps: int, seed: int = 0):
+    """Poisson counts on random points with 6 nearest neighbours (symmetrised)."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 1, (n_units, 2))
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(xy).query(xy, k=7)
+    rows = np.repeat(np.arange(n_units), 6)
+    adjacency = sparse.csr_array(
+        (np.ones(rows.size), (rows, nearest[:, 1:].ravel())), shape=(n_units, n_units)
+    )
+    adjacency = ((adjacency + adjacency.T) > 0).astype(float)
+    counts = rng.poisson(2.0, (n_units, n_steps)).astype(float)
+    return counts, sparse.csr_array(adjacency), pd.Index(np.arange(n_units).astype(str))
+
+
+def esda_week_loop(counts: np.ndarray, w) -> np.ndarray:
+    """The baseline: esda's G_Local, one week at a time."""
+    return np.column_stack(
+        [
+            esda.G_Local(counts[:, t], w, transform="B", star=True, permutations=0).Zs
+            for t in range(counts.shape[1])
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=520)
+    parser.add_argument("--skip-permutations", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    rows: list[tuple[str, str, float, float | None]] = []
+    if (DATA / "police_beats.geojson").exists():
+        cube, neighbours = beats_cube()
+        counts = cube.counts.astype(float)
+        shape = f"{counts.shape[0]} x {counts.shape[1]}"
+        w = neighbours.to_w("B")
+        ours = timed(
+            lambda: space_time_gi_star(counts, neighbours.matrix, time_window=0, window="step"),
+            repeats=5,
+        )
+        baseline = timed(lambda: esda_week_loop(counts, w))
+        z = space_time_gi_star(counts, neighbours.matrix, time_window=0, window="step")
+        gap = np.nanmax(np.abs(z - esda_week_loop(counts, w)))
+        rows.append(
+            (f"Gi* stage vs esda G_Local week loop (max |dz| {gap:.1e})", shape, ours, baseline)
+        )
+        rows.append(
+            (
+                "Gi* stage, K=1, window cube",
+                shape,
+                timed(lambda: space_time_gi_star(counts, neighbours.matrix), repeats=5),
+                None,
+            )
+        )
+        rows.append(
+            (
+                "whole analysis, analytic p",
+                shape,
+                timed(
+                    lambda: emerging_hotspots(counts, neighbours.matrix, cube.unit_ids), repeats=3
+                ),
+                None,
+            )
+        )
+        if not args.skip_permutations:
+            options = EmergingOptions(permutations=999, seed=1)
+            rows.append(
+                (
+                    "whole analysis, 999 permutations",
+                    shape,
+                    timed(
+                        lambda: emerging_hotspots(
+                            counts, neighbours.matrix, cube.unit_ids, options=options
+                        )
+                    ),
+                    None,
+                )
+            )
+    else:
+        print(f"the shared Chicago data are not at {DATA}: the beats rows are left out")
+    counts, adjacency, ids = synthetic(args.units, args.steps)
+    rows.append(
+        (
+            "whole analysis, analytic p (synthetic knn)",
+            f"{args.units} x {args.steps}",
+            timed(lambda: emerging_hotspots(counts, adjacency, ids)),
+            None,
+        )
+    )
+    print(f"{'stage':62} | {'cube':>12} | {'ours (s)':>9} | {'baseline (s)':>12} | ratio")
+    print("-" * 110)
+    for stage, shape, ours, baseline in rows:
+        ratio = f"{baseline / ours:8.0f}" if baseline else "       -"
+        base = f"{baseline:12.3f}" if baseline else f"{'-':>12}"
+        print(f"{stage:62} | {shape:>12} | {ours:9.4f} | {base} | {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
