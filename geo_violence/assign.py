@@ -215,8 +215,8 @@ def assign_units(
         )
     elif how == "recorded":
         raise OptionError(
-            "assign 'recorded' needs the incidents' code column: the layer has none in the "
-            "catalogue, so give --code-col"
+            "assign 'recorded' needs the incidents' recorded code column: the layer names none, "
+            "or the file lacks it; give --code-col"
         )
 
     if how == "polygon":

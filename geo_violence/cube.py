@@ -171,6 +171,8 @@ def _as_day(value: str | dt.date | pd.Timestamp | None, option: str) -> np.datet
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as error:
         raise PeriodError(f"{option!r} was {value!r}, which is not a date (YYYY-MM-DD)") from error
+    if pd.isna(stamp):
+        raise PeriodError(f"{option!r} was {value!r}, which is not a date (YYYY-MM-DD)")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(TIMEZONE).tz_localize(None)
     return np.datetime64(stamp.date(), "D")
@@ -249,7 +251,13 @@ def build_cube(
         first = days.min() if first is None else first
         last = days.max() if last is None else last
     if first > last:
-        raise PeriodError(f"the period is reversed: start {first} is after end {last}")
+        whose = {
+            (True, True): "",
+            (True, False): " (the end is the data's last day)",
+            (False, True): " (the start is the data's first day)",
+            (False, False): "",
+        }[(start is not None, end is not None)]
+        raise PeriodError(f"the period is reversed: start {first} is after end {last}{whose}")
 
     first_step = step_floor(np.array([first]), step)[0]
     starts = np.arange(first_step, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
@@ -273,7 +281,9 @@ def build_cube(
 
     edges_days = np.append(starts, ends[-1])
     counted = (days >= max(first, starts[0])) & (days <= last) & (days < ends[-1])
-    step_index = np.searchsorted(starts, step_floor(days, step)) if len(days) else days
+    step_index = (
+        np.searchsorted(starts, step_floor(days, step)) if len(days) else np.zeros(0, np.int64)
+    )
     unit_index = units.index.get_indexer(pd.Index(incidents[UNIT_ID].to_numpy(dtype=object)))
     if (unit_index < 0).any():
         unknown = sorted(set(incidents[UNIT_ID].to_numpy(dtype=object)[unit_index < 0]))[:5]
@@ -282,7 +292,10 @@ def build_cube(
     np.add.at(counts, (unit_index[counted], step_index[counted]), 1)
     outside = int(len(incidents) - counted.sum())
     if outside:
-        notes.append(f"{outside} incidents fall outside the period's complete {step}s")
+        notes.append(
+            f"{outside} incidents fall outside the period ({first}..{last}) or its "
+            f"left-out partial {step}s"
+        )
     if len(incidents) and counted.sum() == 0:
         notes.append(f"no incident falls in the period {first}..{last}: every count is zero")
     edges = pd.DatetimeIndex(edges_days).tz_localize(TIMEZONE)

@@ -44,7 +44,7 @@ AREA_OF_USE_MARGIN_DEGREES = 1.0
 #: The recorded-code columns of the portal export, kept for ``assign_units(how="recorded")``.
 PORTAL_CODE_COLUMNS = ("Beat", "District", "Ward", "Community Area")
 
-_OFFSET_AT_END = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_OFFSET_AT_END = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s?(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".csv.bz2")
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
 
@@ -91,7 +91,6 @@ PORTAL_COLUMNS = IncidentColumns(
     crs="EPSG:3435",
     id_col="ID",
     category_col="Primary Type",
-    time_format="%m/%d/%Y %I:%M:%S %p",
     code_cols=PORTAL_CODE_COLUMNS,
 )
 
@@ -228,7 +227,7 @@ def read_incidents(
         if columns.category_col is None:
             raise OptionError("filter_category needs a category column (--category-col)")
         wanted = {str(value).strip().casefold() for value in filter_category}
-        category_values = raw[columns.category_col].fillna("").str.strip().str.casefold()
+        category_values = as_text(raw[columns.category_col]).str.casefold()
         keep = category_values.isin(wanted).to_numpy()
         rows_filtered_out = int((~keep).sum())
         notes.append(
@@ -315,6 +314,14 @@ def _read_header(path: Path) -> list[str]:
     raise InputFileError(
         f"incident file {str(path)!r} is not a CSV (.csv, .csv.gz) or Parquet (.parquet) file"
     )
+
+
+def _geoparquet_geometry_column(path: Path) -> str:
+    """The primary geometry column named in a GeoParquet file's metadata."""
+    import json
+
+    info = json.loads((pq.read_schema(path).metadata or {})[b"geo"])
+    return str(info.get("primary_column", GEOMETRY))
 
 
 def _geoparquet_crs(path: Path) -> str | None:
@@ -442,8 +449,10 @@ def _read_table(
             if columns.x_col is None:
                 import geopandas as gpd
 
-                frame = gpd.read_parquet(path, columns=[*wanted, GEOMETRY])
+                geometry_column = _geoparquet_geometry_column(path)
+                frame = gpd.read_parquet(path, columns=[*wanted, geometry_column])
                 geometry = frame.geometry.to_numpy()
+                frame = frame.rename_geometry(GEOMETRY) if geometry_column != GEOMETRY else frame
                 if not np.all(shapely.get_type_id(geometry[~shapely.is_missing(geometry)]) == 0):
                     raise InputFileError(f"the geometry of {str(path)!r} is not points")
                 return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs)
@@ -499,15 +508,15 @@ def _parse_times(
     with_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
     aware_utc = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
 
-    formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
     pending = ~missing & ~with_offset
+    formats = (columns.time_format,) if columns.time_format else _likely_first(text[pending])
     local_wall = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
     for time_format in formats:
         if not pending.any():
             break
-        parsed = pd.to_datetime(text[pending], format=time_format, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:  # pragma: no cover - offsets split above
-            parsed = parsed.dt.tz_localize(None)
+        parsed = _parse_with(text[pending], time_format)
+        if getattr(parsed.dt, "tz", None) is not None:  # an offset the pattern did not catch
+            parsed = parsed.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
         values_ns = parsed.to_numpy(dtype="datetime64[ns]")
         index = np.flatnonzero(pending)
         ok = ~np.isnat(values_ns)
@@ -527,6 +536,27 @@ def _parse_times(
     )
     result = pd.DatetimeIndex(utc_wall).tz_localize("UTC").tz_convert(TIMEZONE)
     return result, [(missing, "missing time"), (unparseable, "unparseable time")], notes
+
+
+def _likely_first(text: pd.Series) -> tuple[str, ...]:
+    """:data:`TIME_FORMATS`, the one that reads most of a sample of the values first."""
+    sample = text.head(200)
+    if sample.empty:
+        return TIME_FORMATS
+    read = [int(_parse_with(sample, time_format).notna().sum()) for time_format in TIME_FORMATS]
+    order = sorted(range(len(TIME_FORMATS)), key=lambda i: -read[i])
+    return tuple(TIME_FORMATS[i] for i in order)
+
+
+def _parse_with(text: pd.Series, time_format: str) -> pd.Series:
+    try:
+        return pd.to_datetime(text, format=time_format, errors="coerce")
+    except ValueError as error:
+        raise OptionError(
+            f"'time_format' was {time_format!r}, which is not a format: {error}"
+        ) from None
+    except (TypeError, OverflowError):  # pragma: no cover - mixed offsets are split out above
+        return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
 
 
 def _localize(wall: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, list[str]]:

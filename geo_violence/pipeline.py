@@ -431,8 +431,12 @@ def hotspots_of(
 def resolution_notes(n_units: int, options: HotspotOptions) -> list[str]:
     """Warnings for permutation counts too small for the correction (LISA, and Gi* if any)."""
     notes = []
-    for label, permutations in (("LISA", options.lisa_permutations), ("Gi*", options.permutations)):
-        note = resolution_note(n_units, permutations, options.alpha, options.fdr)
+    levels = (
+        ("LISA", options.lisa_permutations, options.alpha),
+        ("Gi*", options.permutations, 0.10),  # the weakest Gi* class, 90% confidence
+    )
+    for label, permutations, level in levels:
+        note = resolution_note(n_units, permutations, level, options.fdr)
         if note:
             notes.append(f"{label}: {note}")
     return notes

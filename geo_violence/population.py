@@ -102,7 +102,11 @@ def align_population(population: pd.Series, unit_ids: pd.Index) -> tuple[np.ndar
     ['population is zero or missing for units 2, 3: their rates are left empty']
     """
     by_code = pd.Series(population.to_numpy(), index=canonical_codes(population.index).to_numpy())
-    by_code = by_code[~by_code.index.duplicated(keep="first")]
+    repeated = sorted(set(population.index[by_code.index.duplicated(keep=False)]))
+    if repeated:
+        raise DataError(
+            f"the population file names some units more than once: {', '.join(repeated[:10])}"
+        )
     unit_codes = canonical_codes(unit_ids).to_numpy()
     values = by_code.reindex(unit_codes).to_numpy(dtype=float, copy=True)
     if np.isnan(values).all():

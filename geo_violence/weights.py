@@ -129,10 +129,12 @@ def build_weights(
     island_ids = [str(units.index[i]) for i in island_positions]
     unit_ids = pd.Index(units.index, name=units.index.name)
     if len(island_positions) == len(units):
-        raise DataError(
-            f"no unit has a {method} neighbour: the units do not touch (try --neighbours knn "
-            "or --neighbours distance)"
+        hint = (
+            "a larger --distance or --neighbours knn"
+            if method == "distance"
+            else "--neighbours knn or --neighbours distance"
         )
+        raise DataError(f"no unit has a {method} neighbour: try {hint}")
     if len(island_positions):
         named = ", ".join(f"{units.index[i]} ({units.iloc[i][NAME]})" for i in island_positions)
         if islands == "error":

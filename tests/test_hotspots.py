@@ -224,9 +224,26 @@ def test_dropped_islands_stay_in_the_table_as_not_tested(grid_units):
     counts = pd.Series([5, 9, 1, 2, 7, 3, 4], index=units.index)
     table = hotspot_table(counts, neighbours, options=HotspotOptions(lisa_permutations=99))
     assert table.loc["5", "lisa_cluster"] == "not tested (no neighbour)"
-    assert table.loc["5", "gi_class"] == 0 and np.isnan(table.loc["5", "gi_z"])
+    assert pd.isna(table.loc["5", "gi_class"]) and np.isnan(table.loc["5", "gi_z"])
     assert table.loc["5", "count"] == 7
     # units 3 and 4 neighbour every tested unit: their Gi* is 0/0, undefined, and not a class
     assert table.loc[["1", "2", "6", "7"], "gi_z"].notna().all()
     assert table.loc[["3", "4"], "gi_z"].isna().all()
     assert (table.loc[["3", "4"], "gi_class"] == 0).all()
+
+
+def test_the_map_shows_a_dropped_island_as_not_tested(tmp_path, grid_units):
+    from geo_violence.render import hotspot_map
+
+    table = pd.DataFrame(
+        {
+            "count": 1,
+            "gi_z": 0.0,
+            "gi_q": 1.0,
+            "gi_class": pd.array([0, 0, 0, 0, None], "Int64"),
+            "lisa_cluster": "not significant",
+        },
+        index=grid_units.index,
+    )
+    page = hotspot_map(grid_units, table, title="t", path=tmp_path / "m.html").read_text()
+    assert "Not tested: no neighbour" in page

@@ -7,7 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .choropleth import unit_map
+from .choropleth import NO_DATA_COLOUR, unit_map
 
 #: Gi* classes as ArcGIS bins them, in a diverging red-blue scheme that is colour-blind safe.
 GI_CLASS_STYLE = {
@@ -19,6 +19,8 @@ GI_CLASS_STYLE = {
     -2: ("#67a9cf", "Cold spot, 95% confidence"),
     -3: ("#2166ac", "Cold spot, 99% confidence"),
 }
+#: A unit left out of the statistics (an island with ``--islands drop``).
+NOT_TESTED_STYLE = (NO_DATA_COLOUR, "Not tested: no neighbour")
 
 
 def hotspot_map(
@@ -37,11 +39,14 @@ def hotspot_map(
     >>> "Not significant" in out.read_text()
     True
     """
-    colours = table["gi_class"].map(lambda value: GI_CLASS_STYLE[int(value)][0])
+    style = table["gi_class"].map(
+        lambda value: NOT_TESTED_STYLE if pd.isna(value) else GI_CLASS_STYLE[int(value)]
+    )
+    colours = style.map(lambda pair: pair[0])
     details = pd.DataFrame(
         {
             "incidents": table["count"],
-            "Gi* class": table["gi_class"].map(lambda value: GI_CLASS_STYLE[int(value)][1]),
+            "Gi* class": style.map(lambda pair: pair[1]),
             "Gi* z": table["gi_z"],
             "q (after correction)": table["gi_q"],
             "LISA cluster": table["lisa_cluster"],
@@ -49,5 +54,7 @@ def hotspot_map(
     )
     if "rate" in table:
         details.insert(1, "rate per 100,000", table["rate"])
-    legend = [(colour, label) for colour, label in GI_CLASS_STYLE.values()]
+    legend = list(GI_CLASS_STYLE.values())
+    if table["gi_class"].isna().any():
+        legend.append(NOT_TESTED_STYLE)
     return unit_map(units, colours, legend=legend, title=title, details=details, path=path)

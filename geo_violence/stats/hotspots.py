@@ -71,7 +71,8 @@ def hotspot_table(
     -------
     pandas.DataFrame
         Indexed like ``counts``: ``count``, (``rate``), ``gi_z``, ``gi_p``, ``gi_q``, ``gi_class``
-        (-3..3), ``lisa_i``, ``lisa_z``, ``lisa_p``, ``lisa_q``, ``lisa_cluster``.
+        (-3..3; missing for a unit left out of the statistics), ``lisa_i``, ``lisa_z``,
+        ``lisa_p``, ``lisa_q``, ``lisa_cluster``.
 
     Examples
     --------
@@ -99,14 +100,15 @@ def hotspot_table(
         else:
             lisa_values = values
     tested = neighbours.unit_ids
+    gi_seed, lisa_seed = np.random.SeedSequence(options.seed).spawn(2)  # independent draws
     gi = local_gi_star(
-        values.loc[tested], neighbours, permutations=options.permutations, seed=options.seed
+        values.loc[tested], neighbours, permutations=options.permutations, seed=gi_seed
     )
     lisa = local_moran(
         lisa_values.loc[tested],
         neighbours,
         permutations=options.lisa_permutations,
-        seed=options.seed,
+        seed=lisa_seed,
     )
     gi["gi_q"] = adjust_p(gi["gi_p"].to_numpy(), options.fdr)
     gi["gi_class"] = gi_classes(gi["gi_z"].to_numpy(), gi["gi_q"].to_numpy())
@@ -116,7 +118,7 @@ def hotspot_table(
     )
     table = table.join(gi).join(lisa.drop(columns="lisa_quadrant"))
     untested = ~table.index.isin(tested)
-    table["gi_class"] = table["gi_class"].fillna(0).astype(np.int64)
+    table["gi_class"] = table["gi_class"].astype("Int64")  # missing where not tested
     table["lisa_cluster"] = table["lisa_cluster"].astype(object)
     table.loc[untested, "lisa_cluster"] = NOT_TESTED
     table["lisa_cluster"] = table["lisa_cluster"].fillna(NOT_SIGNIFICANT)
