@@ -33,6 +33,11 @@ from .weights import ISLAND_POLICIES, NEIGHBOUR_METHODS
 
 logger = logging.getLogger("geo_violence")
 
+#: A count of things (permutations, seeds, steps): a whole number, zero or more.
+COUNT = click.IntRange(min=0)
+#: A significance level: above 0, below 1.
+PROBABILITY = click.FloatRange(0, 1, min_open=True, max_open=True)
+
 
 class _Group(click.Group):
     """A click group that turns user errors into one line and exit status 1."""
@@ -40,12 +45,17 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except GeoViolenceError as error:
-            click.echo(f"error: {error}", err=True)
-            ctx.exit(1)
-        except OSError as error:  # disk full, permission denied: the user's to fix
-            click.echo(f"error: {error}", err=True)
-            ctx.exit(1)
+        except click.UsageError as error:  # a bad option value: one line too, not the usage
+            command = f" {error.ctx.info_name}" if error.ctx and error.ctx.parent else ""
+            _fail(ctx, f"{error.format_message()} (see geo-violence{command} --help)")
+        except (GeoViolenceError, OSError) as error:  # OSError: disk full, permission denied
+            _fail(ctx, str(error))
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    """Print a user error as one line and exit with status 1."""
+    click.echo("error: " + " ".join(message.split()), err=True)
+    ctx.exit(1)
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
@@ -196,8 +206,18 @@ def neighbour_options(command: Callable) -> Callable:
             show_default=True,
             help="Contiguity (queen, rook), k nearest, or a distance band.",
         ),
-        click.option("--k", type=int, default=6, show_default=True, help="Neighbours for knn."),
-        click.option("--distance", type=float, help="Band for --neighbours distance, in feet."),
+        click.option(
+            "--k",
+            type=click.IntRange(min=1),
+            default=6,
+            show_default=True,
+            help="Neighbours for knn.",
+        ),
+        click.option(
+            "--distance",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Band for --neighbours distance, in feet.",
+        ),
         click.option(
             "--islands",
             type=click.Choice(ISLAND_POLICIES),
@@ -232,16 +252,18 @@ def hotspot_options(command: Callable) -> Callable:
             show_default=True,
             help="Correction for testing every unit: Benjamini-Hochberg, Bonferroni, none.",
         ),
-        click.option("--alpha", type=float, default=0.05, show_default=True),
+        click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True),
         click.option(
             "--permutations",
-            type=int,
+            type=COUNT,
             default=0,
             show_default=True,
             help="Gi* conditional permutations (0: analytic normal p-values).",
         ),
-        click.option("--lisa-permutations", type=int, default=999, show_default=True),
-        click.option("--seed", type=int, default=12345, show_default=True),
+        click.option(
+            "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
+        ),
+        click.option("--seed", type=COUNT, default=12345, show_default=True),
         click.option(
             "--smoothing",
             type=click.Choice(SMOOTHING_METHODS),
@@ -278,7 +300,7 @@ def output_options(default: str) -> Callable:
         return click.option(
             "--out",
             "out_dir",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=click.Path(path_type=Path),
             default=default,
             show_default=True,
             help="Output folder.",
@@ -326,7 +348,7 @@ def emerging_options(command: Callable) -> Callable:
     options = [
         click.option(
             "--time-window",
-            type=int,
+            type=COUNT,
             default=1,
             show_default=True,
             help="K: neighbours at the K steps before are neighbours too.",
@@ -340,22 +362,22 @@ def emerging_options(command: Callable) -> Callable:
         ),
         click.option(
             "--permutations",
-            type=int,
+            type=COUNT,
             default=0,
             show_default=True,
             help="Conditional permutations for the p-values (0: analytic normal).",
         ),
-        click.option("--seed", type=int, default=12345, show_default=True),
+        click.option("--seed", type=COUNT, default=12345, show_default=True),
         click.option("--fdr", type=click.Choice(FDR_METHODS), default="bh", show_default=True),
-        click.option("--alpha", type=float, default=0.05, show_default=True),
+        click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True),
         click.option(
             "--persistence",
-            type=float,
+            type=click.FloatRange(0, 1, min_open=True),
             default=0.9,
             show_default=True,
             help="Share of steps for persistent, intensifying, diminishing, historical.",
         ),
-        click.option("--trend-alpha", type=float, default=0.05, show_default=True),
+        click.option("--trend-alpha", type=PROBABILITY, default=0.05, show_default=True),
         click.option(
             "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
         ),
@@ -402,7 +424,7 @@ def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
 
 
 @main.command()
-@click.option("--seed", type=int, default=20240101, show_default=True, help="Random seed.")
+@click.option("--seed", type=COUNT, default=20240101, show_default=True, help="Random seed.")
 @output_options("maps/demo")
 def demo(seed: int, out_dir: Path, overwrite: bool) -> None:
     """Run every stage on seeded synthetic incidents over the 77 community areas (offline)."""

@@ -72,7 +72,10 @@ def sha256_of(path: str | Path) -> str:
 
 
 def prepare_output_dir(out_dir: str | Path, names: Iterable[str], *, overwrite: bool) -> Path:
-    """Create the output folder and refuse to replace existing outputs without ``overwrite``.
+    """Check the output folder: refuse to replace existing outputs without ``overwrite``.
+
+    The folder itself is created by the first write (:func:`write_atomically`), so a run that
+    fails before writing leaves nothing behind.
 
     Raises
     ------
@@ -85,6 +88,8 @@ def prepare_output_dir(out_dir: str | Path, names: Iterable[str], *, overwrite: 
     >>> folder = prepare_output_dir(tempfile.mkdtemp(), ["counts.parquet"], overwrite=False)
     >>> folder.is_dir()
     True
+    >>> prepare_output_dir(folder / "new", ["counts.parquet"], overwrite=False).exists()
+    False
     """
     folder = Path(out_dir)
     if folder.exists() and not folder.is_dir():
@@ -95,10 +100,6 @@ def prepare_output_dir(out_dir: str | Path, names: Iterable[str], *, overwrite: 
             f"{str(folder)!r} already holds {', '.join(existing)}; use --overwrite to replace "
             "them or choose another --out"
         )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputFileError(f"cannot create output folder {str(folder)!r}: {error}") from error
     return folder
 
 
@@ -115,6 +116,12 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     'done'
     """
     target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputFileError(
+            f"cannot create output folder {str(target.parent)!r}: {error}"
+        ) from error
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
