@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -163,15 +163,9 @@ def load_units(
         source = path
     else:
         source = _layer_source(spec, units_file)
-    spec = LayerSpec(
-        **{
-            **spec.__dict__,
-            "id_field": id_field or spec.id_field,
-            "name_field": name_field or spec.name_field,
-        }
-    )
-    if name_field:
-        spec = LayerSpec(**{**spec.__dict__, "name_format": None, "name_case": None})
+    spec = replace(spec, id_field=id_field or spec.id_field)
+    if name_field:  # the user's own name field is used as it is written
+        spec = replace(spec, name_field=name_field, name_format=None, name_case=None)
 
     frame = _read_polygons(source)
     present = [column for column in frame.columns if column != frame.geometry.name]

@@ -14,7 +14,6 @@ INCIDENT_ID = "incident_id"
 OCCURRED_AT = "occurred_at"
 CATEGORY = "category"
 SOURCE_LINE = "line"
-RECORDED_CODE = "recorded_code"
 GEOMETRY = "geometry"
 
 # Units
