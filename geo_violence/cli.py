@@ -80,9 +80,38 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def read_options(command: Callable) -> Callable:
-    """Options of the incident file (shared by every command that reads one)."""
-    options = [
+def option_group(key: str, build: Callable[..., object], options: list[Callable]) -> Callable:
+    """Shared options that reach the command as one object.
+
+    ``build`` receives the options' values by their parameter names and returns the object
+    (an options dataclass) that the command gets as its ``key`` argument.
+    """
+
+    def probe() -> None: ...
+
+    for option in options:
+        option(probe)
+    names = [param.name for param in probe.__click_params__]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            kwargs[key] = build(**{name: kwargs.pop(name) for name in names})
+            return command(**kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
+
+
+read_options = option_group(
+    "read_options",
+    lambda filter_category, **columns: ReadOptions(
+        filter_category=_split(filter_category), **columns
+    ),
+    [
         click.option("--time-col", help="Column with the time (portal export: Date)."),
         click.option("--x-col", help="Column with x or longitude (portal: X Coordinate)."),
         click.option("--y-col", help="Column with y or latitude (portal: Y Coordinate)."),
@@ -95,30 +124,13 @@ def read_options(command: Callable) -> Callable:
             multiple=True,
             help="Keep only these categories (repeat, or separate with commas).",
         ),
-    ]
+    ],
+)
 
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        kwargs["read_options"] = ReadOptions(
-            time_col=kwargs.pop("time_col"),
-            x_col=kwargs.pop("x_col"),
-            y_col=kwargs.pop("y_col"),
-            crs=kwargs.pop("crs"),
-            id_col=kwargs.pop("id_col"),
-            category_col=kwargs.pop("category_col"),
-            time_format=kwargs.pop("time_format"),
-            filter_category=_split(kwargs.pop("filter_category")),
-        )
-        return command(**kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
-
-
-def unit_options(command: Callable) -> Callable:
-    """Options of the units layer."""
-    options = [
+unit_options = option_group(
+    "unit_options",
+    lambda units_crs, **fields: UnitOptions(crs=units_crs, **fields),
+    [
         click.option(
             "--units",
             default="community_areas",
@@ -129,76 +141,43 @@ def unit_options(command: Callable) -> Callable:
         click.option("--id-field", help="Field with the unit id (needed for a file of your own)."),
         click.option("--name-field", help="Field with the unit name."),
         click.option("--units-crs", help="CRS of a units file that does not record one."),
-    ]
+    ],
+)
 
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        kwargs["unit_options"] = UnitOptions(
-            units=kwargs.pop("units"),
-            units_file=kwargs.pop("units_file"),
-            id_field=kwargs.pop("id_field"),
-            name_field=kwargs.pop("name_field"),
-            crs=kwargs.pop("units_crs"),
-        )
-        return command(**kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+_PERIOD_OPTIONS = [
+    click.option(
+        "--assign",
+        type=click.Choice(ASSIGN_METHODS),
+        default="polygon",
+        show_default=True,
+        help="The polygon that contains the point, or the incident's recorded code.",
+    ),
+    click.option("--code-col", help="Column with the recorded unit code (portal: Beat)."),
+    click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
+    click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
+    click.option("--population", type=click.Path(), help="CSV of residents per unit."),
+    click.option("--population-id-col", help="Id column of the population file."),
+    click.option("--population-col", help="Population column of the population file."),
+]
+_STEP_OPTIONS = [
+    click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
+    click.option("--keep-partial", is_flag=True, help="Keep incomplete first/last steps."),
+]
 
 
 def cube_options(*, steps: bool = True) -> Callable:
     """Options of assignment and counting (``steps=False`` for one period, no step length)."""
-
-    def decorate(command: Callable) -> Callable:
-        options = [
-            click.option(
-                "--assign",
-                type=click.Choice(ASSIGN_METHODS),
-                default="polygon",
-                show_default=True,
-                help="The polygon that contains the point, or the incident's recorded code.",
-            ),
-            click.option("--code-col", help="Column with the recorded unit code (portal: Beat)."),
-            click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
-            click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
-            click.option("--population", type=click.Path(), help="CSV of residents per unit."),
-            click.option("--population-id-col", help="Id column of the population file."),
-            click.option("--population-col", help="Population column of the population file."),
-        ]
-        if steps:
-            options += [
-                click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
-                click.option(
-                    "--keep-partial", is_flag=True, help="Keep incomplete first/last steps."
-                ),
-            ]
-
-        @functools.wraps(command)
-        def wrapper(**kwargs):
-            kwargs["cube_options"] = CubeOptions(
-                assign=kwargs.pop("assign"),
-                code_col=kwargs.pop("code_col"),
-                step=kwargs.pop("step", "week"),
-                start=kwargs.pop("start"),
-                end=kwargs.pop("end"),
-                keep_partial=kwargs.pop("keep_partial", False),
-                population=kwargs.pop("population"),
-                population_id_col=kwargs.pop("population_id_col"),
-                population_col=kwargs.pop("population_col"),
-            )
-            return command(**kwargs)
-
-        for option in reversed(options):
-            wrapper = option(wrapper)
-        return wrapper
-
-    return decorate
+    return option_group(
+        "cube_options",
+        CubeOptions,
+        _PERIOD_OPTIONS + (_STEP_OPTIONS if steps else []),
+    )
 
 
-def neighbour_options(command: Callable) -> Callable:
-    """Options of the neighbours."""
-    options = [
+neighbour_options = option_group(
+    "neighbour_options",
+    lambda neighbours, **rest: NeighbourOptions(method=neighbours, **rest),
+    [
         click.option(
             "--neighbours",
             type=click.Choice(NEIGHBOUR_METHODS),
@@ -225,34 +204,25 @@ def neighbour_options(command: Callable) -> Callable:
             show_default=True,
             help="Units with no neighbour: join to the nearest unit, refuse, or leave out.",
         ),
-    ]
+    ],
+)
 
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        kwargs["neighbour_options"] = NeighbourOptions(
-            method=kwargs.pop("neighbours"),
-            k=kwargs.pop("k"),
-            distance=kwargs.pop("distance"),
-            islands=kwargs.pop("islands"),
-        )
-        return command(**kwargs)
+_SEED = click.option("--seed", type=COUNT, default=12345, show_default=True)
+_FDR = click.option(
+    "--fdr",
+    type=click.Choice(FDR_METHODS),
+    default="bh",
+    show_default=True,
+    help="Correction for testing many at once: Benjamini-Hochberg, Bonferroni, none.",
+)
+_ALPHA = click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True)
 
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
-
-
-def hotspot_options(command: Callable) -> Callable:
-    """Options of the local statistics."""
-    options = [
-        click.option(
-            "--fdr",
-            type=click.Choice(FDR_METHODS),
-            default="bh",
-            show_default=True,
-            help="Correction for testing every unit: Benjamini-Hochberg, Bonferroni, none.",
-        ),
-        click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True),
+hotspot_options = option_group(
+    "hotspot_options",
+    HotspotOptions,
+    [
+        _FDR,
+        _ALPHA,
         click.option(
             "--permutations",
             type=COUNT,
@@ -263,7 +233,7 @@ def hotspot_options(command: Callable) -> Callable:
         click.option(
             "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
         ),
-        click.option("--seed", type=COUNT, default=12345, show_default=True),
+        _SEED,
         click.option(
             "--smoothing",
             type=click.Choice(SMOOTHING_METHODS),
@@ -271,23 +241,50 @@ def hotspot_options(command: Callable) -> Callable:
             show_default=True,
             help="With --population: Empirical Bayes rates for local Moran's I, or raw rates.",
         ),
-    ]
+    ],
+)
 
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        kwargs["hotspot_options"] = HotspotOptions(
-            fdr=kwargs.pop("fdr"),
-            alpha=kwargs.pop("alpha"),
-            permutations=kwargs.pop("permutations"),
-            lisa_permutations=kwargs.pop("lisa_permutations"),
-            seed=kwargs.pop("seed"),
-            smoothing=kwargs.pop("smoothing"),
-        )
-        return command(**kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+emerging_options = option_group(
+    "emerging_options",
+    EmergingOptions,
+    [
+        click.option(
+            "--time-window",
+            type=COUNT,
+            default=1,
+            show_default=True,
+            help="K: neighbours at the K steps before are neighbours too.",
+        ),
+        click.option(
+            "--window",
+            type=click.Choice(WINDOWS),
+            default="cube",
+            show_default=True,
+            help="Whose mean and deviation standardise a bin: the cube, its step, or t-K..t.",
+        ),
+        click.option(
+            "--permutations",
+            type=COUNT,
+            default=0,
+            show_default=True,
+            help="Conditional permutations for the p-values (0: analytic normal).",
+        ),
+        _SEED,
+        _FDR,
+        _ALPHA,
+        click.option(
+            "--persistence",
+            type=click.FloatRange(0, 1, min_open=True),
+            default=0.9,
+            show_default=True,
+            help="Share of steps for persistent, intensifying, diminishing, historical.",
+        ),
+        click.option("--trend-alpha", type=PROBABILITY, default=0.05, show_default=True),
+        click.option(
+            "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
+        ),
+    ],
+)
 
 
 def output_options(default: str) -> Callable:
@@ -341,66 +338,6 @@ def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
         int((classes < 0).sum()),
         out_dir,
     )
-
-
-def emerging_options(command: Callable) -> Callable:
-    """Options of the emerging hot spot analysis."""
-    options = [
-        click.option(
-            "--time-window",
-            type=COUNT,
-            default=1,
-            show_default=True,
-            help="K: neighbours at the K steps before are neighbours too.",
-        ),
-        click.option(
-            "--window",
-            type=click.Choice(WINDOWS),
-            default="cube",
-            show_default=True,
-            help="Whose mean and deviation standardise a bin: the cube, its step, or t-K..t.",
-        ),
-        click.option(
-            "--permutations",
-            type=COUNT,
-            default=0,
-            show_default=True,
-            help="Conditional permutations for the p-values (0: analytic normal).",
-        ),
-        click.option("--seed", type=COUNT, default=12345, show_default=True),
-        click.option("--fdr", type=click.Choice(FDR_METHODS), default="bh", show_default=True),
-        click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True),
-        click.option(
-            "--persistence",
-            type=click.FloatRange(0, 1, min_open=True),
-            default=0.9,
-            show_default=True,
-            help="Share of steps for persistent, intensifying, diminishing, historical.",
-        ),
-        click.option("--trend-alpha", type=PROBABILITY, default=0.05, show_default=True),
-        click.option(
-            "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
-        ),
-    ]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        kwargs["emerging_options"] = EmergingOptions(
-            time_window=kwargs.pop("time_window"),
-            window=kwargs.pop("window"),
-            permutations=kwargs.pop("permutations"),
-            seed=kwargs.pop("seed"),
-            fdr=kwargs.pop("fdr"),
-            alpha=kwargs.pop("alpha"),
-            persistence=kwargs.pop("persistence"),
-            trend_alpha=kwargs.pop("trend_alpha"),
-            drop_empty=kwargs.pop("drop_empty"),
-        )
-        return command(**kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
 
 
 @main.command()
