@@ -272,6 +272,37 @@ def manifest(command: str, prepared: PreparedCube, outputs: dict[str, Path], **e
     }
 
 
+def run_metadata(prepared: PreparedCube, **sections: object) -> dict:
+    """What every Parquet output records: the options, each stage's options, package versions.
+
+    Nothing time-dependent, so reruns with the same inputs give the same bytes.
+
+    Parameters
+    ----------
+    prepared : PreparedCube
+        The run's first stages (their options are recorded).
+    **sections : dataclass instance
+        Further options by name (``hotspots=HotspotOptions(...)``).
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "options": prepared.options,
+        **{name: asdict(options) for name, options in sections.items()},
+        "packages": package_versions(),
+    }
+
+
+def write_row_reports(prepared: PreparedCube, folder: Path) -> dict[str, Path]:
+    """Write ``rejects.csv`` and ``unassigned.csv``: the rows that were not counted, and why."""
+    return {
+        REJECTS_FILE: write_csv(prepared.read.rejects, folder / REJECTS_FILE),
+        UNASSIGNED_FILE: write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE),
+    }
+
+
 def run_counts(
     incidents_path: str | Path,
     out_dir: str | Path,
@@ -310,12 +341,8 @@ def run_counts(
 
 def write_cube_outputs(prepared: PreparedCube, folder: Path) -> dict[str, Path]:
     """Write the counts table and the rejected and unassigned rows of a prepared cube."""
-    run_metadata = {"options": prepared.options, "packages": package_versions()}
-    return {
-        COUNTS_FILE: write_parquet(prepared.cube.to_frame(), folder / COUNTS_FILE, run_metadata),
-        REJECTS_FILE: write_csv(prepared.read.rejects, folder / REJECTS_FILE),
-        UNASSIGNED_FILE: write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE),
-    }
+    counts = write_parquet(prepared.cube.to_frame(), folder / COUNTS_FILE, run_metadata(prepared))
+    return {COUNTS_FILE: counts, **write_row_reports(prepared, folder)}
 
 
 DEMO_MAP_FILE = "last_four_weeks.html"
@@ -370,13 +397,13 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         neighbour_options=NeighbourOptions(),
         hotspot_options=hotspot_options,
     )
-    prepared.notes.extend(neighbours.notes)
+    prepared.notes.extend([*neighbours.notes, *resolution_notes(cube.n_units, hotspot_options)])
     outputs |= write_hotspot_outputs(
         folder,
         prepared.layer.units,
         table,
         title=f"Synthetic demo: hot spots of the 4 weeks from {first_week:%Y-%m-%d}",
-        run_metadata={"options": prepared.options, "hotspots": asdict(hotspot_options)},
+        run_metadata=run_metadata(prepared, hotspots=hotspot_options),
     )
     emerging_options = EmergingOptions(seed=seed)
     neighbours, result, table, bins = emerging_of(
@@ -392,7 +419,7 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         table,
         bins,
         title=f"Synthetic demo: emerging hot spots over {cube.n_steps} weeks",
-        run_metadata={"options": prepared.options, "emerging": asdict(emerging_options)},
+        run_metadata=run_metadata(prepared, emerging=emerging_options),
     )
     outputs[DEMO_FILE] = incidents_path
     write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)
@@ -526,21 +553,14 @@ def run_hotspots(
         logger.warning(note)
         prepared.notes.append(note)
     first, last = cube.edges[0], cube.edges[-1] - pd.Timedelta(days=1)
-    run_metadata = {
-        "options": prepared.options,
-        "neighbours": asdict(neighbour_options),
-        "hotspots": asdict(hotspot_options),
-        "packages": package_versions(),
-    }
     outputs = write_hotspot_outputs(
         folder,
         prepared.layer.units,
         table,
         title=f"Hot spots, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({prepared.layer.title})",
-        run_metadata=run_metadata,
+        run_metadata=run_metadata(prepared, neighbours=neighbour_options, hotspots=hotspot_options),
     )
-    outputs[REJECTS_FILE] = write_csv(prepared.read.rejects, folder / REJECTS_FILE)
-    outputs[UNASSIGNED_FILE] = write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE)
+    outputs |= write_row_reports(prepared, folder)
     write_json(
         manifest(
             "hotspots",
@@ -721,12 +741,6 @@ def run_emerging(
     prepared.notes.extend([*neighbours.notes, *result.notes])
     cube = prepared.cube
     last_day = cube.edges[-1] - pd.Timedelta(days=1)
-    run_metadata = {
-        "options": prepared.options,
-        "neighbours": asdict(neighbour_options),
-        "emerging": asdict(emerging_options),
-        "packages": package_versions(),
-    }
     outputs = write_emerging_outputs(
         folder,
         prepared.layer.units,
@@ -736,10 +750,11 @@ def run_emerging(
             f"Emerging hot spots, {cube.n_steps} {cube.step}s from {cube.edges[0]:%Y-%m-%d} to "
             f"{last_day:%Y-%m-%d} ({prepared.layer.title})"
         ),
-        run_metadata=run_metadata,
+        run_metadata=run_metadata(
+            prepared, neighbours=neighbour_options, emerging=emerging_options
+        ),
     )
-    outputs[REJECTS_FILE] = write_csv(prepared.read.rejects, folder / REJECTS_FILE)
-    outputs[UNASSIGNED_FILE] = write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE)
+    outputs |= write_row_reports(prepared, folder)
     write_json(
         manifest(
             "emerging",
