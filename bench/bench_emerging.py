@@ -15,53 +15,16 @@ Times are printed, never asserted: ratio is the baseline's time over ours. Run:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
 import esda
 import numpy as np
 import pandas as pd
+from common import DATA, assaults_by_beat, best_of
 from scipy import sparse
 
-from geo_violence import assign_units, build_cube, load_units, read_incidents
 from geo_violence.stats.emerging import EmergingOptions, emerging_hotspots, space_time_gi_star
-from geo_violence.weights import build_weights
-
-DATA = Path(
-    os.environ.get(
-        "GEO_VIOLENCE_SHARED_DATA",
-        Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chicago",
-    )
-)
-
-
-def timed(call: Callable[[], object], repeats: int = 1) -> float:
-    """Best wall time of ``repeats`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def beats_cube():
-    """Weekly aggravated assaults per beat, 2010-2019, and the beats' neighbours."""
-    layer = load_units("beats", units_file=DATA / "police_beats.geojson")
-    read = read_incidents(
-        DATA / "aggravated_assaults_2010_2019.csv.gz",
-        time_col="date",
-        x_col="longitude",
-        y_col="latitude",
-        crs="EPSG:4326",
-    )
-    assigned = assign_units(read.incidents, layer.units).incidents
-    cube = build_cube(assigned, layer.units, step="week", keep_partial=True)
-    return cube, build_weights(layer.units)
 
 
 def synthetic(n_units: int, n_steps: int, seed: int = 0):
@@ -99,15 +62,14 @@ def main() -> int:
     warnings.simplefilter("ignore")
     rows: list[tuple[str, str, float, float | None]] = []
     if (DATA / "police_beats.geojson").exists():
-        cube, neighbours = beats_cube()
+        cube, neighbours = assaults_by_beat()
         counts = cube.counts.astype(float)
         shape = f"{counts.shape[0]} x {counts.shape[1]}"
         w = neighbours.to_w("B")
-        ours = timed(
-            lambda: space_time_gi_star(counts, neighbours.matrix, time_window=0, window="step"),
-            repeats=5,
+        ours = best_of(
+            5, lambda: space_time_gi_star(counts, neighbours.matrix, time_window=0, window="step")
         )
-        baseline = timed(lambda: esda_week_loop(counts, w))
+        baseline = best_of(1, lambda: esda_week_loop(counts, w))
         z = space_time_gi_star(counts, neighbours.matrix, time_window=0, window="step")
         gap = np.nanmax(np.abs(z - esda_week_loop(counts, w)))
         rows.append(
@@ -117,7 +79,7 @@ def main() -> int:
             (
                 "Gi* stage, K=1, window cube",
                 shape,
-                timed(lambda: space_time_gi_star(counts, neighbours.matrix), repeats=5),
+                best_of(5, lambda: space_time_gi_star(counts, neighbours.matrix)),
                 None,
             )
         )
@@ -125,9 +87,7 @@ def main() -> int:
             (
                 "whole analysis, analytic p",
                 shape,
-                timed(
-                    lambda: emerging_hotspots(counts, neighbours.matrix, cube.unit_ids), repeats=3
-                ),
+                best_of(3, lambda: emerging_hotspots(counts, neighbours.matrix, cube.unit_ids)),
                 None,
             )
         )
@@ -137,10 +97,11 @@ def main() -> int:
                 (
                     "whole analysis, 999 permutations",
                     shape,
-                    timed(
+                    best_of(
+                        1,
                         lambda: emerging_hotspots(
                             counts, neighbours.matrix, cube.unit_ids, options=options
-                        )
+                        ),
                     ),
                     None,
                 )
@@ -152,7 +113,7 @@ def main() -> int:
         (
             "whole analysis, analytic p (synthetic knn)",
             f"{args.units} x {args.steps}",
-            timed(lambda: emerging_hotspots(counts, adjacency, ids)),
+            best_of(1, lambda: emerging_hotspots(counts, adjacency, ids)),
             None,
         )
     )

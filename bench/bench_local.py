@@ -13,52 +13,20 @@ faster). Times are printed, never asserted. Run: ``python bench/bench_local.py``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
 import esda
 import pandas as pd
+from common import DATA, assaults_by_beat, best_of
 
-from geo_violence import assign_units, build_cube, load_units, read_incidents
 from geo_violence.stats import local_gi_star, local_moran
-from geo_violence.weights import build_weights
-
-DATA = Path(
-    os.environ.get(
-        "GEO_VIOLENCE_SHARED_DATA",
-        Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chicago",
-    )
-)
-
-
-def best_of(repeats: int, call: Callable[[], object]) -> float:
-    """The shortest wall time of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def beats_2019() -> tuple[pd.Series, object]:
     """Aggravated assaults of 2019 per beat, and the beats' queen neighbours."""
-    layer = load_units("beats", units_file=DATA / "police_beats.geojson")
-    read = read_incidents(
-        DATA / "aggravated_assaults_2010_2019.csv.gz",
-        time_col="date",
-        x_col="longitude",
-        y_col="latitude",
-        crs="EPSG:4326",
-    )
-    assigned = assign_units(read.incidents, layer.units).incidents
-    cube = build_cube(assigned, layer.units, step="day", start="2019-01-01", end="2019-12-31")
-    counts = pd.Series(cube.counts.sum(axis=1).astype(float), index=cube.unit_ids)
-    return counts, build_weights(layer.units)
+    cube, neighbours = assaults_by_beat(step="day", start="2019-01-01", end="2019-12-31")
+    return pd.Series(cube.counts.sum(axis=1).astype(float), index=cube.unit_ids), neighbours
 
 
 def main() -> int:
