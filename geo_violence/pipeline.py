@@ -99,6 +99,24 @@ class NeighbourOptions:
     islands: str = "nearest"
 
 
+def neighbours_for(units, options: NeighbourOptions) -> Neighbours:
+    """The units' neighbours as the options say (see :func:`geo_violence.build_weights`).
+
+    Examples
+    --------
+    >>> from geo_violence import load_units
+    >>> neighbours_for(load_units("community_areas").units, NeighbourOptions()).method
+    'queen'
+    """
+    return build_weights(
+        units,
+        method=options.method,
+        k=options.k,
+        distance=options.distance,
+        islands=options.islands,
+    )
+
+
 @dataclass
 class PreparedCube:
     """Everything the first four stages produced, with what is needed for a manifest."""
@@ -444,13 +462,7 @@ def hotspots_of(
     hotspot_options: HotspotOptions,
 ) -> tuple[Neighbours, pd.DataFrame]:
     """Neighbours of the units and the hot spot table of one count per unit."""
-    neighbours = build_weights(
-        units,
-        method=neighbour_options.method,
-        k=neighbour_options.k,
-        distance=neighbour_options.distance,
-        islands=neighbour_options.islands,
-    )
+    neighbours = neighbours_for(units, neighbour_options)
     table = hotspot_table(counts, neighbours, population=population, options=hotspot_options)
     return neighbours, table
 
@@ -598,13 +610,7 @@ def emerging_of(
     With a population the analysis runs on rates per 100,000. Units that the neighbours leave
     out (dropped islands) stay in the tables as "no pattern" with no statistic.
     """
-    neighbours = build_weights(
-        units,
-        method=neighbour_options.method,
-        k=neighbour_options.k,
-        distance=neighbour_options.distance,
-        islands=neighbour_options.islands,
-    )
+    neighbours = neighbours_for(units, neighbour_options)
     values = cube.counts.astype(float) if cube.population is None else cube.rates()
     if cube.population is not None and not np.isfinite(values).all():
         missing = cube.unit_ids[~np.isfinite(values).all(axis=1)]
