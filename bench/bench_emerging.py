@@ -7,6 +7,9 @@
 2. The whole analysis (Gi*, FDR, Mann-Kendall with Sen's slope, categories) on that cube, and on
    ``--units`` synthetic units (10,000 by default) x 520 weeks on a k-nearest-neighbour graph.
 3. The whole analysis with 999 permutations on the beats (``--skip-permutations`` to leave out).
+4. When the ``bench`` extra is installed (``pip install -e ".[bench]"``), ``pyehsa`` (a Python
+   port of R's sfdep) on the same beats cube with the same K = 1 and the same number of
+   permutations (``--pyehsa-permutations``, 99 by default), against ours with those permutations.
 
 Times are printed, never asserted: ratio is the baseline's time over ours. Run:
 ``python bench/bench_emerging.py``.
@@ -53,11 +56,31 @@ def esda_week_loop(counts: np.ndarray, w) -> np.ndarray:
     )
 
 
+def pyehsa_on_cube(cube, layer, permutations: int):
+    """Run pyehsa's whole analysis on our cube: it builds its own queen weights from the shapes."""
+    import geopandas as gpd
+    from pyehsa import EmergingHotspotAnalysis
+
+    table = cube.to_frame()
+    table["step_start"] = table["step_start"].dt.tz_localize(None)
+    shapes = layer.units.geometry
+    frame = gpd.GeoDataFrame(
+        table.rename(columns={"unit_id": "region_id", "step_start": "time_period"}),
+        geometry=shapes.reindex(table["unit_id"]).to_numpy(),
+        crs=layer.units.crs,
+    ).to_crs("EPSG:4326")
+    frame["value"] = frame["count"].astype(float)
+    return EmergingHotspotAnalysis.emerging_hotspot_analysis(
+        frame, "region_id", "time_period", "value", k=1, nsim=permutations
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=520)
     parser.add_argument("--skip-permutations", action="store_true")
+    parser.add_argument("--pyehsa-permutations", type=int, default=99)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rows: list[tuple[str, str, float, float | None]] = []
@@ -104,6 +127,32 @@ def main() -> int:
                         ),
                     ),
                     None,
+                )
+            )
+        try:
+            import pyehsa  # noqa: F401
+        except ImportError:
+            print("pyehsa is not installed (pip install -e '.[bench]'): its row is left out")
+        else:
+            import logging
+
+            from geo_violence import load_units
+
+            logging.disable(logging.INFO)  # pyehsa logs every step at INFO
+            layer = load_units("beats", units_file=DATA / "police_beats.geojson")
+            n_perm = args.pyehsa_permutations
+            options = EmergingOptions(permutations=n_perm, seed=1)
+            rows.append(
+                (
+                    f"whole analysis, {n_perm} permutations vs pyehsa (sfdep port)",
+                    shape,
+                    best_of(
+                        1,
+                        lambda: emerging_hotspots(
+                            counts, neighbours.matrix, cube.unit_ids, options=options
+                        ),
+                    ),
+                    best_of(1, lambda: pyehsa_on_cube(cube, layer, n_perm)),
                 )
             )
     else:

@@ -14,6 +14,7 @@ from scipy import sparse, stats
 from test_local_stats import lattice
 
 from geo_violence import DataError, load_units
+from geo_violence.stats import trend
 from geo_violence.stats.emerging import (
     CATEGORY_NAMES,
     EmergingOptions,
@@ -140,6 +141,27 @@ def test_mann_kendall_on_many_series_at_once_matches_one_by_one():
         assert together.tau[row] == pytest.approx(
             stats.kendalltau(np.arange(25), values[row]).statistic
         )
+
+
+def test_sen_slope_and_s_match_scipy_across_blocks_odd_and_even_pairs_and_gaps(monkeypatch):
+    # small buffers force many blocks on the thread pool; 10 steps give 45 pairs, 11 give 55
+    monkeypatch.setattr(trend, "PAIR_BUFFER_BYTES", 8 * 60 * 3)
+    rng = np.random.default_rng(11)
+    for n_steps in (10, 11, 12):
+        values = np.round(rng.normal(size=(25, n_steps)), 1)
+        values[3, 4] = np.nan
+        values[5] = np.nan
+        s, slope = trend.pairwise_trend(values)
+        for row, series in enumerate(values):
+            known = np.isfinite(series)
+            steps = np.arange(n_steps)[known]
+            if known.sum() < 2:
+                assert np.isnan(slope[row])
+                continue
+            expected = stats.theilslopes(series[known], steps).slope
+            assert slope[row] == pytest.approx(expected, abs=1e-12)
+            pairs = itertools.combinations(np.flatnonzero(known), 2)
+            assert s[row] == sum(np.sign(series[b] - series[a]) for a, b in pairs)
 
 
 # --- categories, from hand-made series of hot (H), cold (C) and neither (.) steps -------------

@@ -1,0 +1,34 @@
+"""Stage 8, orchestrate: options in, a folder of outputs and a manifest out.
+
+Each job chains the stages (read, units, assign, cube, ...) and writes every output through
+:mod:`geo_violence.outputs`. The command line only parses options and calls these functions.
+One module per job; :mod:`.common` holds what they share.
+"""
+
+from .common import (
+    CubeOptions,
+    NeighbourOptions,
+    PreparedCube,
+    ReadOptions,
+    UnitOptions,
+    prepare_cube,
+    run_counts,
+)
+from .demo import run_demo
+from .emerging import EmergingRun, run_emerging
+from .hotspots import HotspotRun, run_hotspots
+
+__all__ = [
+    "CubeOptions",
+    "EmergingRun",
+    "HotspotRun",
+    "NeighbourOptions",
+    "PreparedCube",
+    "ReadOptions",
+    "UnitOptions",
+    "prepare_cube",
+    "run_counts",
+    "run_demo",
+    "run_emerging",
+    "run_hotspots",
+]

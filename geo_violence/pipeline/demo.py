@@ -1,0 +1,120 @@
+"""The demo job: seeded synthetic incidents through every stage."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from ..outputs import (
+    prepare_output_dir,
+    write_csv,
+    write_json,
+)
+from ..stats.emerging import EmergingOptions
+from ..stats.hotspots import HotspotOptions
+from .common import (
+    COUNTS_FILE,
+    EMERGING_BINS,
+    EMERGING_CSV,
+    EMERGING_MAP,
+    HOTSPOTS_CSV,
+    HOTSPOTS_MAP,
+    HOTSPOTS_PARQUET,
+    MANIFEST_FILE,
+    REJECTS_FILE,
+    UNASSIGNED_FILE,
+    NeighbourOptions,
+    manifest,
+    prepare_cube,
+    run_metadata,
+    write_cube_outputs,
+)
+from .emerging import emerging_of, write_emerging_outputs
+from .hotspots import hotspots_of, resolution_notes, write_hotspot_outputs
+
+logger = logging.getLogger(__name__)
+
+DEMO_MAP_FILE = "last_four_weeks.html"
+
+
+def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwrite: bool = False):
+    """The demo job: synthetic incidents (see :mod:`geo_violence.demo`) through every stage.
+
+    Writes ``demo_incidents.csv`` (the synthetic input), the ``counts`` outputs, and
+    ``last_four_weeks.html``, a choropleth of the last four weeks' counts.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> prepared = run_demo(tempfile.mkdtemp(), seed=3)
+    >>> prepared.cube.n_units, prepared.cube.n_steps
+    (77, 104)
+    """
+    from ..demo import DEMO_FILE, make_demo_incidents
+    from ..render import choropleth_map
+
+    names = [
+        DEMO_FILE,
+        COUNTS_FILE,
+        REJECTS_FILE,
+        UNASSIGNED_FILE,
+        MANIFEST_FILE,
+        DEMO_MAP_FILE,
+        HOTSPOTS_CSV,
+        HOTSPOTS_PARQUET,
+        HOTSPOTS_MAP,
+        EMERGING_CSV,
+        EMERGING_BINS,
+        EMERGING_MAP,
+    ]
+    folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
+    incidents_path = write_csv(make_demo_incidents(seed=seed), folder / DEMO_FILE)
+    prepared = prepare_cube(incidents_path)
+    outputs = write_cube_outputs(prepared, folder)
+    cube = prepared.cube
+    last_four = cube.counts[:, -4:].sum(axis=1)
+    first_week = cube.step_starts[-4]
+    outputs[DEMO_MAP_FILE] = choropleth_map(
+        prepared.layer.units,
+        pd.Series(last_four, index=cube.unit_ids),
+        title=f"Synthetic demo incidents, 4 weeks from {first_week:%Y-%m-%d}",
+        value_label="incidents in the last 4 weeks",
+        path=folder / DEMO_MAP_FILE,
+    )
+    hotspot_options = HotspotOptions(seed=seed)
+    neighbours, table = hotspots_of(
+        prepared.layer.units,
+        pd.Series(last_four, index=cube.unit_ids),
+        population=None,
+        neighbour_options=NeighbourOptions(),
+        hotspot_options=hotspot_options,
+    )
+    prepared.notes.extend([*neighbours.notes, *resolution_notes(cube.n_units, hotspot_options)])
+    outputs |= write_hotspot_outputs(
+        folder,
+        prepared.layer.units,
+        table,
+        title=f"Synthetic demo: hot spots of the 4 weeks from {first_week:%Y-%m-%d}",
+        run_metadata=run_metadata(prepared, hotspots=hotspot_options),
+    )
+    emerging_options = EmergingOptions(seed=seed)
+    neighbours, result, table, bins = emerging_of(
+        prepared.layer.units,
+        cube,
+        neighbour_options=NeighbourOptions(),
+        emerging_options=emerging_options,
+    )
+    prepared.notes.extend(result.notes)
+    outputs |= write_emerging_outputs(
+        folder,
+        prepared.layer.units,
+        table,
+        bins,
+        title=f"Synthetic demo: emerging hot spots over {cube.n_steps} weeks",
+        run_metadata=run_metadata(prepared, emerging=emerging_options),
+    )
+    outputs[DEMO_FILE] = incidents_path
+    write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)
+    return prepared
