@@ -15,12 +15,14 @@ import click
 
 from .assign import ASSIGN_METHODS
 from .cube import STEPS
-from .errors import GeoViolenceError
+from .errors import GeoViolenceError, OptionError
 from .pipeline import (
+    CountsSource,
     CubeOptions,
     NeighbourOptions,
     ReadOptions,
     UnitOptions,
+    run_compare,
     run_counts,
     run_demo,
     run_emerging,
@@ -28,6 +30,7 @@ from .pipeline import (
 )
 from .stats.emerging import WINDOWS, EmergingOptions
 from .stats.hotspots import SMOOTHING_METHODS, HotspotOptions
+from .stats.shift import ShiftOptions
 from .stats.significance import FDR_METHODS
 from .weights import ISLAND_POLICIES, NEIGHBOUR_METHODS
 
@@ -144,7 +147,7 @@ unit_options = option_group(
     ],
 )
 
-_PERIOD_OPTIONS = [
+_ASSIGN_OPTIONS = [
     click.option(
         "--assign",
         type=click.Choice(ASSIGN_METHODS),
@@ -153,8 +156,12 @@ _PERIOD_OPTIONS = [
         help="The polygon that contains the point, or the incident's recorded code.",
     ),
     click.option("--code-col", help="Column with the recorded unit code (portal: Beat)."),
+]
+_START_END_OPTIONS = [
     click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
     click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
+]
+_POPULATION_OPTIONS = [
     click.option("--population", type=click.Path(), help="CSV of residents per unit."),
     click.option("--population-id-col", help="Id column of the population file."),
     click.option("--population-col", help="Population column of the population file."),
@@ -165,12 +172,16 @@ _STEP_OPTIONS = [
 ]
 
 
-def cube_options(*, steps: bool = True) -> Callable:
-    """Options of assignment and counting (``steps=False`` for one period, no step length)."""
+def cube_options(*, steps: bool = True, period: bool = True) -> Callable:
+    """Options of assignment and counting (``steps=False`` for one period, no step length;
+    ``period=False`` where the command takes its periods otherwise)."""
     return option_group(
         "cube_options",
         CubeOptions,
-        _PERIOD_OPTIONS + (_STEP_OPTIONS if steps else []),
+        _ASSIGN_OPTIONS
+        + (_START_END_OPTIONS if period else [])
+        + _POPULATION_OPTIONS
+        + (_STEP_OPTIONS if steps else []),
     )
 
 
@@ -287,6 +298,27 @@ emerging_options = option_group(
 )
 
 
+shift_options = option_group(
+    "shift_options",
+    ShiftOptions,
+    [
+        _FDR,
+        click.option(
+            "--alpha",
+            type=PROBABILITY,
+            default=0.10,
+            show_default=True,
+            help="Level of the corrected p-values for rising, falling and hot before "
+            "(0.10: 90%, the weakest Gi* class).",
+        ),
+        click.option(
+            "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
+        ),
+        _SEED,
+    ],
+)
+
+
 def output_options(default: str) -> Callable:
     """``--out`` and ``--overwrite``."""
 
@@ -356,6 +388,57 @@ def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
     logger.info(
         "categories: %s; wrote %s",
         ", ".join(f"{n} {name}" for name, n in counts.items()),
+        out_dir,
+    )
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path), required=False)
+@click.option("--before", help="First period, START..END (days included).")
+@click.option("--after", help="Second period, START..END (days included).")
+@click.option(
+    "--counts",
+    "counts_file",
+    type=click.Path(),
+    help="Counts already aggregated per unit, instead of INCIDENTS (CSV, Parquet, GeoJSON).",
+)
+@click.option("--before-col", help="With --counts: the column of the first period's counts.")
+@click.option("--after-col", help="With --counts: the column of the second period's counts.")
+@click.option(
+    "--counts-id-col", help="With --counts: the column naming the units (default: guessed)."
+)
+@read_options
+@unit_options
+@cube_options(steps=False, period=False)
+@neighbour_options
+@shift_options
+@output_options("maps/compare")
+def compare(
+    incidents: Path | None,
+    counts_file: str | None,
+    before_col: str | None,
+    after_col: str | None,
+    counts_id_col: str | None,
+    out_dir: Path,
+    overwrite: bool,
+    **options,
+) -> None:
+    """Compare two periods unit by unit: where violence rose or fell more than chance."""
+    counts_source = None
+    if counts_file is not None:
+        if not before_col or not after_col:
+            raise OptionError("--counts needs --before-col and --after-col")
+        counts_source = CountsSource(counts_file, before_col, after_col, counts_id_col)
+    elif before_col or after_col or counts_id_col:
+        raise OptionError("--before-col, --after-col and --counts-id-col go with --counts FILE")
+    run = run_compare(incidents, out_dir, counts=counts_source, overwrite=overwrite, **options)
+    if run.prepared is not None:
+        logger.info(run.prepared.summary())
+    labels = run.table["label"].value_counts()
+    logger.info(
+        "rates %s; %s; wrote %s",
+        run.rate_label,
+        ", ".join(f"{n} {label}" for label, n in labels.items()),
         out_dir,
     )
 

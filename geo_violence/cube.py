@@ -164,7 +164,16 @@ def _next_step(first_days: np.ndarray, step: str) -> np.ndarray:
     return (first_days.astype("datetime64[M]") + np.timedelta64(1, "M")).astype("datetime64[D]")
 
 
-def _as_day(value: str | dt.date | pd.Timestamp | None, option: str) -> np.datetime64 | None:
+def as_day(value: str | dt.date | pd.Timestamp | None, option: str) -> np.datetime64 | None:
+    """The calendar day of a date given as an option (a tz-aware time: its Chicago day).
+
+    Raises :class:`PeriodError` naming ``option`` when ``value`` is not a date.
+
+    Examples
+    --------
+    >>> str(as_day("2024-03-05", "--start")), as_day(None, "--start") is None
+    ('2024-03-05', True)
+    """
     if value is None:
         return None
     try:
@@ -243,8 +252,8 @@ def build_cube(
         raise OptionError.expected("step", step, STEPS)
     notes: list[str] = []
     days = local_days(incidents[OCCURRED_AT]) if len(incidents) else np.array([], "datetime64[D]")
-    first = _as_day(start, "start")
-    last = _as_day(end, "end")
+    first = as_day(start, "start")
+    last = as_day(end, "end")
     if first is None or last is None:
         if len(days) == 0:
             raise PeriodError("no incident to count: give --start and --end for an empty cube")

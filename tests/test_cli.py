@@ -197,6 +197,10 @@ def test_demo_finds_its_planted_counts(tmp_path):
         "last_four_weeks.html",
         "manifest.json",
         "rejects.csv",
+        "shift.csv",
+        "shift.html",
+        "shift.parquet",
+        "shift.png",
         "unassigned.csv",
     ]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -223,6 +227,11 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert set(west_side) <= {"diminishing hot spot", "historical hot spot"}
     bins = pd.read_parquet(out / "emerging_bins.parquet")
     assert len(bins) == 77 * 104 and set(bins["bin"]) <= set(range(-3, 4))
+    shift = pd.read_csv(out / "shift.csv", dtype={"unit_id": str}).set_index("unit_id")
+    assert (shift.loc[list(plan.emerging), "label"] == "emerging").all()
+    assert (shift.loc[list(plan.fading), "label"] == "fading").all()
+    background = shift.index.difference([*plan.emerging, *plan.fading])
+    assert (shift.loc[background, "label"] == "stable").mean() > 0.9
 
 
 def test_the_console_script_runs(tmp_path):

@@ -14,11 +14,14 @@ from .common import (
     prepare_cube,
     run_counts,
 )
+from .compare import CompareRun, CountsSource, run_compare
 from .demo import run_demo
 from .emerging import EmergingRun, run_emerging
 from .hotspots import HotspotRun, run_hotspots
 
 __all__ = [
+    "CompareRun",
+    "CountsSource",
     "CubeOptions",
     "EmergingRun",
     "HotspotRun",
@@ -27,6 +30,7 @@ __all__ = [
     "ReadOptions",
     "UnitOptions",
     "prepare_cube",
+    "run_compare",
     "run_counts",
     "run_demo",
     "run_emerging",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..outputs import (
@@ -12,8 +13,10 @@ from ..outputs import (
     write_csv,
     write_json,
 )
+from ..periods import Period
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
+from ..stats.shift import ShiftOptions, compare_periods
 from .common import (
     COUNTS_FILE,
     EMERGING_BINS,
@@ -27,9 +30,18 @@ from .common import (
     UNASSIGNED_FILE,
     NeighbourOptions,
     manifest,
+    neighbours_for,
     prepare_cube,
     run_metadata,
     write_cube_outputs,
+)
+from .compare import (
+    SHIFT_CSV,
+    SHIFT_MAP,
+    SHIFT_PARQUET,
+    SHIFT_PNG,
+    rate_label,
+    write_shift_outputs,
 )
 from .emerging import emerging_of, write_emerging_outputs
 from .hotspots import hotspots_of, resolution_notes, write_hotspot_outputs
@@ -42,8 +54,10 @@ DEMO_MAP_FILE = "last_four_weeks.html"
 def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwrite: bool = False):
     """The demo job: synthetic incidents (see :mod:`geo_violence.demo`) through every stage.
 
-    Writes ``demo_incidents.csv`` (the synthetic input), the ``counts`` outputs, and
-    ``last_four_weeks.html``, a choropleth of the last four weeks' counts.
+    Writes ``demo_incidents.csv`` (the synthetic input), the ``counts`` outputs,
+    ``last_four_weeks.html`` (a choropleth of the last four weeks' counts), the ``hotspots``
+    outputs of those four weeks, the ``emerging`` outputs over all 104 weeks, and the ``shift``
+    outputs of the first 52 weeks against the last 52.
 
     Examples
     --------
@@ -68,6 +82,10 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         EMERGING_CSV,
         EMERGING_BINS,
         EMERGING_MAP,
+        SHIFT_CSV,
+        SHIFT_PARQUET,
+        SHIFT_MAP,
+        SHIFT_PNG,
     ]
     folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
     incidents_path = write_csv(make_demo_incidents(seed=seed), folder / DEMO_FILE)
@@ -114,6 +132,29 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         bins,
         title=f"Synthetic demo: emerging hot spots over {cube.n_steps} weeks",
         run_metadata=run_metadata(prepared, emerging=emerging_options),
+    )
+    half = cube.n_steps // 2
+    days = cube.edges.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    one_day = np.timedelta64(1, "D")
+    before = Period(days[0], days[half] - one_day)
+    after = Period(days[half], days[-1] - one_day)
+    neighbours = neighbours_for(prepared.layer.units, NeighbourOptions())
+    shift_options = ShiftOptions(seed=seed)
+    shift = compare_periods(
+        pd.Series(cube.counts[:, :half].sum(axis=1), index=cube.unit_ids),
+        pd.Series(cube.counts[:, half:].sum(axis=1), index=cube.unit_ids),
+        neighbours,
+        years_before=before.years,
+        years_after=after.years,
+        options=shift_options,
+    )
+    outputs |= write_shift_outputs(
+        folder,
+        prepared.layer,
+        shift,
+        title=f"Synthetic demo: change, {before} against {after}",
+        rate_label=rate_label(False, True),
+        metadata=run_metadata(prepared, shift=shift_options),
     )
     outputs[DEMO_FILE] = incidents_path
     write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)

@@ -3,5 +3,15 @@
 from .choropleth import choropleth_map, unit_map
 from .emerging import emerging_map
 from .hotspots import hotspot_map
+from .shift import shift_map, shift_png
+from .static import panels_png
 
-__all__ = ["choropleth_map", "emerging_map", "hotspot_map", "unit_map"]
+__all__ = [
+    "choropleth_map",
+    "emerging_map",
+    "hotspot_map",
+    "panels_png",
+    "shift_map",
+    "shift_png",
+    "unit_map",
+]

@@ -1,0 +1,135 @@
+"""The map of a period comparison: where violence rose or fell more than chance, and how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .choropleth import NO_DATA_COLOUR, unit_map
+from .static import panels_png
+
+#: Colour and one-sentence explanation of each label, in ColorBrewer's RdBu (colour-blind safe):
+#: reds where the rate rose, blues where it fell, darker where the area was not a hot spot before.
+LABEL_STYLE = {
+    "emerging": ("#b2182b", "Emerging: the rate rose, in an area that was not a hot spot before."),
+    "intensifying": ("#ef8a62", "Intensifying: the rate rose in an area already a hot spot."),
+    "stable": ("#f7f7f7", "Stable: no change larger than chance."),
+    "cooling": ("#67a9cf", "Cooling: the rate fell, in an area that was not a hot spot before."),
+    "fading": ("#2166ac", "Fading: the rate fell in an area that was a hot spot before."),
+}
+
+
+def shift_map(
+    units: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    *,
+    title: str,
+    rate_label: str,
+    path: str | Path,
+) -> Path:
+    """Write the diverging map of a comparison table (see ``stats.shift.compare_periods``).
+
+    Hover shows both rates, the rate ratio with its interval, the p- and q-values and the share
+    of the city's total in each period.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence import load_units
+    >>> units = load_units("community_areas").units
+    >>> table = pd.DataFrame({"label": "stable", "count_before": 1, "count_after": 1,
+    ...     "rate_before": 1.0, "rate_after": 1.0, "rate_ratio": 1.0, "rate_ratio_low": 0.1,
+    ...     "rate_ratio_high": 9.0, "p_value": 1.0, "q_value": 1.0, "share_before": 0.01,
+    ...     "share_after": 0.01, "change_cluster": "not significant"}, index=units.index)
+    >>> out = shift_map(units, table, title="T", rate_label="per year",
+    ...                 path=pathlib.Path(tempfile.mkdtemp()) / "s.html")
+    >>> "Stable: no change larger than chance." in out.read_text()
+    True
+    """
+    colours = table["label"].map(lambda label: LABEL_STYLE[label][0]).fillna(NO_DATA_COLOUR)
+    present = set(table["label"])
+    legend = [style for label, style in LABEL_STYLE.items() if label in present]
+    details = pd.DataFrame(
+        {
+            "change": table["label"],
+            "events before | after": [
+                f"{before:,} | {after:,}"
+                for before, after in zip(table["count_before"], table["count_after"], strict=True)
+            ],
+            f"rate before | after ({rate_label})": [
+                f"{_number(before)} | {_number(after)}"
+                for before, after in zip(table["rate_before"], table["rate_after"], strict=True)
+            ],
+            "rate ratio (95% interval)": [
+                rate_ratio_text(ratio, low, high)
+                for ratio, low, high in zip(
+                    table["rate_ratio"],
+                    table["rate_ratio_low"],
+                    table["rate_ratio_high"],
+                    strict=True,
+                )
+            ],
+            "p | q (after correction)": [
+                f"{p:.3g} | {q:.3g}"
+                for p, q in zip(table["p_value"], table["q_value"], strict=True)
+            ],
+            "share of the city before | after": [
+                f"{before:.1%} | {after:.1%}"
+                for before, after in zip(table["share_before"], table["share_after"], strict=True)
+            ],
+            "change cluster (local Moran)": table["change_cluster"],
+        },
+        index=table.index,
+    )
+    return unit_map(units, colours, legend=legend, title=title, details=details, path=path)
+
+
+def shift_png(
+    units: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    *,
+    title: str,
+    rate_label: str,
+    path: str | Path,
+) -> Path:
+    """Write ``before | after | change`` side by side, for print: both rates on one scale."""
+    colours = table["label"].map(lambda label: LABEL_STYLE[label][0]).fillna(NO_DATA_COLOUR)
+    present = set(table["label"])
+    return panels_png(
+        units,
+        rates={
+            f"before ({rate_label})": table["rate_before"],
+            f"after ({rate_label})": table["rate_after"],
+        },
+        categories=(
+            "change",
+            colours,
+            [(c, t.split(":")[0]) for k, (c, t) in LABEL_STYLE.items() if k in present],
+        ),
+        title=title,
+        path=path,
+    )
+
+
+def rate_ratio_text(ratio: float, low: float, high: float) -> str:
+    """The rate ratio with its interval, as a reader sees it.
+
+    Examples
+    --------
+    >>> rate_ratio_text(2.75, 1.25, 6.5), rate_ratio_text(float("inf"), 0.8, float("inf"))
+    ('2.75 (1.25 to 6.5)', 'none before (0.8 to no upper bound)')
+    >>> rate_ratio_text(float("nan"), float("nan"), float("nan"))
+    'no event in either period'
+    """
+    if np.isnan(ratio):
+        return "no event in either period"
+    upper = "no upper bound" if np.isinf(high) else f"{high:.3g}"
+    shown = "none before" if np.isinf(ratio) else f"{ratio:.3g}"
+    return f"{shown} ({low:.3g} to {upper})"
+
+
+def _number(value: float) -> str:
+    return "no population" if not np.isfinite(value) else f"{value:,.3g}"

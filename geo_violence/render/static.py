@@ -1,0 +1,117 @@
+"""Static maps (PNG) for print and slides, drawn with matplotlib from the same tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..outputs import write_atomically
+from .choropleth import NO_DATA_COLOUR, SIMPLIFY_FEET
+
+#: Width of one panel, in inches; the figure is as wide as its panels.
+PANEL_INCHES = 4.2
+DPI = 150
+
+
+def panels_png(
+    units: gpd.GeoDataFrame,
+    *,
+    rates: dict[str, pd.Series],
+    categories: tuple[str, pd.Series, list[tuple[str, str]]] | None,
+    title: str,
+    path: str | Path,
+) -> Path:
+    """Write side-by-side maps: sequential panels sharing one colour scale, then a category panel.
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        Units indexed by ``unit_id`` with ``geometry`` (working CRS: feet, so the map is not
+        distorted).
+    rates : dict of str to pandas.Series
+        Panel title to values (indexed like ``units``), drawn on one shared scale.
+    categories : (str, pandas.Series, list of (colour, label)), optional
+        A last panel: its title, a colour per unit, and its legend.
+    title : str
+        The figure's title.
+    path : str or Path
+        The PNG to write.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence import load_units
+    >>> units = load_units("community_areas").units
+    >>> values = pd.Series(np.arange(77.0), index=units.index)
+    >>> out = panels_png(units, rates={"a": values, "b": values[::-1]}, categories=None,
+    ...                  title="T", path=pathlib.Path(tempfile.mkdtemp()) / "p.png")
+    >>> out.read_bytes()[:4] == b"\\x89PNG"
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    shapes = units.geometry.simplify(SIMPLIFY_FEET, preserve_topology=True)
+    n_panels = len(rates) + (categories is not None)
+    figure, axes = plt.subplots(
+        1, n_panels, figsize=(PANEL_INCHES * n_panels, PANEL_INCHES * 1.25), squeeze=False
+    )
+    axes = axes[0]
+    finite = np.concatenate([np.asarray(v, dtype=float) for v in rates.values()])
+    finite = finite[np.isfinite(finite)]
+    top = float(np.quantile(finite, 0.98)) if len(finite) else 1.0
+    for axis, (label, values) in zip(axes, rates.items(), strict=False):
+        frame = gpd.GeoDataFrame(
+            {"value": values.reindex(units.index).astype(float)}, geometry=shapes
+        )
+        frame.plot(
+            column="value",
+            ax=axis,
+            cmap="YlOrRd",
+            vmin=0,
+            vmax=top or 1.0,
+            edgecolor="#555555",
+            linewidth=0.2,
+            legend=True,
+            legend_kwds={"orientation": "horizontal", "shrink": 0.7, "pad": 0.02},
+            missing_kwds={"color": NO_DATA_COLOUR},
+        )
+        axis.set_title(label, fontsize=10)
+    if categories is not None:
+        label, colours, legend = categories
+        axis = axes[-1]
+        gpd.GeoSeries(shapes).plot(
+            ax=axis,
+            color=colours.reindex(units.index).fillna(NO_DATA_COLOUR).to_list(),
+            edgecolor="#555555",
+            linewidth=0.2,
+        )
+        axis.legend(
+            handles=[Patch(facecolor=c, edgecolor="#555555", label=t) for c, t in legend],
+            loc="lower left",
+            fontsize=7,
+            frameon=True,
+        )
+        axis.set_title(label, fontsize=10)
+    for axis in axes:
+        axis.set_axis_off()
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+
+    def save(temporary: Path) -> None:
+        figure.savefig(temporary, format="png", dpi=DPI, metadata={"Software": None})
+
+    try:
+        return write_atomically(path, save)
+    finally:
+        plt.close(figure)
