@@ -81,6 +81,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=520)
     parser.add_argument("--skip-permutations", action="store_true")
     parser.add_argument("--pyehsa-permutations", type=int, default=99)
+    parser.add_argument(
+        "--pyehsa-steps",
+        type=int,
+        default=0,
+        help="run the pyehsa comparison on the last N weeks only (0: the whole cube)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rows: list[tuple[str, str, float, float | None]] = []
@@ -142,17 +148,19 @@ def main() -> int:
             layer = load_units("beats", units_file=DATA / "police_beats.geojson")
             n_perm = args.pyehsa_permutations
             options = EmergingOptions(permutations=n_perm, seed=1)
+            part = cube.last_steps(args.pyehsa_steps) if args.pyehsa_steps else cube
+            part_counts = part.counts.astype(float)
             rows.append(
                 (
                     f"whole analysis, {n_perm} permutations vs pyehsa (sfdep port)",
-                    shape,
+                    f"{part.n_units} x {part.n_steps}",
                     best_of(
                         1,
                         lambda: emerging_hotspots(
-                            counts, neighbours.matrix, cube.unit_ids, options=options
+                            part_counts, neighbours.matrix, part.unit_ids, options=options
                         ),
                     ),
-                    best_of(1, lambda: pyehsa_on_cube(cube, layer, n_perm)),
+                    best_of(1, lambda: pyehsa_on_cube(part, layer, n_perm)),
                 )
             )
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,30 @@ class Cube:
     population: np.ndarray | None = None
     outside_period: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def last_steps(self, n_steps: int) -> Cube:
+        """The cube of the last ``n_steps`` steps (all of them when it has fewer).
+
+        Incidents of the steps left out count in ``outside_period``.
+
+        Examples
+        --------
+        >>> edges = pd.DatetimeIndex(["2024-01-01", "2024-01-08", "2024-01-15"],
+        ...                          tz="America/Chicago")
+        >>> cube = Cube(np.array([[1, 0], [2, 3]]), pd.Index(["1", "2"]),
+        ...             np.array(["A", "B"], dtype=object), "week", edges)
+        >>> last = cube.last_steps(1)
+        >>> last.counts.tolist(), last.outside_period, str(last.edges[0].date())
+        ([[0], [3]], 3, '2024-01-08')
+        """
+        first = max(0, self.n_steps - int(n_steps))
+        return replace(
+            self,
+            counts=self.counts[:, first:],
+            edges=self.edges[first:],
+            outside_period=self.outside_period + int(self.counts[:, :first].sum()),
+            notes=list(self.notes),
+        )
 
     @property
     def step_starts(self) -> pd.DatetimeIndex:
