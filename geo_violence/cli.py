@@ -19,6 +19,7 @@ from .errors import GeoViolenceError, OptionError
 from .pipeline import (
     CountsSource,
     CubeOptions,
+    MapOptions,
     NeighbourOptions,
     ReadOptions,
     UnitOptions,
@@ -28,6 +29,7 @@ from .pipeline import (
     run_emerging,
     run_hotspots,
 )
+from .render import BASEMAPS
 from .stats.emerging import WINDOWS, EmergingOptions
 from .stats.hotspots import SMOOTHING_METHODS, HotspotOptions
 from .stats.shift import ShiftOptions
@@ -319,6 +321,27 @@ shift_options = option_group(
 )
 
 
+map_options = option_group(
+    "map_options",
+    MapOptions,
+    [
+        click.option(
+            "--basemap",
+            type=click.Choice(tuple(BASEMAPS)),
+            default="none",
+            show_default=True,
+            help="Tiles under the map (the only thing a page fetches); none reads offline.",
+        ),
+        click.option("--png", is_flag=True, help="Also write the map as a PNG, for print."),
+        click.option(
+            "--embed",
+            is_flag=True,
+            help="Also write embed.html: a responsive, sandboxed iframe for articles.",
+        ),
+    ],
+)
+
+
 def output_options(default: str) -> Callable:
     """``--out`` and ``--overwrite``."""
 
@@ -358,6 +381,7 @@ def counts(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
 @cube_options(steps=False)
 @neighbour_options
 @hotspot_options
+@map_options
 @output_options("maps/hotspots")
 def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Local hot spots of one period: Gi* and local Moran's I, corrected for many tests."""
@@ -379,6 +403,7 @@ def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
 @cube_options()
 @neighbour_options
 @emerging_options
+@map_options
 @output_options("maps/emerging")
 def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Emerging and fading hot spots over weekly (or monthly, daily) steps."""
@@ -412,6 +437,7 @@ def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
 @cube_options(steps=False, period=False)
 @neighbour_options
 @shift_options
+@map_options
 @output_options("maps/compare")
 def compare(
     incidents: Path | None,

@@ -7,6 +7,7 @@ One module per job; :mod:`.common` holds what they share.
 
 from .common import (
     CubeOptions,
+    MapOptions,
     NeighbourOptions,
     PreparedCube,
     ReadOptions,
@@ -25,6 +26,7 @@ __all__ = [
     "CubeOptions",
     "EmergingRun",
     "HotspotRun",
+    "MapOptions",
     "NeighbourOptions",
     "PreparedCube",
     "ReadOptions",

@@ -25,6 +25,8 @@ from ..outputs import (
     write_parquet,
 )
 from ..population import align_population, read_population
+from ..render import MapContent, map_png, write_map
+from ..render.embed import write_embed
 from ..weights import Neighbours, build_weights
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,54 @@ class NeighbourOptions:
     islands: str = "nearest"
 
 
+@dataclass(frozen=True)
+class MapOptions:
+    """How maps are written: basemap tiles, a static PNG beside each map, an embed snippet."""
+
+    basemap: str = "none"
+    png: bool = False
+    embed: bool = False
+
+
+EMBED_FILE = "embed.html"
+
+
+def write_map_files(
+    folder: Path, units, content: MapContent, html_name: str, options: MapOptions
+) -> dict[str, Path]:
+    """Write a map's HTML, and its PNG (``--png``) and ``embed.html`` (``--embed``) if asked.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence import load_units
+    >>> units = load_units("community_areas").units
+    >>> content = MapContent("T", pd.Series("#ffffff", index=units.index), [("#ffffff", "all")],
+    ...                      pd.DataFrame(index=units.index))
+    >>> files = write_map_files(pathlib.Path(tempfile.mkdtemp()), units, content, "m.html",
+    ...                         MapOptions(png=True, embed=True))
+    >>> sorted(files)
+    ['embed.html', 'm.html', 'm.png']
+    """
+    written = {html_name: write_map(units, content, folder / html_name, basemap=options.basemap)}
+    if options.png:
+        png_name = Path(html_name).with_suffix(".png").name
+        written[png_name] = map_png(units, content, folder / png_name)
+    if options.embed:
+        written[EMBED_FILE] = write_embed(folder / EMBED_FILE, html_name, content.title)
+    return written
+
+
+def map_file_names(html_name: str, options: MapOptions) -> list[str]:
+    """The files :func:`write_map_files` may write, for the overwrite check."""
+    names = [html_name]
+    if options.png:
+        names.append(Path(html_name).with_suffix(".png").name)
+    if options.embed:
+        names.append(EMBED_FILE)
+    return names
+
+
 def neighbours_for(units, options: NeighbourOptions) -> Neighbours:
     """The units' neighbours as the options say (see :func:`geo_violence.build_weights`).
 
@@ -132,6 +182,19 @@ class PreparedCube:
             "outside_period": self.cube.outside_period,
             "counted": int(self.cube.counts.sum()),
         }
+
+    def source_text(self) -> str:
+        """Where a map's data come from, in one line."""
+        rows = self.row_counts()
+        return f"{self.inputs[0].name}, {rows['counted']:,} incidents"
+
+    def period_text(self) -> str:
+        """The cube's dates, in one line."""
+        last_day = self.cube.edges[-1] - pd.Timedelta(days=1)
+        return (
+            f"{self.cube.n_steps} {self.cube.step}s, {self.cube.edges[0]:%Y-%m-%d} to "
+            f"{last_day:%Y-%m-%d}"
+        )
 
     def summary(self) -> str:
         """One paragraph for the terminal: where the rows went."""

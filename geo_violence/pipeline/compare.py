@@ -25,7 +25,7 @@ from ..outputs import (
 )
 from ..periods import Period, check_periods, parse_period
 from ..population import align_population, read_population
-from ..render import shift_map, shift_png
+from ..render import shift_content, shift_png
 from ..stats.shift import ShiftOptions, compare_periods
 from ..weights import Neighbours
 from .common import (
@@ -33,13 +33,16 @@ from .common import (
     REJECTS_FILE,
     UNASSIGNED_FILE,
     CubeOptions,
+    MapOptions,
     NeighbourOptions,
     PreparedCube,
     ReadOptions,
     UnitOptions,
     manifest,
+    map_file_names,
     neighbours_for,
     prepare_cube,
+    write_map_files,
     write_row_reports,
 )
 
@@ -97,6 +100,7 @@ def run_compare(
     cube_options: CubeOptions | None = None,
     neighbour_options: NeighbourOptions | None = None,
     shift_options: ShiftOptions | None = None,
+    map_options: MapOptions | None = None,
     overwrite: bool = False,
 ) -> CompareRun:
     """The ``compare`` job: rates of two periods, the exact rate ratio, shares, labels, clusters.
@@ -123,7 +127,9 @@ def run_compare(
     if (incidents_path is None) == (counts is None):
         raise OptionError("give either an incident file or --counts FILE, not both or neither")
     periods = _periods(before, after, required=incidents_path is not None)
-    names = [SHIFT_CSV, SHIFT_PARQUET, SHIFT_MAP, SHIFT_PNG, MANIFEST_FILE]
+    map_options = map_options or MapOptions()
+    names = [SHIFT_CSV, SHIFT_PARQUET, SHIFT_PNG, MANIFEST_FILE]
+    names += map_file_names(SHIFT_MAP, replace(map_options, png=False))
     if incidents_path is not None:
         names += [REJECTS_FILE, UNASSIGNED_FILE]
     folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
@@ -187,12 +193,14 @@ def run_compare(
         if periods
         else f"{counts.before_col} against {counts.after_col}"
     )
-    title = f"Change, {what} ({layer.title})"
     outputs = write_shift_outputs(
         folder,
         layer,
         table,
-        title=title,
+        title=f"Where violence rose and fell ({layer.title})",
+        subtitle=what,
+        source=Path(incidents_path if incidents_path is not None else counts.path).name,
+        map_options=map_options,
         rate_label=label,
         metadata={
             "periods": None if periods is None else [str(p) for p in periods],
@@ -278,8 +286,12 @@ def write_shift_outputs(
     title: str,
     rate_label: str,
     metadata: dict,
+    subtitle: str = "",
+    source: str = "",
+    map_options: MapOptions | None = None,
 ) -> dict[str, Path]:
-    """Write ``shift.csv``, ``shift.parquet`` (GeoParquet), ``shift.html`` and ``shift.png``."""
+    """Write ``shift.csv``, ``shift.parquet`` (GeoParquet), ``shift.html`` and ``shift.png``
+    (before | after | change, always), and ``embed.html`` with ``map_options.embed``."""
     import geopandas as gpd
 
     units = layer.units
@@ -294,11 +306,21 @@ def write_shift_outputs(
             folder / SHIFT_PARQUET,
             metadata,
         ),
-        SHIFT_MAP: shift_map(
-            units, table, title=title, rate_label=rate_label, path=folder / SHIFT_MAP
+        **write_map_files(
+            folder,
+            units,
+            shift_content(
+                table, title=title, rate_label=rate_label, subtitle=subtitle, source=source
+            ),
+            SHIFT_MAP,
+            replace(map_options or MapOptions(), png=False),  # shift.png is the three panels
         ),
         SHIFT_PNG: shift_png(
-            units, table, title=title, rate_label=rate_label, path=folder / SHIFT_PNG
+            units,
+            table,
+            title=f"{title}, {subtitle}" if subtitle else title,
+            rate_label=rate_label,
+            path=folder / SHIFT_PNG,
         ),
     }
 

@@ -28,6 +28,7 @@ from .common import (
     MANIFEST_FILE,
     REJECTS_FILE,
     UNASSIGNED_FILE,
+    MapOptions,
     NeighbourOptions,
     manifest,
     neighbours_for,
@@ -49,6 +50,8 @@ from .hotspots import hotspots_of, resolution_notes, write_hotspot_outputs
 logger = logging.getLogger(__name__)
 
 DEMO_MAP_FILE = "last_four_weeks.html"
+#: What the demo's maps say about their data.
+SOURCE = "synthetic incidents (geo-violence demo), not real data"
 
 
 def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwrite: bool = False):
@@ -97,7 +100,9 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
     outputs[DEMO_MAP_FILE] = choropleth_map(
         prepared.layer.units,
         pd.Series(last_four, index=cube.unit_ids),
-        title=f"Synthetic demo incidents, 4 weeks from {first_week:%Y-%m-%d}",
+        title="Synthetic demo: incidents in the last 4 weeks",
+        subtitle=f"4 weeks from {first_week:%Y-%m-%d}",
+        source=SOURCE,
         value_label="incidents in the last 4 weeks",
         path=folder / DEMO_MAP_FILE,
     )
@@ -114,7 +119,9 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         folder,
         prepared.layer.units,
         table,
-        title=f"Synthetic demo: hot spots of the 4 weeks from {first_week:%Y-%m-%d}",
+        title="Synthetic demo: hot spots of the last 4 weeks",
+        subtitle=f"4 weeks from {first_week:%Y-%m-%d}",
+        source=SOURCE,
         run_metadata=run_metadata(prepared, hotspots=hotspot_options),
     )
     emerging_options = EmergingOptions(seed=seed)
@@ -130,8 +137,13 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         prepared.layer.units,
         table,
         bins,
-        title=f"Synthetic demo: emerging hot spots over {cube.n_steps} weeks",
+        cube=cube,
+        result=result,
+        title="Synthetic demo: emerging and fading hot spots",
+        subtitle=prepared.period_text(),
+        source=SOURCE,
         run_metadata=run_metadata(prepared, emerging=emerging_options),
+        map_options=MapOptions(),
     )
     half = cube.n_steps // 2
     days = cube.edges.tz_localize(None).to_numpy(dtype="datetime64[D]")
@@ -152,7 +164,9 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         folder,
         prepared.layer,
         shift,
-        title=f"Synthetic demo: change, {before} against {after}",
+        title="Synthetic demo: where incidents rose and fell",
+        subtitle=f"{before} against {after}",
+        source=SOURCE,
         rate_label=rate_label(False, True),
         metadata=run_metadata(prepared, shift=shift_options),
     )

@@ -17,7 +17,7 @@ from ..outputs import (
     write_json,
     write_parquet,
 )
-from ..render import emerging_map
+from ..render import MapSeries, emerging_content
 from ..stats.emerging import EmergingOptions, EmergingResult, emerging_hotspots
 from ..weights import Neighbours
 from .common import (
@@ -28,14 +28,17 @@ from .common import (
     REJECTS_FILE,
     UNASSIGNED_FILE,
     CubeOptions,
+    MapOptions,
     NeighbourOptions,
     PreparedCube,
     ReadOptions,
     UnitOptions,
     manifest,
+    map_file_names,
     neighbours_for,
     prepare_cube,
     run_metadata,
+    write_map_files,
     write_row_reports,
 )
 
@@ -139,14 +142,27 @@ def write_emerging_outputs(
     table: pd.DataFrame,
     bins: pd.DataFrame,
     *,
+    cube: Cube,
+    result: EmergingResult,
     title: str,
+    subtitle: str,
+    source: str,
     run_metadata: dict,
+    map_options: MapOptions,
 ) -> dict[str, Path]:
-    """Write ``emerging.csv``, ``emerging_bins.parquet`` and ``emerging.html``."""
+    """Write ``emerging.csv``, ``emerging_bins.parquet`` and ``emerging.html`` (with the week
+    slider over the bins and each unit's counts in its popup)."""
+    series = MapSeries(
+        dates=[f"{start:%Y-%m-%d}" for start in cube.step_starts],
+        counts=cube.counts,
+        bins=np.where(np.isnan(result.z), np.nan, result.bins),
+        step_name=cube.step,
+    )
+    content = emerging_content(table, title=title, series=series, subtitle=subtitle, source=source)
     return {
         EMERGING_CSV: write_csv(table.reset_index(), folder / EMERGING_CSV),
         EMERGING_BINS: write_parquet(bins, folder / EMERGING_BINS, run_metadata),
-        EMERGING_MAP: emerging_map(units, table, title=title, path=folder / EMERGING_MAP),
+        **write_map_files(folder, units, content, EMERGING_MAP, map_options),
     }
 
 
@@ -159,6 +175,7 @@ def run_emerging(
     cube_options: CubeOptions | None = None,
     neighbour_options: NeighbourOptions | None = None,
     emerging_options: EmergingOptions | None = None,
+    map_options: MapOptions | None = None,
     overwrite: bool = False,
 ) -> EmergingRun:
     """The ``emerging`` job: emerging and fading hot spots over the cube's steps.
@@ -178,10 +195,11 @@ def run_emerging(
     """
     neighbour_options = neighbour_options or NeighbourOptions()
     emerging_options = emerging_options or EmergingOptions()
+    map_options = map_options or MapOptions()
     names = [
         EMERGING_CSV,
         EMERGING_BINS,
-        EMERGING_MAP,
+        *map_file_names(EMERGING_MAP, map_options),
         REJECTS_FILE,
         UNASSIGNED_FILE,
         MANIFEST_FILE,
@@ -200,20 +218,20 @@ def run_emerging(
         emerging_options=emerging_options,
     )
     prepared.notes.extend([*neighbours.notes, *result.notes])
-    cube = prepared.cube
-    last_day = cube.edges[-1] - pd.Timedelta(days=1)
     outputs = write_emerging_outputs(
         folder,
         prepared.layer.units,
         table,
         bins,
-        title=(
-            f"Emerging hot spots, {cube.n_steps} {cube.step}s from {cube.edges[0]:%Y-%m-%d} to "
-            f"{last_day:%Y-%m-%d} ({prepared.layer.title})"
-        ),
+        cube=prepared.cube,
+        result=result,
+        title=f"Emerging and fading hot spots ({prepared.layer.title})",
+        subtitle=prepared.period_text(),
+        source=prepared.source_text(),
         run_metadata=run_metadata(
             prepared, neighbours=neighbour_options, emerging=emerging_options
         ),
+        map_options=map_options,
     )
     outputs |= write_row_reports(prepared, folder)
     write_json(

@@ -14,7 +14,7 @@ from ..outputs import (
     write_json,
     write_parquet,
 )
-from ..render import hotspot_map
+from ..render import hotspot_content
 from ..stats.hotspots import HotspotOptions, hotspot_table
 from ..stats.significance import resolution_note
 from ..weights import Neighbours
@@ -26,14 +26,17 @@ from .common import (
     REJECTS_FILE,
     UNASSIGNED_FILE,
     CubeOptions,
+    MapOptions,
     NeighbourOptions,
     PreparedCube,
     ReadOptions,
     UnitOptions,
     manifest,
+    map_file_names,
     neighbours_for,
     prepare_cube,
     run_metadata,
+    write_map_files,
     write_row_reports,
 )
 
@@ -78,7 +81,15 @@ def resolution_notes(n_units: int, options: HotspotOptions) -> list[str]:
 
 
 def write_hotspot_outputs(
-    folder: Path, units, table: pd.DataFrame, *, title: str, run_metadata: dict
+    folder: Path,
+    units,
+    table: pd.DataFrame,
+    *,
+    title: str,
+    run_metadata: dict,
+    subtitle: str = "",
+    source: str = "",
+    map_options: MapOptions | None = None,
 ) -> dict[str, Path]:
     """Write ``hotspots.csv``, ``hotspots.parquet`` (GeoParquet) and ``hotspots.html``."""
     import geopandas as gpd
@@ -94,7 +105,13 @@ def write_hotspot_outputs(
             folder / HOTSPOTS_PARQUET,
             run_metadata,
         ),
-        HOTSPOTS_MAP: hotspot_map(units, table, title=title, path=folder / HOTSPOTS_MAP),
+        **write_map_files(
+            folder,
+            units,
+            hotspot_content(table, title=title, subtitle=subtitle, source=source),
+            HOTSPOTS_MAP,
+            map_options or MapOptions(),
+        ),
     }
 
 
@@ -107,6 +124,7 @@ def run_hotspots(
     cube_options: CubeOptions | None = None,
     neighbour_options: NeighbourOptions | None = None,
     hotspot_options: HotspotOptions | None = None,
+    map_options: MapOptions | None = None,
     overwrite: bool = False,
 ) -> HotspotRun:
     """The ``hotspots`` job: Gi* and local Moran's I of the incidents of one period.
@@ -129,10 +147,11 @@ def run_hotspots(
     cube_options = cube_options or CubeOptions()
     neighbour_options = neighbour_options or NeighbourOptions()
     hotspot_options = hotspot_options or HotspotOptions()
+    map_options = map_options or MapOptions()
     names = [
         HOTSPOTS_CSV,
         HOTSPOTS_PARQUET,
-        HOTSPOTS_MAP,
+        *map_file_names(HOTSPOTS_MAP, map_options),
         REJECTS_FILE,
         UNASSIGNED_FILE,
         MANIFEST_FILE,
@@ -165,8 +184,11 @@ def run_hotspots(
         folder,
         prepared.layer.units,
         table,
-        title=f"Hot spots, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({prepared.layer.title})",
+        title=f"Hot spots ({prepared.layer.title})",
+        subtitle=f"{first:%Y-%m-%d} to {last:%Y-%m-%d}",
+        source=prepared.source_text(),
         run_metadata=run_metadata(prepared, neighbours=neighbour_options, hotspots=hotspot_options),
+        map_options=map_options,
     )
     outputs |= write_row_reports(prepared, folder)
     write_json(

@@ -1,13 +1,15 @@
-"""The map of emerging hot spot categories, in colours a reader of ArcGIS maps recognises."""
+"""The map of emerging hot spot categories, in colours a reader of ArcGIS maps recognises, with
+the week slider over the Gi* bins and each unit's weekly counts in its popup."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from .choropleth import unit_map
+from .page import MapContent, MapSeries, write_map
 
 #: Colour and one-sentence explanation of each category: reds for hot, blues for cold, darker
 #: for the newer and stronger patterns.
@@ -32,12 +34,86 @@ CATEGORY_STYLE = {
 }
 
 
+def emerging_content(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    series: MapSeries | None = None,
+    subtitle: str = "",
+    source: str = "",
+) -> MapContent:
+    """What the emerging map shows, from ``emerging.csv``'s table indexed by unit id.
+
+    Only the categories present are in the legend.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"category_code": [2], "category": ["consecutive hot spot"],
+    ...     "total": [40], "last_count": [9], "last_z": [4.1], "last_p": [0.0001],
+    ...     "mk_tau": [0.3], "mk_p": [0.001], "sen_slope": [0.02], "hot_fraction": [0.1]},
+    ...     index=pd.Index(["32"], name="unit_id"))
+    >>> content = emerging_content(table, title="T")
+    >>> content.sentence.tolist()
+    ['Consecutive hot spot: hot in an unbroken run of recent steps, not before.']
+    """
+    codes = table["category_code"].astype(int)
+    colours = codes.map(lambda code: CATEGORY_STYLE[code][0])
+    present = set(codes)
+    legend = [style for code, style in CATEGORY_STYLE.items() if code in present]
+    step = series.step_name if series is not None else "step"
+    trend = [
+        _trend_text(tau, p, slope)
+        for tau, p, slope in zip(table["mk_tau"], table["mk_p"], table["sen_slope"], strict=True)
+    ]
+    hover = pd.DataFrame(
+        {
+            "category": table["category"],
+            "incidents": table["total"],
+            f"last {step}": table["last_count"],
+        }
+    )
+    popup = pd.DataFrame(
+        {
+            "incidents, all steps": table["total"],
+            f"incidents, last {step}": table["last_count"],
+            f"last {step}'s Gi* z": table["last_z"],
+            f"last {step}'s p": table["last_p"],
+            f"share of {step}s hot": table["hot_fraction"].map(
+                lambda v: "" if pd.isna(v) else f"{v:.0%}"
+            ),
+            "trend of the z-scores": trend,
+        },
+        index=table.index,
+    )
+    return MapContent(
+        title=title,
+        colours=colours,
+        legend=legend,
+        hover=hover,
+        popup=popup,
+        heading=table["category"].str.capitalize(),
+        sentence=codes.map(lambda code: CATEGORY_STYLE[code][1]),
+        subtitle=subtitle,
+        source=source,
+        series=series,
+    )
+
+
 def emerging_map(
-    units: gpd.GeoDataFrame, table: pd.DataFrame, *, title: str, path: str | Path
+    units: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    *,
+    title: str,
+    path: str | Path,
+    series: MapSeries | None = None,
+    subtitle: str = "",
+    source: str = "",
+    basemap: str = "none",
 ) -> Path:
     """Write the map of emerging hot spot categories (``table`` indexed like ``units``).
 
-    Only the categories present are in the legend.
+    With ``series`` (weekly counts and Gi* bins), popups show each unit's weekly counts as a
+    sparkline and a slider steps through the weeks, recolouring the units by each week's bin.
 
     Examples
     --------
@@ -45,23 +121,30 @@ def emerging_map(
     >>> from geo_violence import load_units
     >>> units = load_units("community_areas").units
     >>> table = pd.DataFrame({"category_code": 0, "category": "no pattern", "total": 1,
-    ...                       "last_count": 0, "last_z": 0.0, "mk_tau": 0.0}, index=units.index)
+    ...     "last_count": 0, "last_z": 0.0, "last_p": 1.0, "mk_tau": 0.0, "mk_p": 1.0,
+    ...     "sen_slope": 0.0, "hot_fraction": 0.0}, index=units.index)
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "e.html"
     >>> out = emerging_map(units, table, title="T", path=path)
     >>> "No pattern." in out.read_text()
     True
     """
-    codes = table["category_code"].astype(int)
-    colours = codes.map(lambda code: CATEGORY_STYLE[code][0])
-    present = set(codes)
-    legend = [style for code, style in CATEGORY_STYLE.items() if code in present]
-    details = pd.DataFrame(
-        {
-            "category": table["category"],
-            "incidents": table["total"],
-            "in the last step": table["last_count"],
-            "last step's Gi* z": table["last_z"],
-            "trend (Mann-Kendall tau)": table["mk_tau"],
-        }
-    )
-    return unit_map(units, colours, legend=legend, title=title, details=details, path=path)
+    content = emerging_content(table, title=title, series=series, subtitle=subtitle, source=source)
+    return write_map(units, content, path, basemap=basemap)
+
+
+def _trend_text(tau: float, p: float, slope: float) -> str:
+    """Mann-Kendall's verdict in words.
+
+    Examples
+    --------
+    >>> _trend_text(0.31, 0.001, 0.012)
+    'rising (tau 0.31, p 0.001; Sen slope 0.012 a step)'
+    >>> _trend_text(-0.02, 0.6, -0.001)
+    'no significant trend (tau -0.02, p 0.6)'
+    """
+    if not np.isfinite(tau):
+        return "not tested"
+    if p <= 0.05:
+        word = "rising" if tau > 0 else "falling"
+        return f"{word} (tau {tau:.2f}, p {p:.2g}; Sen slope {slope:.2g} a step)"
+    return f"no significant trend (tau {tau:.2f}, p {p:.2g})"

@@ -7,26 +7,82 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .choropleth import NO_DATA_COLOUR, unit_map
+from .page import BIN_COLOURS, NO_DATA_COLOUR, MapContent, MapSeries, write_map
 
 #: Gi* classes as ArcGIS bins them, in a diverging red-blue scheme that is colour-blind safe.
 GI_CLASS_STYLE = {
-    3: ("#b2182b", "Hot spot, 99% confidence"),
-    2: ("#ef8a62", "Hot spot, 95% confidence"),
-    1: ("#fddbc7", "Hot spot, 90% confidence"),
-    0: ("#f7f7f7", "Not significant"),
-    -1: ("#d1e5f0", "Cold spot, 90% confidence"),
-    -2: ("#67a9cf", "Cold spot, 95% confidence"),
-    -3: ("#2166ac", "Cold spot, 99% confidence"),
+    3: (BIN_COLOURS[6], "Hot spot, 99% confidence: far more incidents around it than chance."),
+    2: (BIN_COLOURS[5], "Hot spot, 95% confidence."),
+    1: (BIN_COLOURS[4], "Hot spot, 90% confidence."),
+    0: (BIN_COLOURS[3], "Not significant: no more or fewer than chance would give."),
+    -1: (BIN_COLOURS[2], "Cold spot, 90% confidence."),
+    -2: (BIN_COLOURS[1], "Cold spot, 95% confidence."),
+    -3: (BIN_COLOURS[0], "Cold spot, 99% confidence: far fewer incidents around it."),
 }
 #: A unit left out of the statistics (an island with ``--islands drop``).
-NOT_TESTED_STYLE = (NO_DATA_COLOUR, "Not tested: no neighbour")
+NOT_TESTED_STYLE = (NO_DATA_COLOUR, "Not tested: no neighbour.")
+
+
+def hotspot_content(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    subtitle: str = "",
+    source: str = "",
+    series: MapSeries | None = None,
+) -> MapContent:
+    """What the hot spot map shows, from a hot spot table (``stats.hotspots.hotspot_table``).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"count": [4], "gi_z": [3.2], "gi_q": [0.004], "gi_class": [3],
+    ...                       "lisa_cluster": ["HH"]}, index=pd.Index(["32"], name="unit_id"))
+    >>> content = hotspot_content(table, title="T")
+    >>> content.heading.tolist(), content.colours.tolist()
+    (['Hot spot, 99% confidence'], ['#b2182b'])
+    """
+    style = table["gi_class"].map(
+        lambda value: NOT_TESTED_STYLE if pd.isna(value) else GI_CLASS_STYLE[int(value)]
+    )
+    colours = style.map(lambda pair: pair[0])
+    headings = style.map(lambda pair: pair[1].split(":")[0].rstrip("."))
+    hover = pd.DataFrame({"incidents": table["count"], "Gi* class": headings})
+    if "rate" in table:
+        hover.insert(1, "rate per 100,000", table["rate"])
+    popup = hover.drop(columns="Gi* class").assign(
+        **{
+            "Gi* z": table["gi_z"],
+            "q (after correction)": table["gi_q"],
+            "LISA cluster": table["lisa_cluster"],
+        }
+    )
+    legend = list(GI_CLASS_STYLE.values())
+    if table["gi_class"].isna().any():
+        legend.append(NOT_TESTED_STYLE)
+    return MapContent(
+        title=title,
+        colours=colours,
+        legend=legend,
+        hover=hover,
+        popup=popup,
+        heading=headings,
+        subtitle=subtitle,
+        source=source,
+        series=series,
+    )
 
 
 def hotspot_map(
-    units: gpd.GeoDataFrame, table: pd.DataFrame, *, title: str, path: str | Path
+    units: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    *,
+    title: str,
+    path: str | Path,
+    subtitle: str = "",
+    source: str = "",
+    basemap: str = "none",
 ) -> Path:
-    """Write the Gi* class map of a hot spot table (see ``stats.hotspots.hotspot_table``).
+    """Write the Gi* class map of a hot spot table (see :func:`hotspot_content`).
 
     Examples
     --------
@@ -39,22 +95,5 @@ def hotspot_map(
     >>> "Not significant" in out.read_text()
     True
     """
-    style = table["gi_class"].map(
-        lambda value: NOT_TESTED_STYLE if pd.isna(value) else GI_CLASS_STYLE[int(value)]
-    )
-    colours = style.map(lambda pair: pair[0])
-    details = pd.DataFrame(
-        {
-            "incidents": table["count"],
-            "Gi* class": style.map(lambda pair: pair[1]),
-            "Gi* z": table["gi_z"],
-            "q (after correction)": table["gi_q"],
-            "LISA cluster": table["lisa_cluster"],
-        }
-    )
-    if "rate" in table:
-        details.insert(1, "rate per 100,000", table["rate"])
-    legend = list(GI_CLASS_STYLE.values())
-    if table["gi_class"].isna().any():
-        legend.append(NOT_TESTED_STYLE)
-    return unit_map(units, colours, legend=legend, title=title, details=details, path=path)
+    content = hotspot_content(table, title=title, subtitle=subtitle, source=source)
+    return write_map(units, content, path, basemap=basemap)

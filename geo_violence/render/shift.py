@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .choropleth import NO_DATA_COLOUR, unit_map
+from .page import NO_DATA_COLOUR, MapContent, write_map
 from .static import panels_png
 
 #: Colour and one-sentence explanation of each label, in ColorBrewer's RdBu (colour-blind safe):
@@ -22,6 +22,80 @@ LABEL_STYLE = {
 }
 
 
+def shift_content(
+    table: pd.DataFrame, *, title: str, rate_label: str, subtitle: str = "", source: str = ""
+) -> MapContent:
+    """What the shift map shows, from a comparison table (``stats.shift.compare_periods``).
+
+    Hover shows both rates and the rate ratio with its interval; the popup adds the p- and
+    q-values, the shares of the city's total and the change cluster.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"label": ["emerging"], "count_before": [10], "count_after": [22],
+    ...     "rate_before": [2.0], "rate_after": [5.5], "rate_ratio": [2.75],
+    ...     "rate_ratio_low": [1.25], "rate_ratio_high": [6.5], "p_value": [0.007],
+    ...     "q_value": [0.08], "share_before": [0.003], "share_after": [0.007],
+    ...     "share_p": [0.03], "change_cluster": ["not significant"]}, index=["32"])
+    >>> shift_content(table, title="T", rate_label="per year").hover.iloc[0].tolist()
+    ['emerging', '2 | 5.5', '2.75 (1.25 to 6.5)']
+    """
+    colours = table["label"].map(lambda label: LABEL_STYLE[label][0]).fillna(NO_DATA_COLOUR)
+    present = set(table["label"])
+    legend = [style for label, style in LABEL_STYLE.items() if label in present]
+    rates = [
+        f"{_number(before)} | {_number(after)}"
+        for before, after in zip(table["rate_before"], table["rate_after"], strict=True)
+    ]
+    ratios = [
+        rate_ratio_text(ratio, low, high)
+        for ratio, low, high in zip(
+            table["rate_ratio"], table["rate_ratio_low"], table["rate_ratio_high"], strict=True
+        )
+    ]
+    hover = pd.DataFrame(
+        {
+            "change": table["label"],
+            f"rate before | after ({rate_label})": rates,
+            "rate ratio (95% interval)": ratios,
+        },
+        index=table.index,
+    )
+    popup = pd.DataFrame(
+        {
+            "events before | after": [
+                f"{before:,} | {after:,}"
+                for before, after in zip(table["count_before"], table["count_after"], strict=True)
+            ],
+            f"rate before | after ({rate_label})": rates,
+            "rate ratio (95% interval)": ratios,
+            "p | q (after correction)": [
+                f"{p:.3g} | {q:.3g}"
+                for p, q in zip(table["p_value"], table["q_value"], strict=True)
+            ],
+            "share of the city before | after (p)": [
+                f"{before:.1%} | {after:.1%} ({p:.2g})"
+                for before, after, p in zip(
+                    table["share_before"], table["share_after"], table["share_p"], strict=True
+                )
+            ],
+            "change cluster (local Moran)": table["change_cluster"],
+        },
+        index=table.index,
+    )
+    return MapContent(
+        title=title,
+        colours=colours,
+        legend=legend,
+        hover=hover,
+        popup=popup,
+        heading=table["label"].str.capitalize(),
+        sentence=table["label"].map(lambda label: LABEL_STYLE[label][1]),
+        subtitle=subtitle,
+        source=source,
+    )
+
+
 def shift_map(
     units: gpd.GeoDataFrame,
     table: pd.DataFrame,
@@ -29,11 +103,11 @@ def shift_map(
     title: str,
     rate_label: str,
     path: str | Path,
+    subtitle: str = "",
+    source: str = "",
+    basemap: str = "none",
 ) -> Path:
-    """Write the diverging map of a comparison table (see ``stats.shift.compare_periods``).
-
-    Hover shows both rates, the rate ratio with its interval, the p- and q-values and the share
-    of the city's total in each period.
+    """Write the diverging map of a comparison table (see :func:`shift_content`).
 
     Examples
     --------
@@ -43,48 +117,17 @@ def shift_map(
     >>> table = pd.DataFrame({"label": "stable", "count_before": 1, "count_after": 1,
     ...     "rate_before": 1.0, "rate_after": 1.0, "rate_ratio": 1.0, "rate_ratio_low": 0.1,
     ...     "rate_ratio_high": 9.0, "p_value": 1.0, "q_value": 1.0, "share_before": 0.01,
-    ...     "share_after": 0.01, "change_cluster": "not significant"}, index=units.index)
+    ...     "share_after": 0.01, "share_p": 1.0, "change_cluster": "not significant"},
+    ...     index=units.index)
     >>> out = shift_map(units, table, title="T", rate_label="per year",
     ...                 path=pathlib.Path(tempfile.mkdtemp()) / "s.html")
     >>> "Stable: no change larger than chance." in out.read_text()
     True
     """
-    colours = table["label"].map(lambda label: LABEL_STYLE[label][0]).fillna(NO_DATA_COLOUR)
-    present = set(table["label"])
-    legend = [style for label, style in LABEL_STYLE.items() if label in present]
-    details = pd.DataFrame(
-        {
-            "change": table["label"],
-            "events before | after": [
-                f"{before:,} | {after:,}"
-                for before, after in zip(table["count_before"], table["count_after"], strict=True)
-            ],
-            f"rate before | after ({rate_label})": [
-                f"{_number(before)} | {_number(after)}"
-                for before, after in zip(table["rate_before"], table["rate_after"], strict=True)
-            ],
-            "rate ratio (95% interval)": [
-                rate_ratio_text(ratio, low, high)
-                for ratio, low, high in zip(
-                    table["rate_ratio"],
-                    table["rate_ratio_low"],
-                    table["rate_ratio_high"],
-                    strict=True,
-                )
-            ],
-            "p | q (after correction)": [
-                f"{p:.3g} | {q:.3g}"
-                for p, q in zip(table["p_value"], table["q_value"], strict=True)
-            ],
-            "share of the city before | after": [
-                f"{before:.1%} | {after:.1%}"
-                for before, after in zip(table["share_before"], table["share_after"], strict=True)
-            ],
-            "change cluster (local Moran)": table["change_cluster"],
-        },
-        index=table.index,
+    content = shift_content(
+        table, title=title, rate_label=rate_label, subtitle=subtitle, source=source
     )
-    return unit_map(units, colours, legend=legend, title=title, details=details, path=path)
+    return write_map(units, content, path, basemap=basemap)
 
 
 def shift_png(

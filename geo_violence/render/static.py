@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..outputs import write_atomically
-from .choropleth import NO_DATA_COLOUR, SIMPLIFY_FEET
+from .page import NO_DATA_COLOUR, SIMPLIFY_FEET, MapContent
 
 #: Width of one panel, in inches; the figure is as wide as its panels.
 PANEL_INCHES = 4.2
@@ -67,7 +67,7 @@ def panels_png(
         1, n_panels, figsize=(PANEL_INCHES * n_panels, PANEL_INCHES * 1.25), squeeze=False
     )
     axes = axes[0]
-    finite = np.concatenate([np.asarray(v, dtype=float) for v in rates.values()])
+    finite = np.concatenate([np.asarray(v, dtype=float) for v in rates.values()] or [[]])
     finite = finite[np.isfinite(finite)]
     top = float(np.quantile(finite, 0.98)) if len(finite) else 1.0
     for axis, (label, values) in zip(axes, rates.items(), strict=False):
@@ -115,3 +115,28 @@ def panels_png(
         return write_atomically(path, save)
     finally:
         plt.close(figure)
+
+
+def map_png(units: gpd.GeoDataFrame, content: MapContent, path: str | Path) -> Path:
+    """Write one map's colours and legend as a PNG, for print and slides.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence import load_units
+    >>> units = load_units("community_areas").units
+    >>> content = MapContent("T", pd.Series("#b2182b", index=units.index),
+    ...     [("#b2182b", "Hot spot: all of them")], pd.DataFrame(index=units.index))
+    >>> out = map_png(units, content, pathlib.Path(tempfile.mkdtemp()) / "m.png")
+    >>> out.read_bytes()[:4] == b"\\x89PNG"
+    True
+    """
+    legend = [(colour, label.split(":")[0].rstrip(".")) for colour, label in content.legend]
+    title = content.title if not content.subtitle else f"{content.title}\n{content.subtitle}"
+    return panels_png(
+        units,
+        rates={},
+        categories=("", content.colours, legend),
+        title=title,
+        path=path,
+    )
