@@ -28,6 +28,7 @@ from .pipeline import (
     run_demo,
     run_emerging,
     run_hotspots,
+    run_report,
 )
 from .render import BASEMAPS
 from .stats.emerging import WINDOWS, EmergingOptions
@@ -466,6 +467,33 @@ def compare(
         run.rate_label,
         ", ".join(f"{n} {label}" for label, n in labels.items()),
         out_dir,
+    )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for summary.html, summary.md and deploy.csv (default: RUN_DIR).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Units in the summary's outreach table.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist already.")
+def report(run_dir: Path, out_dir: Path | None, top: int, overwrite: bool) -> None:
+    """Weekly summary of a run folder (summary.html, summary.md) and deploy.csv for outreach."""
+    run = run_report(run_dir, out_dir, top=top, overwrite=overwrite)
+    first = run.deploy.head(3)
+    logger.info(
+        "top units for outreach: %s; wrote %s",
+        ", ".join(f"{row.name} ({row.score:g})" for row in first.itertuples()) or "none",
+        out_dir or run_dir,
     )
 
 

@@ -188,6 +188,7 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert names == [
         "counts.parquet",
         "demo_incidents.csv",
+        "deploy.csv",
         "emerging.csv",
         "emerging.html",
         "emerging_bins.parquet",
@@ -201,6 +202,8 @@ def test_demo_finds_its_planted_counts(tmp_path):
         "shift.html",
         "shift.parquet",
         "shift.png",
+        "summary.html",
+        "summary.md",
         "unassigned.csv",
     ]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -232,6 +235,9 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert (shift.loc[list(plan.fading), "label"] == "fading").all()
     background = shift.index.difference([*plan.emerging, *plan.fading])
     assert (shift.loc[background, "label"] == "stable").mean() > 0.9
+    deploy = pd.read_csv(out / "deploy.csv", dtype={"unit_id": str})
+    assert set(deploy["unit_id"].head(2)) == set(plan.emerging)
+    assert deploy["reason"].str.len().min() > 20
 
 
 def test_the_console_script_runs(tmp_path):

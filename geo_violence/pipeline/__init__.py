@@ -19,6 +19,7 @@ from .compare import CompareRun, CountsSource, run_compare
 from .demo import run_demo
 from .emerging import EmergingRun, run_emerging
 from .hotspots import HotspotRun, run_hotspots
+from .report import ReportRun, run_report
 
 __all__ = [
     "CompareRun",
@@ -30,6 +31,7 @@ __all__ = [
     "NeighbourOptions",
     "PreparedCube",
     "ReadOptions",
+    "ReportRun",
     "UnitOptions",
     "prepare_cube",
     "run_compare",
@@ -37,4 +39,5 @@ __all__ = [
     "run_demo",
     "run_emerging",
     "run_hotspots",
+    "run_report",
 ]

@@ -46,6 +46,7 @@ from .compare import (
 )
 from .emerging import emerging_of, write_emerging_outputs
 from .hotspots import hotspots_of, resolution_notes, write_hotspot_outputs
+from .report import DEPLOY_CSV, SUMMARY_HTML, SUMMARY_MD, run_report
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
 
     Writes ``demo_incidents.csv`` (the synthetic input), the ``counts`` outputs,
     ``last_four_weeks.html`` (a choropleth of the last four weeks' counts), the ``hotspots``
-    outputs of those four weeks, the ``emerging`` outputs over all 104 weeks, and the ``shift``
-    outputs of the first 52 weeks against the last 52.
+    outputs of those four weeks, the ``emerging`` outputs over all 104 weeks, the ``shift``
+    outputs of the first 52 weeks against the last 52, and the weekly summary (``summary.html``,
+    ``summary.md``, ``deploy.csv``).
 
     Examples
     --------
@@ -89,6 +91,9 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         SHIFT_PARQUET,
         SHIFT_MAP,
         SHIFT_PNG,
+        SUMMARY_HTML,
+        SUMMARY_MD,
+        DEPLOY_CSV,
     ]
     folder = prepare_output_dir(out_dir, names, overwrite=overwrite)
     incidents_path = write_csv(make_demo_incidents(seed=seed), folder / DEMO_FILE)
@@ -171,5 +176,8 @@ def run_demo(out_dir: str | Path = "maps/demo", *, seed: int = 20240101, overwri
         metadata=run_metadata(prepared, shift=shift_options),
     )
     outputs[DEMO_FILE] = incidents_path
+    write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)
+    report = run_report(folder, overwrite=True)  # the names were checked above
+    outputs |= report.outputs
     write_json(manifest("demo", prepared, outputs, seed=seed), folder / MANIFEST_FILE)
     return prepared
