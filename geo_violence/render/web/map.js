@@ -116,7 +116,28 @@ function geoViolenceMap(map, data) {
       layer.on("mouseout", function () { layer.setStyle({weight: 0.8, color: "#555555"}); });
     }
   }).addTo(map);
-  map.fitBounds(shapes.getBounds(), {padding: [8, 8]});
+  // fit the city once the map has a size: an iframe below the fold or not yet laid out has
+  // none when this runs, and a fit on a zero-size map leaves every shape out of view
+  var bounds = shapes.getBounds(), fitted = false;
+  function fit() {
+    map.invalidateSize();
+    var size = map.getSize();
+    if (!fitted && size.x > 0 && size.y > 0) {
+      map.fitBounds(bounds, {padding: [8, 8]});
+      fitted = true;
+    }
+  }
+  fit();
+  if (!fitted) {
+    if (window.ResizeObserver) {
+      var observer = new ResizeObserver(function () {
+        fit();
+        if (fitted) observer.disconnect();
+      });
+      observer.observe(map.getContainer());
+    }
+    window.addEventListener("load", fit);
+  }
 
   if (data.basemap) {
     L.tileLayer(data.basemap.url, {attribution: data.basemap.attribution, maxZoom: 19})
