@@ -8,6 +8,7 @@ import http.server
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sync_api = pytest.importorskip(
@@ -101,6 +102,7 @@ class Visit:
     """A page with everything it did recorded: errors, dialogs, requests blocked."""
 
     def __init__(self, browser, base: str, name: str) -> None:
+        self.base = base
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.blocked: list[str] = []
@@ -111,11 +113,10 @@ class Visit:
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("dialog", self._dialog)
         self.page.goto(base + name)
-        self.base = base
 
     def _route(self, route) -> None:
         url = route.request.url
-        if url.startswith(getattr(self, "base", url)) or url.startswith("about:"):
+        if url.startswith(self.base) or url.startswith(("about:", "data:")):
             route.continue_()
         else:
             self.blocked.append(url)
@@ -212,6 +213,29 @@ def test_the_map_works_inside_a_sandboxed_iframe(visit):
     assert frame.locator(".gv-popup-name").inner_text() == HOSTILE["32"]
     page.screenshot("sandboxed_iframe.png")
     assert page.errors == [] and page.dialogs == [] and page.blocked == []
+
+
+def test_names_appear_when_zoomed_in_and_the_basemap_is_optional(visit, site):
+    from geo_violence.render import hotspot_content, write_map
+
+    page = visit("hotspots.html").page
+    page.wait_for_selector("path.leaflet-interactive")
+    assert page.locator(".gv-label").count() == 0  # the whole city: no names
+    for _ in range(3):
+        page.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_timeout(350)
+    assert page.locator(".gv-label").count() > 0
+    assert page.locator(".leaflet-tile").count() == 0  # no basemap by default
+    # with a basemap: tiles are requested (blocked here) and the attribution is on the map
+    folder, _ = site
+    table = pd.read_csv(folder / "hotspots.csv", dtype={"unit_id": str}).set_index("unit_id")
+    units = load_units("community_areas").units
+    write_map(units, hotspot_content(table, title="T"), folder / "osm.html", basemap="osm")
+    osm = visit("osm.html")
+    osm.page.wait_for_selector("path.leaflet-interactive")
+    osm.page.wait_for_timeout(300)
+    assert "OpenStreetMap" in osm.page.locator(".leaflet-control-attribution").inner_text()
+    assert osm.blocked and all("tile.openstreetmap.org" in url for url in osm.blocked)
 
 
 @pytest.mark.parametrize("name", [*MAPS, "summary.html"])
