@@ -211,6 +211,7 @@ def test_the_map_works_inside_a_sandboxed_iframe(visit):
     frame.locator("path.leaflet-interactive").nth(31).click()
     frame.locator(".gv-popup").wait_for()
     assert frame.locator(".gv-popup-name").inner_text() == HOSTILE["32"]
+    page.page.wait_for_timeout(400)  # the popup's fade-in, for the screenshot
     page.screenshot("sandboxed_iframe.png")
     assert page.errors == [] and page.dialogs == [] and page.blocked == []
 
