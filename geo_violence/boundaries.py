@@ -47,6 +47,7 @@ class LayerSpec:
     crs: str | None = None
     recorded_column: str | None = None
     portal_dataset: str | None = None
+    portal_id: str | None = None
     embedded: str | None = None
 
 
@@ -169,6 +170,10 @@ def load_units(
 
     frame = _read_polygons(source)
     present = [column for column in frame.columns if column != frame.geometry.name]
+    if not id_field:  # a catalogue layer: the portal's current exports spell fields in lower case
+        spec = replace(spec, id_field=_same_field(spec.id_field, present))
+        if spec.name_field and not name_field:
+            spec = replace(spec, name_field=_same_field(spec.name_field, present))
     if spec.id_field not in frame.columns:
         raise MissingColumnError(spec.id_field, present, "the id field (--id-field)")
     if spec.name_field and spec.name_field not in frame.columns:
@@ -187,9 +192,21 @@ def load_units(
     )
 
 
+def _same_field(name: str, present: list[str]) -> str:
+    """``name`` as the file spells it, matching without regard to case (else ``name``)."""
+    if name in present:
+        return name
+    return next((field for field in present if field.casefold() == name.casefold()), name)
+
+
 def _layer_source(spec: LayerSpec, units_file: str | Path | None) -> Path:
     if units_file is not None:
         return Path(units_file)
+    from .cache import cached_boundaries
+
+    cached = cached_boundaries(spec.key)
+    if cached is not None and not spec.embedded:
+        return cached
     if spec.embedded:
         package, _, inner = spec.embedded.partition(":")
         embedded = Path(str(resources.files(package).joinpath(inner)))
@@ -201,7 +218,8 @@ def _layer_source(spec: LayerSpec, units_file: str | Path | None) -> Path:
         return embedded
     dataset = f" (the portal's {spec.portal_dataset!r})" if spec.portal_dataset else ""
     raise OptionError(
-        f"the {spec.key} layer has no embedded file: give its file with --units-file{dataset}"
+        f"the {spec.key} layer has no embedded file: give its file with --units-file{dataset}, "
+        f"or download it once with: geo-violence fetch boundaries {spec.key}"
     )
 
 
