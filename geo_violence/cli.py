@@ -5,6 +5,7 @@ Every error a user can cause is printed as one line (``error: ...``) with exit s
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 
 from .assign import ASSIGN_METHODS
+from .cache import fetch_boundaries
 from .cube import STEPS
 from .errors import GeoViolenceError, OptionError
 from .pipeline import (
@@ -30,6 +32,8 @@ from .pipeline import (
     run_hotspots,
     run_report,
 )
+from .pipeline.weekly import config_toml, read_config, run_weekly
+from .portal import CRIMES_DATASET, DEFAULT_BASE_URL, FetchOptions, pull_crimes
 from .render import BASEMAPS
 from .stats.emerging import WINDOWS, EmergingOptions
 from .stats.hotspots import SMOOTHING_METHODS, HotspotOptions
@@ -55,13 +59,16 @@ class _Group(click.Group):
             command = f" {error.ctx.info_name}" if error.ctx and error.ctx.parent else ""
             _fail(ctx, f"{error.format_message()} (see geo-violence{command} --help)")
         except (GeoViolenceError, OSError) as error:  # OSError: disk full, permission denied
-            _fail(ctx, str(error))
+            _fail(ctx, str(error), getattr(error, "exit_code", 1))
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted", 130)
 
 
-def _fail(ctx: click.Context, message: str) -> None:
-    """Print a user error as one line and exit with status 1."""
+def _fail(ctx: click.Context, message: str, status: int = 1) -> None:
+    """Print an error as one line and exit with its status (1 for a user error; see
+    ``geo-violence weekly --help`` for the others)."""
     click.echo("error: " + " ".join(message.split()), err=True)
-    ctx.exit(1)
+    ctx.exit(status)
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
@@ -495,6 +502,104 @@ def report(run_dir: Path, out_dir: Path | None, top: int, overwrite: bool) -> No
         ", ".join(f"{row.name} ({row.score:g})" for row in first.itertuples()) or "none",
         out_dir or run_dir,
     )
+
+
+@main.group(cls=_Group)
+def fetch() -> None:
+    """Download from the city's data portal: crimes into a store, boundaries into the cache."""
+
+
+@fetch.command("crimes")
+@click.option("--since", required=True, help="First day of the records kept, YYYY-MM-DD.")
+@click.option(
+    "--types", multiple=True, help="Primary types to keep (HOMICIDE,...); all when not given."
+)
+@click.option(
+    "--out",
+    "store",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The Parquet store, kept and updated between pulls.",
+)
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True)
+@click.option("--dataset", default=CRIMES_DATASET, show_default=True)
+@click.option("--page-size", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for an answer.",
+)
+@click.option("--retries", type=COUNT, default=5, show_default=True)
+def fetch_crimes(since, types, store, base_url, dataset, page_size, timeout, retries) -> None:
+    """New, corrected and deleted records since the last pull ("Crimes - 2001 to Present").
+
+    The app token, if any, is read from the GEO_VIOLENCE_APP_TOKEN environment variable.
+    Exit status 2 when the portal is unavailable, 3 when its records changed shape.
+    """
+    result = pull_crimes(
+        store,
+        since=since,
+        types=_split(types),
+        options=FetchOptions(
+            base_url=base_url,
+            dataset=dataset,
+            page_size=page_size,
+            timeout=timeout,
+            retries=retries,
+        ),
+    )
+    logger.info(
+        "%s: %d records (%d fetched, %d replaced, %d deleted; newest update %s)",
+        store,
+        result.records,
+        result.fetched,
+        result.replaced,
+        result.deleted,
+        result.last_updated,
+    )
+
+
+@fetch.command("boundaries")
+@click.argument("layer", type=click.Choice(["beats", "districts", "wards", "community_areas"]))
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True)
+def fetch_boundaries_command(layer: str, base_url: str) -> None:
+    """Store a layer's GeoJSON in the cache (GEO_VIOLENCE_CACHE moves it), with its sha256,
+    so that --units LAYER works with no file option."""
+    path = fetch_boundaries(layer, base_url=base_url)
+    logger.info("stored %s", path)
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The weekly TOML file.",
+)
+@click.option("--print-config", is_flag=True, help="Show the effective configuration and stop.")
+@click.option("--today", help="Report the last complete week before this day (YYYY-MM-DD).")
+def weekly(config_path: Path, print_config: bool, today: str | None) -> None:
+    """Pull the new week, run every analysis for every layer, publish runs/YYYY-Www.
+
+    Exit status: 0 done; 1 a user error (config, options, data); 2 the data source unavailable
+    (nothing published); 3 the source's records changed shape (nothing published); 4 another run
+    holds the lock; 130 interrupted. runs/latest moves only when the whole run succeeded.
+    """
+    config = read_config(config_path)
+    if print_config:
+        click.echo(config_toml(config))
+        return
+    day = None
+    if today is not None:
+        try:
+            day = dt.date.fromisoformat(today)
+        except ValueError as error:
+            raise OptionError(f"--today was {today!r}, which is not a date (YYYY-MM-DD)") from error
+    run = run_weekly(config, today=day)
+    logger.info("week %s published in %s", run.week, run.folder)
 
 
 @main.command()

@@ -147,7 +147,11 @@ def run_report(
 
 
 def _read_manifest(run_dir: Path) -> dict:
+    """The emerging job's manifest (``manifest.json``, or ``manifest-emerging.json`` in a weekly
+    run folder, where each job keeps its own)."""
     path = run_dir / MANIFEST_FILE
+    if not path.exists():
+        path = run_dir / "manifest-emerging.json"
     if not path.exists():
         return {}
     try:
