@@ -246,6 +246,8 @@ EVERY_OUTPUT = {
     "manifest-emerging.json",
     "manifest-hotspots.json",
     "manifest-compare.json",
+    "counts.parquet",
+    "manifest-counts.json",
 }
 
 

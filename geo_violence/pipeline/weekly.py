@@ -36,7 +36,7 @@ from ..portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
 from ..stats.shift import ShiftOptions
-from .common import MANIFEST_FILE, CubeOptions, MapOptions, UnitOptions
+from .common import MANIFEST_FILE, CubeOptions, MapOptions, UnitOptions, run_counts
 from .compare import run_compare
 from .emerging import run_emerging
 from .hotspots import run_hotspots
@@ -290,6 +290,14 @@ def _analyse_layer(
         map_options=config.maps,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-emerging.json")
+    run_counts(
+        store,
+        folder,
+        unit_options=units,
+        cube_options=CubeOptions(start=str(emerging_first), end=str(last)),
+        overwrite=True,
+    )
+    (folder / MANIFEST_FILE).replace(folder / "manifest-counts.json")
     run_hotspots(
         store,
         folder,
