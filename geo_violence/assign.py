@@ -191,7 +191,9 @@ def assign_units(
     notes: list[str] = []
     x = shapely.get_x(incidents.geometry.to_numpy())
     y = shapely.get_y(incidents.geometry.to_numpy())
-    position = locate_points(x, y, units.geometry.to_numpy())
+    from .polygon_grid import locate_many  # the grid builds on locate_points
+
+    position = locate_many(x, y, units.geometry.to_numpy())
     unit_ids = units.index.to_numpy(dtype=object)
     polygon_unit = np.where(position >= 0, unit_ids[np.maximum(position, 0)], None)
 

@@ -1,0 +1,101 @@
+"""The grid-accelerated assignment equals the exact one on every point: real incidents, points on
+edges and vertices, in holes, outside, on the grid's own lines, and random layouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo_violence import load_units, locate_points, read_incidents
+from geo_violence.polygon_grid import PolygonGrid, locate_many
+
+
+def adversarial_points(polygons: np.ndarray, grid: PolygonGrid, rng) -> tuple[np.ndarray, ...]:
+    """Vertices, edge midpoints and points a hair off the edges, the grid's cell corners, points
+    in holes and far outside."""
+    outlines = shapely.boundary(polygons)
+    vertices = shapely.get_coordinates(outlines)
+    midpoints = shapely.get_coordinates(shapely.segmentize(outlines, grid.cell / 3))
+    hair = midpoints + rng.normal(scale=1e-7, size=midpoints.shape)
+    corners_x = grid.x0 + grid.cell * rng.integers(0, grid.nx, 20_000)
+    corners_y = grid.y0 + grid.cell * rng.integers(0, grid.ny, 20_000)
+    holes = shapely.get_coordinates(
+        shapely.point_on_surface(
+            shapely.polygons(shapely.get_interior_ring(polygons[0], 0))
+            if shapely.get_num_interior_rings(polygons[0])
+            else polygons[:1]
+        )
+    )
+    x_min, y_min, x_max, y_max = shapely.total_bounds(polygons)
+    far = np.array([[x_min - 1e6, y_min], [x_max + 1e6, y_max], [x_min, y_max + 1e6]])
+    points = np.vstack(
+        [vertices, midpoints, hair, np.column_stack([corners_x, corners_y]), holes, far]
+    )
+    return points[:, 0], points[:, 1]
+
+
+def test_equal_to_the_exact_result_on_the_real_assaults_and_adversarial_points(shared_data):
+    polygons = load_units("beats", units_file=shared_data / "police_beats.geojson").units
+    polygons = polygons.geometry.to_numpy()
+    read = read_incidents(
+        shared_data / "aggravated_assaults_2010_2019.csv.gz",
+        time_col="date",
+        x_col="longitude",
+        y_col="latitude",
+        crs="EPSG:4326",
+    )
+    x, y = read.incidents.geometry.x.to_numpy(), read.incidents.geometry.y.to_numpy()
+    for cells in (512, 2048):
+        grid = PolygonGrid(polygons, cells_across=cells)
+        np.testing.assert_array_equal(grid.locate(x, y), locate_points(x, y, polygons))
+        ax, ay = adversarial_points(polygons, grid, np.random.default_rng(cells))
+        np.testing.assert_array_equal(grid.locate(ax, ay), locate_points(ax, ay, polygons))
+    np.testing.assert_array_equal(locate_many(x, y, polygons), locate_points(x, y, polygons))
+
+
+def test_holes_overlaps_shared_edges_and_the_edge_rule():
+    ring = shapely.box(0, 0, 100, 100).difference(shapely.box(40, 40, 60, 60))  # a hole
+    inside_hole = shapely.box(45, 45, 55, 55)  # a unit inside the hole
+    overlapping = shapely.box(90, 0, 150, 50)  # overlaps the ring: the ring (first) wins
+    neighbour = shapely.box(100, 50, 150, 100)  # shares the ring's east edge
+    polygons = np.array([ring, inside_hole, overlapping, neighbour])
+    grid = PolygonGrid(polygons, cells_across=64)
+    x = np.array([50.0, 42.0, 95.0, 120.0, 100.0, 100.0, 40.0, 45.0, 200.0, 130.0])
+    y = np.array([50.0, 50.0, 20.0, 20.0, 75.0, 50.0, 40.0, 50.0, 200.0, 50.0])
+    exact = locate_points(x, y, polygons)
+    assert exact.tolist() == [1, -1, 0, 2, 0, 0, 0, 1, -1, 2]
+    np.testing.assert_array_equal(grid.locate(x, y), exact)
+    ax, ay = adversarial_points(polygons, grid, np.random.default_rng(1))
+    np.testing.assert_array_equal(grid.locate(ax, ay), locate_points(ax, ay, polygons))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_polygons=st.integers(1, 12),
+    cells=st.sampled_from([16, 64, 256]),
+)
+def test_random_layouts_give_the_exact_result(seed, n_polygons, cells):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 1000, (n_polygons, 2))
+    polygons = np.array(
+        [
+            shapely.affinity.rotate(
+                shapely.Point(cx, cy).buffer(rng.uniform(20, 300), quad_segs=rng.integers(1, 6)),
+                rng.uniform(0, 90),
+            )
+            for cx, cy in centres
+        ]
+    )
+    grid = PolygonGrid(polygons, cells_across=cells)
+    x, y = rng.uniform(-100, 1100, 5000), rng.uniform(-100, 1100, 5000)
+    ax, ay = adversarial_points(polygons, grid, rng)
+    x, y = np.concatenate([x, ax]), np.concatenate([y, ay])
+    np.testing.assert_array_equal(grid.locate(x, y), locate_points(x, y, polygons))
+
+
+def test_tiny_inputs_take_the_exact_path():
+    polygons = np.array([shapely.box(0, 0, 1, 1)])
+    assert locate_many(np.array([0.5, 2.0]), np.array([0.5, 2.0]), polygons).tolist() == [0, -1]
