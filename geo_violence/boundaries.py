@@ -22,6 +22,7 @@ from pyproj.exceptions import CRSError
 from .codes import as_text, natural_order
 from .columns import GEOMETRY, NAME, UNIT_ID, WORKING_CRS
 from .errors import InputFileError, MissingColumnError, OptionError, UnitsError
+from .grid_units import grid_units, is_grid_spec
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,13 @@ def load_units(
     id_field: str | None = None,
     name_field: str | None = None,
     crs: str | None = None,
+    extent: tuple[float, float, float, float] | None = None,
 ) -> UnitLayer:
-    """Load a units layer by catalogue name or from any polygon file.
+    """Load a units layer by catalogue name, from any polygon file, or as a grid.
+
+    ``grid:SIZE`` (square cells of SIZE feet) and ``h3:RES`` (H3 hexagons) cover the city limit,
+    or the polygons of ``units_file`` when given; with ``:extent`` they cover ``extent`` (the
+    incidents' bounds) instead (see :mod:`geo_violence.grid_units`).
 
     Ids are kept as text exactly as written (beat ``"0111"`` stays ``"0111"``). Several polygons
     under one id become one multipart unit; invalid geometries are repaired with ``make_valid``;
@@ -134,6 +140,9 @@ def load_units(
         Override the catalogue's fields; ``id_field`` is required for a file outside it.
     crs : str, optional
         The CRS of a file that does not record its own.
+    extent : tuple, optional
+        ``(x_min, y_min, x_max, y_max)`` of the incidents (working CRS), for a grid with
+        ``:extent``.
 
     Returns
     -------
@@ -145,6 +154,19 @@ def load_units(
     >>> len(layer.units), layer.units.crs.to_epsg(), layer.units.loc["32", "name"]
     (77, 3435, 'Loop')
     """
+    if is_grid_spec(str(units)):
+        clip = None
+        if units_file is not None:
+            shapes = _read_polygons(Path(units_file))
+            if shapes.crs is None:
+                shapes = shapes.set_crs(crs or WORKING_CRS)
+            clip = shapely.union_all(shapes.to_crs(WORKING_CRS).geometry.to_numpy())
+        frame, title = grid_units(str(units), clip=clip, extent=extent)
+        note = f"{title}: {len(frame):,} cells"
+        logger.info(note)
+        return UnitLayer(
+            units=frame, title=title, recorded_column=None, source=str(units), notes=[note]
+        )
     layers = catalogue()
     spec: LayerSpec | None = layers.get(str(units))
     if spec is None:

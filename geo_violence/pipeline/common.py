@@ -15,6 +15,7 @@ from ..assign import Assignment, assign_units
 from ..boundaries import UnitLayer, load_units
 from ..columns import WORKING_CRS
 from ..cube import Cube, build_cube
+from ..grid_units import needs_extent
 from ..ingest import IncidentRead, read_incidents
 from ..outputs import (
     package_versions,
@@ -255,19 +256,34 @@ def prepare_cube(
     cube_options = cube_options or CubeOptions()
     incidents_path = Path(incidents_path)
 
-    layer = load_units(
-        unit_options.units,
-        units_file=unit_options.units_file,
-        id_field=unit_options.id_field,
-        name_field=unit_options.name_field,
-        crs=unit_options.crs,
-    )
-    read = read_incidents(
-        incidents_path,
-        **{k: v for k, v in asdict(read_options).items() if k != "filter_category"},
-        code_cols=(cube_options.code_col,) if cube_options.code_col else (),
-        filter_category=read_options.filter_category or None,
-    )
+    def read() -> IncidentRead:
+        return read_incidents(
+            incidents_path,
+            **{k: v for k, v in asdict(read_options).items() if k != "filter_category"},
+            code_cols=(cube_options.code_col,) if cube_options.code_col else (),
+            filter_category=read_options.filter_category or None,
+        )
+
+    def units(extent=None) -> UnitLayer:
+        return load_units(
+            unit_options.units,
+            units_file=unit_options.units_file,
+            id_field=unit_options.id_field,
+            name_field=unit_options.name_field,
+            crs=unit_options.crs,
+            extent=extent,
+        )
+
+    if needs_extent(unit_options.units):  # a grid over the incidents: read them first
+        incidents_read = read()
+        extent = (
+            tuple(incidents_read.incidents.total_bounds) if len(incidents_read.incidents) else None
+        )
+        layer = units(extent)
+    else:
+        layer = units()
+        incidents_read = read()
+    read = incidents_read
     code_column = cube_options.code_col
     if code_column is None and layer.recorded_column in read.incidents.columns:
         code_column = layer.recorded_column
