@@ -13,7 +13,8 @@ What is measured, all in the same run so the ratios compare like with like:
    ``within``). Each time is the best of ``--repeats`` runs; the trees are built inside the
    timed call, as ``locate_points`` builds its own.
 2. Synthetic data: ``--points`` uniform random points (seed 0, 5,000,000 by default, 500,000 with
-   ``--quick``) in the beats' bounding box, same comparison, best of ``--synthetic-repeats``.
+   ``--quick``) inside the city (the union of the beats, tested with shapely alone), as incidents
+   are, same comparison, best of ``--synthetic-repeats``.
 3. Peak memory (``ru_maxrss``) of a subprocess that runs ``read_incidents`` on a temporary
    1,000,000-row CSV laid out like the city portal's export, against a subprocess that only
    imports ``geo_violence``; the target is under 2 GiB. Each subprocess is started through a
@@ -313,11 +314,22 @@ def real_part(folder: Path, units: gpd.GeoDataFrame, repeats: int) -> list[Row]:
     return run_comparison("real", read.incidents, units, repeats)
 
 
-def synthetic_points(n: int, bounds: np.ndarray, crs: Any) -> gpd.GeoDataFrame:
-    """``n`` uniform random points (seed 0) in ``bounds``, shaped like read incidents."""
+def synthetic_points(n: int, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``n`` uniform random points (seed 0) inside the units' union, shaped like read incidents."""
     rng = np.random.default_rng(0)
-    x = rng.uniform(bounds[0], bounds[2], n)
-    y = rng.uniform(bounds[1], bounds[3], n)
+    city = shapely.union_all(units.geometry.to_numpy())
+    shapely.prepare(city)
+    bounds = units.total_bounds
+    xs, ys, found = [], [], 0
+    while found < n:
+        x = rng.uniform(bounds[0], bounds[2], 2 * n)
+        y = rng.uniform(bounds[1], bounds[3], 2 * n)
+        inside = shapely.contains_xy(city, x, y)
+        xs.append(x[inside])
+        ys.append(y[inside])
+        found += int(inside.sum())
+    x, y = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+    crs = units.crs
     when = pd.Timestamp("2024-01-01", tz="America/Chicago")
     frame = pd.DataFrame(
         {
@@ -330,8 +342,8 @@ def synthetic_points(n: int, bounds: np.ndarray, crs: Any) -> gpd.GeoDataFrame:
 
 
 def synthetic_part(units: gpd.GeoDataFrame, n: int, repeats: int) -> list[Row]:
-    """The comparison on uniform random points in the units' bounding box."""
-    points = synthetic_points(n, units.total_bounds, units.crs)
+    """The comparison on uniform random points inside the units."""
+    points = synthetic_points(n, units)
     return run_comparison("synthetic", points, units, repeats)
 
 

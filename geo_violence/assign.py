@@ -283,6 +283,6 @@ def _unassigned_table(
             "y": y[mask],
             "longitude": np.round(longitude, 7),
             "latitude": np.round(latitude, 7),
-            REASON: reasons[mask],
+            REASON: pd.Categorical(reasons[mask]),
         }
     )
