@@ -32,9 +32,11 @@ from .pipeline import (
     run_hotspots,
     run_report,
 )
+from .pipeline.scaled import run_scaled_counts
 from .pipeline.weekly import config_toml, read_config, run_weekly
 from .portal import CRIMES_DATASET, DEFAULT_BASE_URL, FetchOptions, pull_crimes
 from .render import BASEMAPS
+from .scale import ENGINES
 from .stats.emerging import WINDOWS, EmergingOptions
 from .stats.hotspots import SMOOTHING_METHODS, HotspotOptions
 from .stats.shift import ShiftOptions
@@ -374,9 +376,39 @@ def output_options(default: str) -> Callable:
 @read_options
 @unit_options
 @cube_options()
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="memory",
+    show_default=True,
+    help="memory; stream (one Parquet file in batches); dask (a folder of Parquet files on a "
+    "dask.distributed cluster). stream and dask need --start and --end.",
+)
+@click.option(
+    "--scheduler",
+    help="With --engine dask: the scheduler's address (tcp://host:8786); default a local cluster.",
+)
 @output_options("maps/counts")
-def counts(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+def counts(
+    incidents: Path, out_dir: Path, overwrite: bool, engine: str, scheduler: str | None, **options
+) -> None:
     """Counts per unit per step: counts.parquet, rejects.csv, unassigned.csv, manifest.json."""
+    if engine != "memory":
+        if options["read_options"].filter_category:
+            raise OptionError("--filter-category works with --engine memory only")
+        result = run_scaled_counts(
+            incidents, out_dir, engine=engine, scheduler=scheduler, overwrite=overwrite, **options
+        )
+        logger.info(
+            "read %s rows in %d parts: %s rejected, %s in no unit; %s counted; wrote %s",
+            f"{result.rows_read:,}",
+            result.parts,
+            f"{result.rejected:,}",
+            f"{result.unassigned:,}",
+            f"{int(result.cube.counts.sum()):,}",
+            out_dir,
+        )
+        return
     prepared = run_counts(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(prepared.summary())
     logger.info("wrote %s", out_dir)

@@ -218,8 +218,54 @@ def read_incidents(
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
     raw, point_geometry, raw_crs = _read_table(path, columns, header)
+    return incidents_from_table(
+        raw,
+        columns,
+        line=_source_lines(path, len(raw)),
+        point_geometry=point_geometry,
+        raw_crs=raw_crs,
+        filter_category=filter_category,
+        notes=notes,
+    )
+
+
+def incidents_from_table(
+    raw: pd.DataFrame,
+    columns: IncidentColumns,
+    *,
+    line: np.ndarray,
+    point_geometry: np.ndarray | None = None,
+    raw_crs: str | None = None,
+    filter_category: tuple[str, ...] | list[str] | None = None,
+    notes: list[str] | None = None,
+) -> IncidentRead:
+    """The rules of :func:`read_incidents` applied to rows already read (a batch of a large file,
+    or one file of a dataset read by a worker): times, coordinates, rejects, the working CRS.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The rows, as read (text or numbers).
+    columns : IncidentColumns
+        The columns to use, as :func:`read_incidents` resolved them.
+    line : numpy.ndarray
+        Each row's line number in its source (for rejects).
+    point_geometry : numpy.ndarray, optional
+        Point geometries, for a GeoParquet source.
+    raw_crs : str, optional
+        The CRS of the coordinates (``columns.crs`` by default).
+    filter_category : sequence of str, optional
+        Keep only these categories.
+    notes : list of str, optional
+        Notes so far, extended in place.
+
+    Returns
+    -------
+    IncidentRead
+    """
+    notes = [] if notes is None else notes
+    raw_crs = raw_crs or columns.crs
     rows_read = len(raw)
-    line = _source_lines(path, rows_read)
 
     keep = np.ones(rows_read, dtype=bool)
     rows_filtered_out = 0
