@@ -139,7 +139,8 @@ def stream_parquet_cube(
     read_options: dict | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> ScaledCube:
-    """Count one Parquet file in batches of ``batch_rows``: memory stays at one batch.
+    """Count one Parquet file in batches of about ``batch_rows`` rows (whole row groups): memory
+    stays at one batch, whatever the file's size.
 
     Parameters
     ----------
@@ -180,12 +181,32 @@ def stream_parquet_cube(
     template = _empty_cube(units, step, start, end)
     parts = []
     first_line = 1
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
-        raw = batch.to_pandas()
+    parquet = pq.ParquetFile(path)
+    for groups in _row_group_batches(parquet, batch_rows):
+        # whole row groups at a time: ParquetFile.iter_batches pre-buffers and grows without
+        # bound on large files (measured: +90 MB a batch), reading row groups does not
+        raw = parquet.read_row_groups(groups, columns=wanted).to_pandas()
         parts.append(_count_part(raw, first_line, columns, units, step=step, start=start, end=end))
         first_line += len(raw)
         logger.debug("counted %d rows", first_line - 1)
     return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches"])
+
+
+def _row_group_batches(parquet, batch_rows: int) -> list[list[int]]:
+    """Consecutive row groups gathered into batches of about ``batch_rows`` rows (at least one
+    group each)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    rows = 0
+    for group in range(parquet.num_row_groups):
+        current.append(group)
+        rows += parquet.metadata.row_group(group).num_rows
+        if rows >= batch_rows:
+            batches.append(current)
+            current, rows = [], 0
+    if current:
+        batches.append(current)
+    return batches
 
 
 def dask_parquet_cube(
