@@ -8,15 +8,19 @@ The public API, in the order data flows through it::
     cube = build_cube(assignment.incidents, layer.units)      # 4. cube
     neighbours = build_weights(layer.units)                   # 5. neighbours
     emerging = emerging_hotspots(cube.counts, neighbours.matrix, cube.unit_ids)  # 6. statistics
+    shift = compare_periods(before, after, neighbours, years_before=5, years_after=4)
+    write_map(layer.units, emerging_content(emerging.units, title="..."), "map.html")  # 7.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .aggregates import read_unit_counts
 from .assign import Assignment, CodeAgreement, assign_units, locate_points
 from .boundaries import LayerSpec, UnitLayer, catalogue, load_units
 from .cube import Cube, build_cube
+from .deploy import rank_for_outreach
 from .errors import (
     DataError,
     GeoViolenceError,
@@ -28,22 +32,32 @@ from .errors import (
     UnitsError,
 )
 from .ingest import PORTAL_COLUMNS, IncidentColumns, IncidentRead, read_incidents
+from .periods import Period, parse_period
 from .pipeline import (
+    CountsSource,
     CubeOptions,
+    MapOptions,
     NeighbourOptions,
     PreparedCube,
     ReadOptions,
     UnitOptions,
     prepare_cube,
+    run_compare,
     run_counts,
     run_demo,
     run_emerging,
     run_hotspots,
+    run_report,
 )
+from .polygon_grid import PolygonGrid, locate_many
 from .population import align_population, read_population
+from .portal import FetchOptions, pull_crimes
+from .render import MapContent, MapSeries, emerging_content, write_map
+from .scale import dask_parquet_cube, stream_parquet_cube
 from .stats import adjust_p, local_gi_star, local_moran
 from .stats.emerging import EmergingOptions, emerging_hotspots, space_time_gi_star
 from .stats.hotspots import HotspotOptions, hotspot_table
+from .stats.shift import ShiftOptions, compare_periods, rate_ratio_test, share_test
 from .stats.trend import mann_kendall
 from .weights import Neighbours, build_weights
 
@@ -56,24 +70,32 @@ __all__ = [
     "PORTAL_COLUMNS",
     "Assignment",
     "CodeAgreement",
+    "CountsSource",
     "Cube",
     "CubeOptions",
     "DataError",
     "EmergingOptions",
+    "FetchOptions",
     "GeoViolenceError",
     "HotspotOptions",
     "IncidentColumns",
     "IncidentRead",
     "InputFileError",
     "LayerSpec",
+    "MapContent",
+    "MapOptions",
+    "MapSeries",
     "MissingColumnError",
     "NeighbourOptions",
     "Neighbours",
     "OptionError",
     "OutputExistsError",
+    "Period",
     "PeriodError",
+    "PolygonGrid",
     "PreparedCube",
     "ReadOptions",
+    "ShiftOptions",
     "UnitLayer",
     "UnitOptions",
     "UnitsError",
@@ -84,19 +106,33 @@ __all__ = [
     "build_cube",
     "build_weights",
     "catalogue",
+    "compare_periods",
+    "dask_parquet_cube",
+    "emerging_content",
     "emerging_hotspots",
     "hotspot_table",
     "load_units",
     "local_gi_star",
     "local_moran",
+    "locate_many",
     "locate_points",
     "mann_kendall",
+    "parse_period",
     "prepare_cube",
+    "pull_crimes",
+    "rank_for_outreach",
+    "rate_ratio_test",
     "read_incidents",
     "read_population",
+    "read_unit_counts",
+    "run_compare",
     "run_counts",
     "run_demo",
     "run_emerging",
     "run_hotspots",
+    "run_report",
+    "share_test",
     "space_time_gi_star",
+    "stream_parquet_cube",
+    "write_map",
 ]
