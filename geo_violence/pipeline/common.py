@@ -142,6 +142,24 @@ def map_file_names(html_name: str, options: MapOptions) -> list[str]:
     return names
 
 
+def layer_for(options: UnitOptions, extent: tuple[float, ...] | None = None) -> UnitLayer:
+    """The units layer the options name (see :func:`geo_violence.load_units`).
+
+    Examples
+    --------
+    >>> len(layer_for(UnitOptions()).units)
+    77
+    """
+    return load_units(
+        options.units,
+        units_file=options.units_file,
+        id_field=options.id_field,
+        name_field=options.name_field,
+        crs=options.crs,
+        extent=extent,
+    )
+
+
 def neighbours_for(units, options: NeighbourOptions) -> Neighbours:
     """The units' neighbours as the options say (see :func:`geo_violence.build_weights`).
 
@@ -264,24 +282,14 @@ def prepare_cube(
             filter_category=read_options.filter_category or None,
         )
 
-    def units(extent=None) -> UnitLayer:
-        return load_units(
-            unit_options.units,
-            units_file=unit_options.units_file,
-            id_field=unit_options.id_field,
-            name_field=unit_options.name_field,
-            crs=unit_options.crs,
-            extent=extent,
-        )
-
     if needs_extent(unit_options.units):  # a grid over the incidents: read them first
         incidents_read = read()
         extent = (
             tuple(incidents_read.incidents.total_bounds) if len(incidents_read.incidents) else None
         )
-        layer = units(extent)
+        layer = layer_for(unit_options, extent)
     else:
-        layer = units()
+        layer = layer_for(unit_options)
         incidents_read = read()
     read = incidents_read
     code_column = cube_options.code_col

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..aggregates import UnitCounts, read_unit_counts
-from ..boundaries import UnitLayer, load_units
+from ..boundaries import UnitLayer
 from ..columns import NAME, OCCURRED_AT, UNIT_ID
 from ..cube import local_days
 from ..errors import OptionError
@@ -38,6 +38,7 @@ from .common import (
     PreparedCube,
     ReadOptions,
     UnitOptions,
+    layer_for,
     manifest,
     map_file_names,
     neighbours_for,
@@ -147,13 +148,7 @@ def run_compare(
         notes.extend(prepared.notes)
     else:
         unit_options = unit_options or UnitOptions()
-        layer = load_units(
-            unit_options.units,
-            units_file=unit_options.units_file,
-            id_field=unit_options.id_field,
-            name_field=unit_options.name_field,
-            crs=unit_options.crs,
-        )
+        layer = layer_for(unit_options)
         aggregated = read_unit_counts(
             counts.path,
             layer.units.index,

@@ -7,7 +7,6 @@ import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
 
-from ..boundaries import load_units
 from ..outputs import (
     package_versions,
     prepare_output_dir,
@@ -25,6 +24,7 @@ from .common import (
     CubeOptions,
     ReadOptions,
     UnitOptions,
+    layer_for,
 )
 
 
@@ -51,13 +51,7 @@ def run_scaled_counts(
     folder = prepare_output_dir(
         out_dir, [COUNTS_FILE, REJECTS_FILE, UNASSIGNED_FILE, MANIFEST_FILE], overwrite=overwrite
     )
-    layer = load_units(
-        unit_options.units,
-        units_file=unit_options.units_file,
-        id_field=unit_options.id_field,
-        name_field=unit_options.name_field,
-        crs=unit_options.crs,
-    )
+    layer = layer_for(unit_options)
     columns = {
         key: value
         for key, value in asdict(read_options).items()
