@@ -271,6 +271,7 @@ def test_the_weekly_job_publishes_every_output_and_reruns_identically(
     assert again.returncode == 0, again.stderr
     for relative, content in tables.items():
         assert (runs / "2024-W16" / relative).read_bytes() == content, relative
+    assert len(list((runs / ".weeks").iterdir())) == 1  # the rerun replaced the week
     assert not list(runs.glob(".staging-*")) and not (runs / LOCK_FILE).exists()
 
 
@@ -285,7 +286,7 @@ def test_print_config_shows_the_effective_configuration(portal, tmp_path, shared
     assert result.exit_code == 1 and "unknown key(s) foo" in result.output
 
 
-@pytest.mark.parametrize("point", ["after-fetch", "mid-write", "before-publish"])
+@pytest.mark.parametrize("point", ["after-fetch", "mid-write", "before-publish", "mid-publish"])
 def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(
     portal, tmp_path, shared_data, point
 ):
@@ -304,6 +305,8 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(
     assert os.readlink(runs / "latest") == "2024-W16"
     assert {p.name for p in (runs / "2024-W16" / "beats").iterdir()} == EVERY_OUTPUT
     assert not list(runs.glob(".staging-*"))
+    published = {(runs / week).resolve() for week in ("2024-W15", "2024-W16")}
+    assert set((runs / ".weeks").iterdir()) == published  # nothing the killed run left
 
 
 def test_exit_codes_a_scheduler_can_act_on(portal, tmp_path, shared_data):

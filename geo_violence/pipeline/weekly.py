@@ -5,10 +5,11 @@ Trust:
 
 - **A lock** (``runs/.weekly.lock``: pid, host, start) keeps a second run from starting while
   one runs (:class:`BusyError`, exit 4); a lock whose process is gone is stale and taken over.
-- **Nothing half-done is published.** The run is built in ``runs/.staging-YYYY-Www-PID/`` and
-  renamed into place; ``runs/latest`` is a symlink replaced atomically afterwards. A run killed at
-  any point leaves the previous published run and ``latest`` as they were; the next run clears
-  the dead run's staging folder.
+- **Nothing half-done is published.** The run is built in ``runs/.staging-YYYY-Www-PID/``,
+  moved to ``runs/.weeks/``, and only then are the symlinks ``runs/YYYY-Www`` and
+  ``runs/latest`` replaced, each atomically. A run killed at any point leaves the previous
+  published runs and ``latest`` as they were (a rerun of a week included); the next run clears
+  what the dead run left.
 - **Reruns are byte-identical** for the tables (CSV and Parquet hold no time stamps); a rerun of
   the same week replaces that week's folder as a whole.
 - **Exit codes** for cron and systemd: 0 done, 1 a user error (config, options, data), 2 the data
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".weekly.lock"
 LATEST = "latest"
+#: Where the published runs live; ``runs/YYYY-Www`` and ``runs/latest`` are symlinks into it.
+WEEKS_FOLDER = ".weeks"
 #: Set to a crash point's name to kill the job there (for the tests of interrupted runs).
 CRASH_VARIABLE = "GEO_VIOLENCE_CRASH_AT"
 
@@ -351,29 +354,48 @@ def _manifest(config, week, first, last, pull, staging: Path) -> dict:
 
 
 def _publish(runs: Path, staging: Path, week: str) -> Path:
-    """Rename the staging folder into place, then point ``latest`` at it (both atomic)."""
-    target = runs / week
-    previous = runs / f".old-{week}-{os.getpid()}"
-    if target.exists():
-        target.replace(previous)
+    """Move the staging folder to ``runs/.weeks/``, then swap the ``runs/YYYY-Www`` and
+    ``runs/latest`` symlinks onto it, each atomically: at every instant both point to a complete
+    run (a rerun of a week never leaves its name pointing nowhere)."""
+    weeks = runs / WEEKS_FOLDER
+    weeks.mkdir(exist_ok=True)
+    target = weeks / f"{week}-{os.getpid()}-{int(dt.datetime.now(dt.UTC).timestamp())}"
     staging.replace(target)
-    shutil.rmtree(previous, ignore_errors=True)
-    link = runs / f".latest-{os.getpid()}"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(week, target_is_directory=True)
-    link.replace(runs / LATEST)
-    return target
+    _crash_point("mid-publish")
+    previous = (runs / week).resolve() if (runs / week).is_symlink() else None
+    if (runs / week).exists() and not (runs / week).is_symlink():  # an older layout
+        shutil.rmtree(runs / week)
+    _swap_link(runs / week, Path(WEEKS_FOLDER) / target.name)
+    _swap_link(runs / LATEST, Path(week))
+    if previous is not None and previous != target.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
+    return runs / week
+
+
+def _swap_link(link: Path, points_to: Path) -> None:
+    """Make ``link`` point to ``points_to`` by renaming a new symlink over it (atomic)."""
+    temporary = link.parent / f".link-{os.getpid()}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(points_to, target_is_directory=True)
+    temporary.replace(link)
 
 
 def _clear_dead_staging(runs: Path) -> None:
-    for folder in [*runs.glob(".staging-*"), *runs.glob(".old-*"), *runs.glob(".latest-*")]:
+    for folder in [*runs.glob(".staging-*"), *runs.glob(".link-*")]:
         pid = folder.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
             logger.info("removing %s, left by an interrupted run", folder.name)
             if folder.is_symlink() or folder.is_file():
                 folder.unlink()
             else:
+                shutil.rmtree(folder, ignore_errors=True)
+    weeks = runs / WEEKS_FOLDER
+    if weeks.is_dir():  # runs moved into place by a run killed before its links moved
+        linked = {link.resolve() for link in runs.iterdir() if link.is_symlink()}
+        for folder in weeks.iterdir():
+            if folder.resolve() not in linked:
+                logger.info("removing %s, never published", folder.name)
                 shutil.rmtree(folder, ignore_errors=True)
 
 
