@@ -277,7 +277,8 @@ def _unassigned_table(
     return pd.DataFrame(
         {
             SOURCE_LINE: lines,
-            INCIDENT_ID: incidents[INCIDENT_ID].to_numpy()[rows],
+            # object, not pandas' string dtype: converting millions of ids costs a second
+            INCIDENT_ID: pd.Series(incidents[INCIDENT_ID].to_numpy()[rows], dtype=object),
             OCCURRED_AT: incidents[OCCURRED_AT].iloc[rows].reset_index(drop=True),
             "x": x[mask],
             "y": y[mask],
