@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -69,6 +70,40 @@ def sha256_of(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def manifest_base(
+    command: str, inputs: Iterable[str | Path], outputs: dict[str, Path], **sections: object
+) -> dict:
+    """What every ``manifest.json`` holds: the command, when, each input (sha256 and size for a
+    file, the path alone for a folder), package versions and each output's sha256; the job's
+    own ``sections`` follow.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = path.write_text("a")
+    >>> record = manifest_base("counts", [path], {"a.txt": path}, rows={"read": 1})
+    >>> record["inputs"][0]["bytes"], record["outputs"]["a.txt"][:8], record["rows"]
+    (1, 'ca978112', {'read': 1})
+    """
+    records = []
+    for path in map(Path, inputs):
+        if path.is_file():
+            records.append(
+                {"path": str(path), "sha256": sha256_of(path), "bytes": path.stat().st_size}
+            )
+        else:
+            records.append({"path": str(path)})
+    return {
+        "command": command,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "inputs": records,
+        "packages": package_versions(),
+        "outputs": {name: sha256_of(path) for name, path in sorted(outputs.items())},
+        **sections,
+    }
 
 
 def prepare_output_dir(out_dir: str | Path, names: Iterable[str], *, overwrite: bool) -> Path:

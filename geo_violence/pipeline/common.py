@@ -4,7 +4,6 @@ the run metadata and the row reports (rejects, unassigned points).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,9 +17,9 @@ from ..cube import Cube, build_cube
 from ..grid_units import needs_extent
 from ..ingest import IncidentRead, read_incidents
 from ..outputs import (
+    manifest_base,
     package_versions,
     prepare_output_dir,
-    sha256_of,
     write_csv,
     write_json,
     write_parquet,
@@ -339,34 +338,29 @@ def prepare_cube(
 def manifest(command: str, prepared: PreparedCube, outputs: dict[str, Path], **extra) -> dict:
     """The run's manifest: inputs with sha256, options, versions, row counts, notes, outputs."""
     agreement = prepared.assignment.agreement
-    return {
-        "command": command,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "inputs": [
-            {"path": str(path), "sha256": sha256_of(path), "bytes": path.stat().st_size}
-            for path in prepared.inputs
-        ],
-        "options": prepared.options,
-        "packages": package_versions(),
-        "rows": prepared.row_counts(),
-        "recorded_code_agreement": None
+    return manifest_base(
+        command,
+        prepared.inputs,
+        outputs,
+        options=prepared.options,
+        rows=prepared.row_counts(),
+        recorded_code_agreement=None
         if agreement is None
         else asdict(agreement) | {"disagreement_rate": agreement.disagreement_rate},
-        "units": {
+        units={
             "layer": prepared.layer.title,
             "source": prepared.layer.source,
             "count": prepared.cube.n_units,
         },
-        "steps": {
+        steps={
             "step": prepared.cube.step,
             "count": prepared.cube.n_steps,
             "first_start": prepared.cube.edges[0].isoformat(),
             "end": prepared.cube.edges[-1].isoformat(),
         },
-        "notes": prepared.notes,
-        "outputs": {name: sha256_of(path) for name, path in sorted(outputs.items())},
+        notes=prepared.notes,
         **extra,
-    }
+    )
 
 
 def run_metadata(prepared: PreparedCube, **sections: object) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,9 +15,9 @@ from ..columns import NAME, OCCURRED_AT, UNIT_ID
 from ..cube import local_days
 from ..errors import OptionError
 from ..outputs import (
+    manifest_base,
     package_versions,
     prepare_output_dir,
-    sha256_of,
     write_csv,
     write_json,
     write_parquet,
@@ -331,21 +330,16 @@ def _counts_manifest(
     inputs = [Path(counts.path)]
     if Path(layer.source).is_file():
         inputs.append(Path(layer.source))
-    return {
-        "command": "compare",
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "inputs": [
-            {"path": str(path), "sha256": sha256_of(path), "bytes": path.stat().st_size}
-            for path in inputs
-        ],
-        "options": {"counts": asdict(counts) | {"id_col_used": aggregated.id_column}},
-        "packages": package_versions(),
-        "units": {"layer": layer.title, "source": layer.source, "count": len(layer.units)},
-        "totals": {
+    return manifest_base(
+        "compare",
+        inputs,
+        outputs,
+        options={"counts": asdict(counts) | {"id_col_used": aggregated.id_column}},
+        units={"layer": layer.title, "source": layer.source, "count": len(layer.units)},
+        totals={
             "before": int(np.sum(aggregated.before)),
             "after": int(np.sum(aggregated.after)),
         },
-        "notes": notes,
-        "outputs": {name: sha256_of(path) for name, path in sorted(outputs.items())},
+        notes=notes,
         **extra,
-    }
+    )

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
 
 from ..outputs import (
+    manifest_base,
     package_versions,
     prepare_output_dir,
-    sha256_of,
     write_csv,
     write_json,
     write_parquet,
@@ -75,15 +74,14 @@ def run_scaled_counts(
         UNASSIGNED_FILE: write_csv(result.unassigned_rows, folder / UNASSIGNED_FILE),
     }
     write_json(
-        {
-            "command": "counts",
-            "engine": engine,
-            "scheduler": scheduler,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "inputs": [str(incidents)],
-            "options": metadata["options"],
-            "packages": metadata["packages"],
-            "rows": {
+        manifest_base(
+            "counts",
+            [incidents],
+            outputs,
+            engine=engine,
+            scheduler=scheduler,
+            options=metadata["options"],
+            rows={
                 "read": result.rows_read,
                 "rejected": result.rejected,
                 "unassigned": result.unassigned,
@@ -91,9 +89,8 @@ def run_scaled_counts(
                 "counted": int(result.cube.counts.sum()),
                 "parts": result.parts,
             },
-            "notes": result.notes,
-            "outputs": {name: sha256_of(path) for name, path in sorted(outputs.items())},
-        },
+            notes=result.notes,
+        ),
         folder / MANIFEST_FILE,
     )
     return result

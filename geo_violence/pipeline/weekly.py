@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..columns import TIMEZONE
 from ..errors import GeoViolenceError, InputFileError, OptionError
-from ..outputs import package_versions, sha256_of, write_json
+from ..outputs import manifest_base, write_json
 from ..portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
@@ -336,21 +336,21 @@ def _folder_name(layer: LayerConfig) -> str:
 
 
 def _manifest(config, week, first, last, pull, staging: Path) -> dict:
-    return {
-        "command": "weekly",
-        "week": week,
-        "first_day": str(first),
-        "last_day": str(last),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "config": json.loads(json.dumps(asdict(config), default=str)),
-        "pull": json.loads(json.dumps(asdict(pull), default=str)),
-        "packages": package_versions(),
-        "outputs": {
-            str(path.relative_to(staging)): sha256_of(path)
-            for path in sorted(staging.rglob("*"))
-            if path.is_file()
-        },
+    outputs = {
+        str(path.relative_to(staging)): path
+        for path in sorted(staging.rglob("*"))
+        if path.is_file()
     }
+    return manifest_base(
+        "weekly",
+        [config.path(config.output.store)],
+        outputs,
+        week=week,
+        first_day=str(first),
+        last_day=str(last),
+        config=json.loads(json.dumps(asdict(config), default=str)),
+        pull=json.loads(json.dumps(asdict(pull), default=str)),
+    )
 
 
 def _publish(runs: Path, staging: Path, week: str) -> Path:
