@@ -144,8 +144,8 @@ def test_mann_kendall_on_many_series_at_once_matches_one_by_one():
 
 
 def test_sen_slope_and_s_match_scipy_across_blocks_odd_and_even_pairs_and_gaps(monkeypatch):
-    # small buffers force many blocks on the thread pool; 10 steps give 45 pairs, 11 give 55
-    monkeypatch.setattr(trend, "PAIR_BUFFER_BYTES", 8 * 60 * 3)
+    # small tasks spread the rows over the thread pool; 10 steps give 45 pairs, 11 give 55
+    monkeypatch.setattr(trend, "ROWS_PER_TASK", 3)
     rng = np.random.default_rng(11)
     for n_steps in (10, 11, 12):
         values = np.round(rng.normal(size=(25, n_steps)), 1)
@@ -162,6 +162,49 @@ def test_sen_slope_and_s_match_scipy_across_blocks_odd_and_even_pairs_and_gaps(m
             assert slope[row] == pytest.approx(expected, abs=1e-12)
             pairs = itertools.combinations(np.flatnonzero(known), 2)
             assert s[row] == sum(np.sign(series[b] - series[a]) for a, b in pairs)
+
+
+def long_series(n_steps: int) -> np.ndarray:
+    """Series long enough for the sampled bracket (more than 8 x SAMPLE_PAIRS pairs): noise,
+    trends, counts with many ties, a median inside a tie at 0 and one inside a tie at 0.5, and
+    one series with a gap."""
+    rng = np.random.default_rng(12)
+    steps = np.arange(n_steps)
+    rows = [
+        rng.normal(size=n_steps),
+        0.01 * steps + rng.normal(size=n_steps),
+        -0.03 * steps + rng.normal(size=n_steps),
+        rng.poisson(2.0, n_steps) / 3.0,
+        rng.poisson(0.7, n_steps) * 1.0,
+        (rng.random(n_steps) < 0.05) * 1.0,
+        np.where(rng.random(n_steps) < 0.04, rng.normal(size=n_steps), 0.5 * steps),
+        np.cumsum(rng.normal(size=n_steps)),
+    ]
+    gap = rng.normal(size=n_steps)
+    gap[7] = np.nan
+    return np.vstack([*rows, gap])
+
+
+@pytest.mark.parametrize("bracket_sigmas", [3.0, 0.0])
+def test_sen_slope_of_long_series_matches_scipy_whether_the_bracket_holds_or_misses(
+    monkeypatch, bracket_sigmas
+):
+    # a bracket of width 0 misses the median of most series, which are then done over all pairs
+    monkeypatch.setattr(trend, "BRACKET_SIGMAS", bracket_sigmas)
+    monkeypatch.setattr(trend, "ROWS_PER_TASK", 2)
+    for n_steps in (150, 151):  # 11,175 and 11,325 pairs: an odd and an even count
+        values = long_series(n_steps)
+        assert n_steps * (n_steps - 1) // 2 > 8 * trend.SAMPLE_PAIRS
+        s, slope = trend.pairwise_trend(values)
+        for row, series in enumerate(values):
+            known = np.isfinite(series)
+            steps = np.arange(n_steps)[known]
+            assert slope[row] == pytest.approx(
+                stats.theilslopes(series[known], steps).slope, abs=1e-12
+            )
+            later_minus_earlier = series[known][None, :] - series[known][:, None]
+            assert s[row] == np.sign(np.triu(later_minus_earlier, k=1)).sum()
+    assert slope[5] == 0.0 and slope[6] == 0.5  # the two medians inside a tie
 
 
 # --- categories, from hand-made series of hot (H), cold (C) and neither (.) steps -------------
