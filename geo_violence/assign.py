@@ -221,21 +221,25 @@ def assign_units(
             "or the file lacks it; give --code-col"
         )
 
+    # why each incident has no unit, as a code into ``reasons`` (0: it has one); codes, not
+    # strings, because millions of strings cost seconds to build and compare
     if how == "polygon":
         chosen = polygon_unit
-        reasons = np.where(position < 0, OUTSIDE_EVERY_UNIT, "")
+        reasons = ["", OUTSIDE_EVERY_UNIT]
+        reason_code = (position < 0).astype(np.int8)
     else:
         chosen = recorded_unit
         raw_codes = canonical_codes(incidents[code_column]).to_numpy(dtype=object)
-        reasons = np.where(
-            raw_codes == "",
+        reasons = [
+            "",
             f"no recorded {code_column}",
-            np.where(pd.isna(chosen), f"recorded {code_column} is not a unit of the layer", ""),
-        )
-    assigned = reasons == ""
+            f"recorded {code_column} is not a unit of the layer",
+        ]
+        reason_code = np.where(raw_codes == "", 1, np.where(pd.isna(chosen), 2, 0)).astype(np.int8)
+    assigned = reason_code == 0
     result = incidents.loc[assigned].copy()
     result[UNIT_ID] = chosen[assigned].astype(object)
-    unassigned = _unassigned_table(incidents, x, y, ~assigned, reasons)
+    unassigned = _unassigned_table(incidents, x, y, ~assigned, reason_code, reasons)
     if len(unassigned):
         notes.append(
             f"{len(unassigned)} of {len(incidents)} incidents have no unit: "
@@ -268,7 +272,8 @@ def _unassigned_table(
     x: np.ndarray,
     y: np.ndarray,
     mask: np.ndarray,
-    reasons: np.ndarray,
+    reason_code: np.ndarray,
+    reasons: list[str],
 ) -> pd.DataFrame:
     to_lon_lat = Transformer.from_crs(WORKING_CRS, MAP_CRS, always_xy=True)
     longitude, latitude = to_lon_lat.transform(x[mask], y[mask])
@@ -284,6 +289,8 @@ def _unassigned_table(
             "y": y[mask],
             "longitude": np.round(longitude, 7),
             "latitude": np.round(latitude, 7),
-            REASON: pd.Categorical(reasons[mask]),
+            REASON: pd.Categorical.from_codes(
+                reason_code[mask] - 1, categories=pd.Index(reasons[1:], dtype=object)
+            ).remove_unused_categories(),
         }
     )

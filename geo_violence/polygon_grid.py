@@ -12,6 +12,9 @@ same region, so the result equals the exact one for every point, edges and verti
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 import shapely
 from scipy import ndimage
@@ -24,6 +27,11 @@ CELLS_ACROSS = 4096
 MIN_POINTS = 20_000
 #: A cell whose owner must be found exactly (near an edge); -1 is "outside every unit".
 EDGE = -2
+#: Grids kept for reuse (a file read in batches, a weekly job's layers locate against the same
+#: polygons again and again).
+CACHED_GRIDS = 4
+
+_grids: OrderedDict[tuple[str, int], PolygonGrid] = OrderedDict()
 
 
 class PolygonGrid:
@@ -110,4 +118,30 @@ def locate_many(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarra
     if len(x) < MIN_POINTS:
         return locate_points(x, y, polygons)
     cells = int(np.clip(1.5 * np.sqrt(len(x)), 512, CELLS_ACROSS))
-    return PolygonGrid(polygons, cells_across=cells).locate(x, y)
+    return grid_for(polygons, cells).locate(x, y)
+
+
+def grid_for(polygons: np.ndarray, cells_across: int) -> PolygonGrid:
+    """The grid of ``polygons``, built once and reused while it is among the last
+    ``CACHED_GRIDS`` used; the key is the polygons' exact coordinates (their WKB), so a changed
+    polygon never meets a stale grid.
+
+    Examples
+    --------
+    >>> polygons = np.array([shapely.box(0, 0, 10, 10)])
+    >>> grid_for(polygons, 64) is grid_for(np.array([shapely.box(0, 0, 10, 10)]), 64)
+    True
+    """
+    digest = hashlib.sha256()
+    for blob in shapely.to_wkb(np.asarray(polygons, dtype=object)):
+        digest.update(len(blob).to_bytes(8, "little"))
+        digest.update(blob)
+    key = (digest.hexdigest(), cells_across)
+    if key in _grids:
+        _grids.move_to_end(key)
+        return _grids[key]
+    grid = PolygonGrid(polygons, cells_across=cells_across)
+    _grids[key] = grid
+    while len(_grids) > CACHED_GRIDS:
+        _grids.popitem(last=False)
+    return grid

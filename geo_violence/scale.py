@@ -1,5 +1,5 @@
 """Counting more incidents than fit in memory: a Parquet file read in batches, or a dataset of many
-Parquet files counted by a dask.distributed cluster.
+Parquet files counted with dask-geopandas on a dask.distributed cluster.
 
 Both apply, to each batch or file, exactly the in-memory stages
 (:func:`ingest.incidents_from_table`,
@@ -220,10 +220,13 @@ def dask_parquet_cube(
     scheduler: str | None = None,
     n_workers: int = 2,
 ) -> ScaledCube:
-    """Count a dataset of Parquet files on a dask.distributed cluster, one task per file.
+    """Count a dataset of Parquet files with dask-geopandas on a dask.distributed cluster.
 
-    Each worker reads its file, applies the reading rules, assigns and counts; only the small
-    count arrays (and the rejected and unassigned rows) come back.
+    Each file is a partition. The workers read it and apply the reading rules (rejected rows stay
+    on the worker that found them), which makes the incidents one dask-geopandas GeoDataFrame;
+    each partition is assigned to the units (the exact, grid-accelerated assignment, not a
+    distributed ``sjoin``) and counted on the cube's steps. Only the small count arrays, and the
+    rejected and unassigned rows, come back.
 
     Parameters
     ----------
@@ -248,10 +251,14 @@ def dask_parquet_cube(
     _check_period(start, end)
     paths = _dataset_files(files)
     try:
+        import dask
+        import dask.dataframe as dd
+        import dask_geopandas  # noqa: F401 - registers GeoDataFrame partitions with dask
         from dask.distributed import Client, LocalCluster
     except ImportError as error:  # pragma: no cover - an extra
         raise OptionError(
-            "the dask engine needs dask.distributed: pip install 'geo-violence[dask]'"
+            "the dask engine needs dask-geopandas and dask.distributed: "
+            "pip install 'geo-violence[dask]'"
         ) from error
     columns = _columns_for(paths[0], read_options or {})
     template = _empty_cube(units, step, start, end)
@@ -266,26 +273,35 @@ def dask_parquet_cube(
         )
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
-            shared_units = client.scatter(units, broadcast=True)
-            futures = client.map(
-                _count_file,
-                [str(path) for path in paths],
-                columns=columns,
-                units=shared_units,
-                step=step,
-                start=start,
-                end=end,
-                pure=False,
+            reads = client.map(_read_file, [str(path) for path in paths], columns=columns)
+            # one dask-geopandas GeoDataFrame of the incidents, a partition per file
+            incidents = dd.from_delayed(
+                [client.submit(_incidents_of, read) for read in reads],
+                meta=_incidents_meta(),
+                verify_meta=False,
             )
-            parts = client.gather(futures)
+            shared_units = client.scatter(units, broadcast=True)
+            counted = incidents.to_delayed()
+            parts = [
+                dask.delayed(_count_partition)(
+                    partition, units=shared_units, step=step, start=start, end=end
+                )
+                for partition in counted
+            ]
+            parts, tallies = client.gather(
+                [client.compute(parts), [client.submit(_tally_of, read) for read in reads]]
+            )
     finally:
         if cluster is not None:
             cluster.close()
+    for part, (rows_read, rejected, rejects) in zip(parts, tallies, strict=True):
+        part.rows_read, part.rejected, part.rejects = rows_read, rejected, rejects
     where = scheduler or f"a local cluster of {n_workers} workers"
-    return _combine(parts, template, [f"counted {len(paths)} files on {where}"])
+    return _combine(parts, template, [f"counted {len(paths)} files with dask-geopandas on {where}"])
 
 
-def _count_file(path: str, *, columns, units, step, start, end) -> PartCounts:
+def _read_file(path: str, *, columns: IncidentColumns):
+    """A worker's read of one file: the reading rules' result, rejects marked with the file."""
     import pyarrow.parquet as pq
 
     wanted = [
@@ -300,10 +316,55 @@ def _count_file(path: str, *, columns, units, step, start, end) -> PartCounts:
         if name
     ]
     raw = pq.read_table(path, columns=wanted).to_pandas()
-    part = _count_part(raw, 1, columns, units, step=step, start=start, end=end)
-    part.rejects = part.rejects.assign(file=Path(path).name)
-    part.unassigned_rows = part.unassigned_rows.assign(file=Path(path).name)
-    return part
+    read = incidents_from_table(raw, columns, line=np.arange(1, len(raw) + 1, dtype=np.int64))
+    name = Path(path).name
+    read.incidents["file"] = name
+    read.rejects = read.rejects.assign(file=name)
+    return read
+
+
+def _incidents_of(read):
+    return read.incidents
+
+
+def _tally_of(read) -> tuple[int, int, pd.DataFrame]:
+    return read.rows_read, read.rows_rejected, read.rejects
+
+
+def _incidents_meta():
+    """The (empty) shape of one partition of incidents, as :func:`incidents_from_table` makes
+    them."""
+    import geopandas as gpd
+
+    from .columns import CATEGORY, INCIDENT_ID, OCCURRED_AT, SOURCE_LINE, WORKING_CRS
+
+    frame = pd.DataFrame(
+        {
+            INCIDENT_ID: pd.Series(dtype=object),
+            OCCURRED_AT: pd.Series(dtype="datetime64[ns, America/Chicago]"),
+            CATEGORY: pd.Series(dtype=object),
+            SOURCE_LINE: pd.Series(dtype=np.int64),
+            "file": pd.Series(dtype=object),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WORKING_CRS), crs=WORKING_CRS)
+
+
+def _count_partition(incidents, *, units, step: str, start: str, end: str) -> PartCounts:
+    """Assign one partition of incidents and count it on the cube's steps."""
+    assigned = assign_units(incidents, units)
+    cube = build_cube(assigned.incidents, units, step=step, start=start, end=end, keep_partial=True)
+    return PartCounts(
+        counts=cube.counts.astype(np.int64),
+        rows_read=0,
+        rejected=0,
+        unassigned=len(assigned.unassigned),
+        outside_period=cube.outside_period,
+        rejects=pd.DataFrame(),
+        unassigned_rows=assigned.unassigned.assign(
+            file=incidents["file"].iloc[0] if len(incidents) else None
+        ),
+    )
 
 
 def _dataset_files(files) -> list[Path]:

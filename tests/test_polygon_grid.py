@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo_violence import load_units, locate_points, read_incidents
-from geo_violence.polygon_grid import PolygonGrid, locate_many
+from geo_violence.polygon_grid import PolygonGrid, grid_for, locate_many
 
 
 def adversarial_points(polygons: np.ndarray, grid: PolygonGrid, rng) -> tuple[np.ndarray, ...]:
@@ -99,3 +99,14 @@ def test_random_layouts_give_the_exact_result(seed, n_polygons, cells):
 def test_tiny_inputs_take_the_exact_path():
     polygons = np.array([shapely.box(0, 0, 1, 1)])
     assert locate_many(np.array([0.5, 2.0]), np.array([0.5, 2.0]), polygons).tolist() == [0, -1]
+
+
+def test_a_grid_is_reused_for_the_same_polygons_and_rebuilt_when_one_moves():
+    polygons = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)])
+    grid = grid_for(polygons, 128)
+    assert grid_for(np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]), 128) is grid
+    moved = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 12)])
+    assert grid_for(moved, 128) is not grid
+    x, y = np.full(30_000, 15.0), np.full(30_000, 11.0)  # inside the moved box only
+    assert (locate_many(x, y, polygons) == -1).all()
+    assert (locate_many(x, y, moved) == 1).all()
