@@ -90,9 +90,10 @@ class Assignment:
 def locate_points(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     """The position of the polygon containing each point, or -1, with the module's edge rule.
 
-    Candidates come from an STRtree of the polygons' boxes; each polygon then tests its
-    candidates exactly with a prepared ``contains_xy``; only points left in no polygon are tested
-    against the edges.
+    Candidates are the points inside each polygon's bounding box (edges included), found by
+    binary search on the points sorted by x, without making a point geometry; each polygon then
+    tests its candidates exactly with a prepared ``contains_xy``; only points left in no polygon
+    are tested against the edges.
 
     Parameters
     ----------
@@ -119,15 +120,7 @@ def locate_points(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndar
     located = np.full(len(x), -1, dtype=np.int64)
     if len(x) == 0 or len(polygons) == 0:
         return located
-    tree = shapely.STRtree(polygons)
-    point_index, polygon_index = tree.query(shapely.points(x, y))
-    if len(point_index) == 0:
-        return located
-    order = np.lexsort((point_index, polygon_index))
-    point_index, polygon_index = point_index[order], polygon_index[order]
-    starts = np.flatnonzero(np.diff(polygon_index, prepend=-1))
-    groups = np.split(point_index, starts[1:])
-    owners = polygon_index[starts]
+    owners, groups = _candidates_by_bounds(x, y, polygons)
     for owner, candidates in zip(owners, groups, strict=True):
         polygon = polygons[owner]
         shapely.prepare(polygon)
@@ -141,6 +134,27 @@ def locate_points(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndar
         on_edge = shapely.intersects_xy(polygons[owner], x[open_candidates], y[open_candidates])
         located[open_candidates[on_edge]] = owner
     return located
+
+
+def _candidates_by_bounds(
+    x: np.ndarray, y: np.ndarray, polygons: np.ndarray
+) -> tuple[list[int], list[np.ndarray]]:
+    """For each polygon with any, in polygon order: the points inside its bounding box."""
+    by_x = np.argsort(x, kind="stable")  # NaN last, and never inside a box
+    sorted_x = x[by_x]
+    bounds = shapely.bounds(polygons)
+    owners: list[int] = []
+    groups: list[np.ndarray] = []
+    for owner, (x_min, y_min, x_max, y_max) in enumerate(bounds):
+        first = np.searchsorted(sorted_x, x_min, side="left")
+        last = np.searchsorted(sorted_x, x_max, side="right")
+        strip = by_x[first:last]
+        strip_y = y[strip]
+        candidates = strip[(strip_y >= y_min) & (strip_y <= y_max)]
+        if len(candidates):
+            owners.append(owner)
+            groups.append(candidates)
+    return owners, groups
 
 
 def assign_units(

@@ -36,6 +36,21 @@ def adversarial_points(polygons: np.ndarray, grid: PolygonGrid, rng) -> tuple[np
     return points[:, 0], points[:, 1]
 
 
+def strtree_reference(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """The assignment rule written independently with shapely's STRtree predicates: the first
+    polygon (in order) with the point inside, else the first whose boundary it touches."""
+    points = shapely.points(x, y)
+    tree = shapely.STRtree(polygons)
+    located = np.full(len(x), len(polygons), dtype=np.int64)
+    point, polygon = tree.query(points, predicate="within")
+    np.minimum.at(located, point, polygon)
+    left = np.flatnonzero(located == len(polygons))
+    point, polygon = tree.query(points[left], predicate="intersects")
+    np.minimum.at(located, left[point], polygon)
+    located[located == len(polygons)] = -1
+    return located
+
+
 def test_equal_to_the_exact_result_on_the_real_assaults_and_adversarial_points(shared_data):
     polygons = load_units("beats", units_file=shared_data / "police_beats.geojson").units
     polygons = polygons.geometry.to_numpy()
@@ -47,11 +62,14 @@ def test_equal_to_the_exact_result_on_the_real_assaults_and_adversarial_points(s
         crs="EPSG:4326",
     )
     x, y = read.incidents.geometry.x.to_numpy(), read.incidents.geometry.y.to_numpy()
+    np.testing.assert_array_equal(locate_points(x, y, polygons), strtree_reference(x, y, polygons))
     for cells in (512, 2048):
         grid = PolygonGrid(polygons, cells_across=cells)
         np.testing.assert_array_equal(grid.locate(x, y), locate_points(x, y, polygons))
         ax, ay = adversarial_points(polygons, grid, np.random.default_rng(cells))
-        np.testing.assert_array_equal(grid.locate(ax, ay), locate_points(ax, ay, polygons))
+        exact = locate_points(ax, ay, polygons)
+        np.testing.assert_array_equal(exact, strtree_reference(ax, ay, polygons))
+        np.testing.assert_array_equal(grid.locate(ax, ay), exact)
     np.testing.assert_array_equal(locate_many(x, y, polygons), locate_points(x, y, polygons))
 
 
@@ -93,7 +111,9 @@ def test_random_layouts_give_the_exact_result(seed, n_polygons, cells):
     x, y = rng.uniform(-100, 1100, 5000), rng.uniform(-100, 1100, 5000)
     ax, ay = adversarial_points(polygons, grid, rng)
     x, y = np.concatenate([x, ax]), np.concatenate([y, ay])
-    np.testing.assert_array_equal(grid.locate(x, y), locate_points(x, y, polygons))
+    exact = locate_points(x, y, polygons)
+    np.testing.assert_array_equal(exact, strtree_reference(x, y, polygons))
+    np.testing.assert_array_equal(grid.locate(x, y), exact)
 
 
 def test_tiny_inputs_take_the_exact_path():
