@@ -121,6 +121,12 @@ def _empty_cube(units, step: str, start: str, end: str) -> Cube:
 READ_KEYS = ("time_col", "x_col", "y_col", "crs", "id_col", "category_col", "time_format")
 
 
+def _wanted_columns(columns: IncidentColumns) -> list[str]:
+    """The columns a part reads: time, coordinates, and the id and category when named."""
+    names = (columns.time_col, columns.x_col, columns.y_col, columns.id_col, columns.category_col)
+    return [name for name in names if name]
+
+
 def _columns_for(path: Path, read_options: dict) -> IncidentColumns:
     unknown = set(read_options) - set(READ_KEYS)
     if unknown:
@@ -167,17 +173,7 @@ def stream_parquet_cube(
     if not path.exists():
         raise InputFileError(f"incident file {str(path)!r} does not exist")
     columns = _columns_for(path, read_options or {})
-    wanted = [
-        name
-        for name in (
-            columns.time_col,
-            columns.x_col,
-            columns.y_col,
-            columns.id_col,
-            columns.category_col,
-        )
-        if name
-    ]
+    wanted = _wanted_columns(columns)
     template = _empty_cube(units, step, start, end)
     parts = []
     first_line = 1
@@ -304,17 +300,7 @@ def _read_file(path: str, *, columns: IncidentColumns):
     """A worker's read of one file: the reading rules' result, rejects marked with the file."""
     import pyarrow.parquet as pq
 
-    wanted = [
-        name
-        for name in (
-            columns.time_col,
-            columns.x_col,
-            columns.y_col,
-            columns.id_col,
-            columns.category_col,
-        )
-        if name
-    ]
+    wanted = _wanted_columns(columns)
     raw = pq.read_table(path, columns=wanted).to_pandas()
     read = incidents_from_table(raw, columns, line=np.arange(1, len(raw) + 1, dtype=np.int64))
     name = Path(path).name
