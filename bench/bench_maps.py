@@ -15,8 +15,8 @@ from pathlib import Path
 from common import DATA, assaults_by_beat
 
 from geo_violence import load_units
-from geo_violence.pipeline.common import MapOptions, NeighbourOptions
-from geo_violence.pipeline.emerging import emerging_of, write_emerging_outputs
+from geo_violence.jobs import Job, StageOptions
+from geo_violence.jobs.emerging import EMERGING_FILES, EMERGING_MAP, emerging_of, write_emerging
 from geo_violence.stats.emerging import EmergingOptions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,13 +53,19 @@ def main() -> int:
 
     cube, _ = assaults_by_beat()
     layer = load_units("beats", units_file=DATA / "police_beats.geojson")
-    folder = Path(tempfile.mkdtemp())
-    _, result, table, bins = emerging_of(
-        layer.units, cube, neighbour_options=NeighbourOptions(), emerging_options=EmergingOptions()
+    job = Job(
+        "bench",
+        Path(tempfile.mkdtemp()),
+        StageOptions(),
+        files=EMERGING_FILES,
+        maps=[EMERGING_MAP],
+        row_reports=False,
     )
+    options = EmergingOptions()
+    _, result, table, bins = emerging_of(job, layer.units, cube, options=options)
     started = time.perf_counter()
-    write_emerging_outputs(
-        folder,
+    write_emerging(
+        job,
         layer.units,
         table,
         bins,
@@ -68,11 +74,10 @@ def main() -> int:
         title="Emerging hot spots (Police beats)",
         subtitle="bench",
         source="assaults",
-        run_metadata={},
-        map_options=MapOptions(),
+        options=options,
     )
     written = time.perf_counter() - started
-    page = folder / "emerging.html"
+    page = job.folder / EMERGING_MAP
     size = page.stat().st_size
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -99,8 +99,8 @@ def stream_in_subprocess(path: Path, out: Path) -> dict:
     """``counts --engine stream`` in a fresh process: its time and peak memory."""
     code = f"""
 import json, resource, sys, time
-from geo_violence.pipeline.scaled import run_scaled_counts
-from geo_violence.pipeline.common import ReadOptions, UnitOptions, CubeOptions
+from geo_violence.jobs.counts import run_scaled_counts
+from geo_violence.jobs import CubeOptions, ReadOptions, UnitOptions
 start = time.perf_counter()
 result = run_scaled_counts({str(path)!r}, {str(out)!r}, engine="stream", overwrite=True,
     read_options=ReadOptions(time_col="date", x_col="longitude", y_col="latitude",
@@ -139,7 +139,7 @@ def main() -> int:
 
     from geo_violence import assign_units, load_units, read_incidents
     from geo_violence.stats.emerging import emerging_hotspots, space_time_gi_star
-    from geo_violence.weights import build_weights
+    from geo_violence.units.neighbours import build_weights
 
     units = load_units("beats", units_file=DATA / "police_beats.geojson").units
     neighbours = build_weights(units)

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .aggregates import read_unit_counts
-from .assign import Assignment, CodeAgreement, assign_units, locate_points
-from .boundaries import LayerSpec, UnitLayer, catalogue, load_units
-from .cube import Cube, build_cube
-from .deploy import rank_for_outreach
+from .cube.counts import Cube, build_cube
+from .cube.periods import Period, parse_period
+from .cube.scale import dask_parquet_cube, stream_parquet_cube
 from .errors import (
     DataError,
     GeoViolenceError,
@@ -31,9 +29,7 @@ from .errors import (
     PeriodError,
     UnitsError,
 )
-from .ingest import PORTAL_COLUMNS, IncidentColumns, IncidentRead, read_incidents
-from .periods import Period, parse_period
-from .pipeline import (
+from .jobs import (
     CountsSource,
     CubeOptions,
     MapOptions,
@@ -49,17 +45,22 @@ from .pipeline import (
     run_hotspots,
     run_report,
 )
-from .polygon_grid import PolygonGrid, locate_many
-from .population import align_population, read_population
-from .portal import FetchOptions, pull_crimes
 from .render import MapContent, MapSeries, emerging_content, write_map
-from .scale import dask_parquet_cube, stream_parquet_cube
+from .sources.aggregates import read_unit_counts
+from .sources.incidents import PORTAL_COLUMNS, IncidentColumns, IncidentRead, read_incidents
+from .sources.population import align_population, read_population
+from .sources.portal import FetchOptions, pull_crimes
 from .stats import adjust_p, local_gi_star, local_moran
 from .stats.emerging import EmergingOptions, emerging_hotspots, space_time_gi_star
 from .stats.hotspots import HotspotOptions, hotspot_table
+from .stats.outreach import rank_for_outreach
 from .stats.shift import ShiftOptions, compare_periods, rate_ratio_test, share_test
 from .stats.trend import mann_kendall
-from .weights import Neighbours, build_weights
+from .units.assign import Assignment, CodeAgreement, assign_units
+from .units.layers import LayerSpec, UnitLayer, catalogue, load_units
+from .units.locate import locate_points
+from .units.neighbours import Neighbours, build_weights
+from .units.polygon_grid import PolygonGrid, locate_many
 
 try:
     __version__ = version("geo-violence")

@@ -8,8 +8,8 @@ import pytest
 import shapely
 
 from geo_violence import MissingColumnError, OptionError, load_units
-from geo_violence.boundaries import catalogue
 from geo_violence.errors import InputFileError, UnitsError
+from geo_violence.units.layers import catalogue
 
 
 def test_community_areas_are_embedded_and_work_offline():

@@ -16,8 +16,7 @@ sync_api = pytest.importorskip(
 )
 
 from geo_violence import load_units  # noqa: E402
-from geo_violence.demo import make_demo_incidents  # noqa: E402
-from geo_violence.pipeline import (  # noqa: E402
+from geo_violence.jobs import (  # noqa: E402
     CubeOptions,
     MapOptions,
     UnitOptions,
@@ -26,6 +25,7 @@ from geo_violence.pipeline import (  # noqa: E402
     run_hotspots,
     run_report,
 )
+from geo_violence.jobs.demo_data import make_demo_incidents  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"

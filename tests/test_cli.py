@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import write_csv
 
 from geo_violence.cli import main
-from geo_violence.demo import DemoPlan
+from geo_violence.jobs.demo_data import DemoPlan
 from geo_violence.outputs import read_run_metadata, sha256_of
 
 HEADER = "id,when,lon,lat,kind"

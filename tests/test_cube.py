@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geo_violence import PeriodError, build_cube
-from geo_violence.cube import step_floor
+from geo_violence.cube.counts import step_floor
 
 UNITS = pd.DataFrame({"name": ["A", "B", "C"]}, index=pd.Index(["1", "2", "3"], name="unit_id"))
 

@@ -24,7 +24,7 @@ from geo_violence.stats.emerging import (
     space_time_permutation_p,
 )
 from geo_violence.stats.trend import mann_kendall
-from geo_violence.weights import build_weights
+from geo_violence.units.neighbours import build_weights
 
 CHAIN = sparse.csr_array(
     np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=float)

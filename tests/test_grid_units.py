@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from geo_violence import load_units
 from geo_violence.cli import main
 from geo_violence.errors import OptionError
-from geo_violence.grid_units import city_limit
+from geo_violence.units.layers import city_limit
 
 
 def test_square_cells_are_aligned_clipped_to_the_city_and_cover_it():
@@ -52,7 +52,7 @@ def test_bad_grid_specs_are_refused():
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory):
-    from geo_violence.demo import make_demo_incidents
+    from geo_violence.jobs.demo_data import make_demo_incidents
 
     path = tmp_path_factory.mktemp("demo") / "demo.csv"
     make_demo_incidents(seed=4).to_csv(path, index=False)

@@ -214,7 +214,7 @@ def test_hotspots_neighbour_and_correction_options(tmp_path, shared_data):
 
 
 def test_dropped_islands_stay_in_the_table_as_not_tested(grid_units):
-    from geo_violence.weights import build_weights
+    from geo_violence.units.neighbours import build_weights
 
     block = grid_units.copy()
     extra = block.iloc[[0, 1]].copy()

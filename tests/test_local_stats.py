@@ -11,7 +11,7 @@ from scipy import sparse, stats
 
 from geo_violence import DataError, assign_units, build_cube, load_units, read_incidents
 from geo_violence.stats import adjust_p, gi_classes, local_gi_star, local_moran
-from geo_violence.weights import Neighbours, build_weights
+from geo_violence.units.neighbours import Neighbours, build_weights
 
 
 def lattice(rows: int, cols: int, rook: bool = False) -> Neighbours:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo_violence import load_units, locate_points, read_incidents
-from geo_violence.polygon_grid import PolygonGrid, grid_for, locate_many
+from geo_violence.units.polygon_grid import PolygonGrid, grid_for, locate_many
 
 
 def adversarial_points(polygons: np.ndarray, grid: PolygonGrid, rng) -> tuple[np.ndarray, ...]:

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from geo_violence import assign_units, build_cube, load_units, read_incidents
 from geo_violence.cli import main
+from geo_violence.cube.scale import dask_parquet_cube, stream_parquet_cube
 from geo_violence.errors import OptionError
-from geo_violence.scale import dask_parquet_cube, stream_parquet_cube
 
 READ = {"time_col": "date", "x_col": "longitude", "y_col": "latitude", "crs": "EPSG:4326"}
 PERIOD = {"step": "week", "start": "2010-01-04", "end": "2019-12-29"}
@@ -68,6 +68,7 @@ def test_the_dask_path_on_a_local_cluster_gives_the_in_memory_cube(dataset):
     )
     assert set(result.rejects["reason"]) == set(read.rejects["reason"])
     assert "file" in result.rejects.columns
+
     # ids come from line numbers, which count per file in a dataset: compare where they lie
     def places(table):
         return sorted(zip(table["x"].round(3), table["y"].round(3), strict=True))

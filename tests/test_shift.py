@@ -15,7 +15,7 @@ from test_local_stats import lattice
 
 from geo_violence.cli import main
 from geo_violence.errors import DataError, MissingColumnError, OptionError
-from geo_violence.pipeline import CountsSource, CubeOptions, run_compare
+from geo_violence.jobs import CountsSource, CubeOptions, run_compare
 from geo_violence.stats.shift import (
     ShiftOptions,
     compare_periods,
@@ -193,7 +193,7 @@ def test_bad_counts_are_refused_by_name():
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory):
-    from geo_violence.demo import make_demo_incidents
+    from geo_violence.jobs.demo_data import make_demo_incidents
 
     path = tmp_path_factory.mktemp("demo") / "demo.csv"
     make_demo_incidents(seed=2).to_csv(path, index=False)

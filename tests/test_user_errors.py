@@ -11,7 +11,7 @@ from conftest import write_csv
 from geo_violence import read_incidents
 from geo_violence.cli import main
 from geo_violence.errors import DataError
-from geo_violence.population import align_population
+from geo_violence.sources.population import align_population
 
 OPTIONS = ["--time-col", "when", "--x-col", "lon", "--y-col", "lat"]
 

@@ -19,14 +19,14 @@ from click.testing import CliRunner
 
 from geo_violence import load_units
 from geo_violence.cli import main
-from geo_violence.fake_portal import FakePortal, portal_records
-from geo_violence.pipeline.weekly import LOCK_FILE, read_config, week_to_report
-from geo_violence.portal import (
+from geo_violence.jobs.weekly import LOCK_FILE, read_config, week_to_report
+from geo_violence.sources.portal import (
     FetchOptions,
     SchemaChangedError,
     SourceUnavailableError,
     pull_crimes,
 )
+from geo_violence.testing.fake_portal import FakePortal, portal_records
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SINCE = "2022-01-01"
@@ -356,7 +356,7 @@ def test_the_readme_weekly_section_works_as_written(shared_data, tmp_path):
         [
             sys.executable,
             "-m",
-            "geo_violence.fake_portal",
+            "geo_violence.testing.fake_portal",
             str(shared_data / "homicides_2001_2024.csv"),
             "--port",
             str(port),

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from geo_violence import DataError, OptionError, load_units
-from geo_violence.weights import build_weights
+from geo_violence.units.neighbours import build_weights
 
 
 def _with_island(grid_units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

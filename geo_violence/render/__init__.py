@@ -1,4 +1,4 @@
-"""Stage 7, present: maps and tables for people. The only stage that converts to EPSG:4326.
+"""Stage 5, present: maps and tables for people. The only stage that converts to EPSG:4326.
 
 Every interactive map goes through :func:`page.write_map` (one look, one legend, one escaping,
 inlined assets); every static one through :mod:`static`.

@@ -1,4 +1,4 @@
-"""Stage 6, statistics: tidy tables from values and neighbours."""
+"""Stage 4, statistics: tidy tables from values and neighbours."""
 
 from .local import local_gi_star, local_moran
 from .significance import FDR_METHODS, adjust_p, gi_classes, lisa_clusters

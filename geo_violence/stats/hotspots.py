@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..weights import Neighbours
+from ..units.neighbours import Neighbours
 from .local import local_gi_star, local_moran
 from .rates import eb_standardised_rates
 from .significance import NOT_SIGNIFICANT, adjust_p, gi_classes, lisa_clusters

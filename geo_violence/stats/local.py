@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..errors import DataError, OptionError
-from ..weights import Neighbours
+from ..units.neighbours import Neighbours
 from .permutation import conditional_draw_sums, two_sided_pseudo_p
 
 
@@ -57,7 +57,7 @@ def local_gi_star(
     values : pandas.Series
         One value per unit (counts or rates), indexed by unit id.
     neighbours : Neighbours
-        From :func:`geo_violence.weights.build_weights`.
+        From :func:`geo_violence.units.neighbours.build_weights`.
     permutations : int
         0 (the default) for analytic two-sided normal p-values; otherwise that many conditional
         permutations (the unit's own value fixed, its neighbours drawn from the others), and a
@@ -72,7 +72,7 @@ def local_gi_star(
 
     Examples
     --------
-    >>> from geo_violence.weights import Neighbours
+    >>> from geo_violence.units.neighbours import Neighbours
     >>> chain = sparse.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
     >>> result = local_gi_star(pd.Series([1.0, 2.0, 6.0], index=["a", "b", "c"]),
     ...                        Neighbours(chain, pd.Index(["a", "b", "c"]), "rook"))
@@ -123,7 +123,7 @@ def local_moran(
     values : pandas.Series
         One value per unit, indexed by unit id.
     neighbours : Neighbours
-        From :func:`geo_violence.weights.build_weights`.
+        From :func:`geo_violence.units.neighbours.build_weights`.
     permutations : int
         Number of conditional permutations (999 by default; at least 1).
     seed : int, optional
@@ -137,7 +137,7 @@ def local_moran(
 
     Examples
     --------
-    >>> from geo_violence.weights import Neighbours
+    >>> from geo_violence.units.neighbours import Neighbours
     >>> chain = sparse.csr_array(np.diag(np.ones(4), 1) + np.diag(np.ones(4), -1))
     >>> values = pd.Series([5.0, 4.0, 1.0, 0.0, 0.5], index=list("abcde"))
     >>> result = local_moran(values, Neighbours(chain, pd.Index(list("abcde")), "rook"), seed=1)

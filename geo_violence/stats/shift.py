@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
-from ..weights import Neighbours
+from ..units.neighbours import Neighbours
 from .local import local_gi_star, local_moran
 from .significance import adjust_p, lisa_clusters
 

@@ -1,0 +1,314 @@
+"""Options shared by the commands, each group reaching its command as one options object.
+
+A click option per flag; :func:`option_group` turns a group of them into the dataclass the jobs
+take (``ReadOptions``, ``UnitOptions``, ...), so a command only hands objects on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ..cube.counts import STEPS
+from ..jobs import (
+    CubeOptions,
+    MapOptions,
+    NeighbourOptions,
+    ReadOptions,
+    UnitOptions,
+)
+from ..render import BASEMAPS
+from ..stats.emerging import WINDOWS, EmergingOptions
+from ..stats.hotspots import SMOOTHING_METHODS, HotspotOptions
+from ..stats.shift import ShiftOptions
+from ..stats.significance import FDR_METHODS
+from ..units.assign import ASSIGN_METHODS
+from ..units.neighbours import ISLAND_POLICIES, NEIGHBOUR_METHODS
+
+#: A count of things (permutations, seeds, steps): a whole number, zero or more.
+COUNT = click.IntRange(min=0)
+#: A significance level: above 0, below 1.
+PROBABILITY = click.FloatRange(0, 1, min_open=True, max_open=True)
+
+
+def split_values(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def option_group(key: str, build: Callable[..., object], options: list[Callable]) -> Callable:
+    """Shared options that reach the command as one object.
+
+    ``build`` receives the options' values by their parameter names and returns the object
+    (an options dataclass) that the command gets as its ``key`` argument.
+    """
+
+    def probe() -> None: ...
+
+    for option in options:
+        option(probe)
+    names = [param.name for param in probe.__click_params__]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            kwargs[key] = build(**{name: kwargs.pop(name) for name in names})
+            return command(**kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
+
+
+read_options = option_group(
+    "read_options",
+    lambda filter_category, **columns: ReadOptions(
+        filter_category=split_values(filter_category), **columns
+    ),
+    [
+        click.option("--time-col", help="Column with the time (portal export: Date)."),
+        click.option("--x-col", help="Column with x or longitude (portal: X Coordinate)."),
+        click.option("--y-col", help="Column with y or latitude (portal: Y Coordinate)."),
+        click.option("--crs", help="CRS of the coordinates, e.g. EPSG:4326 (portal: EPSG:3435)."),
+        click.option("--id-col", help="Column with the incident id (default: the line number)."),
+        click.option("--category-col", help="Column with the category (portal: Primary Type)."),
+        click.option("--time-format", help="strftime format of the time column (default: ISO)."),
+        click.option(
+            "--filter-category",
+            multiple=True,
+            help="Keep only these categories (repeat, or separate with commas).",
+        ),
+    ],
+)
+
+unit_options = option_group(
+    "unit_options",
+    lambda units_crs, **fields: UnitOptions(crs=units_crs, **fields),
+    [
+        click.option(
+            "--units",
+            default="community_areas",
+            show_default=True,
+            help="community_areas, beats, districts, wards, or a polygon file.",
+        ),
+        click.option("--units-file", help="File of a catalogue layer (beats, districts, wards)."),
+        click.option("--id-field", help="Field with the unit id (needed for a file of your own)."),
+        click.option("--name-field", help="Field with the unit name."),
+        click.option("--units-crs", help="CRS of a units file that does not record one."),
+    ],
+)
+
+_ASSIGN_OPTIONS = [
+    click.option(
+        "--assign",
+        type=click.Choice(ASSIGN_METHODS),
+        default="polygon",
+        show_default=True,
+        help="The polygon that contains the point, or the incident's recorded code.",
+    ),
+    click.option("--code-col", help="Column with the recorded unit code (portal: Beat)."),
+]
+_START_END_OPTIONS = [
+    click.option("--start", help="First day of the period, YYYY-MM-DD (included)."),
+    click.option("--end", help="Last day of the period, YYYY-MM-DD (included)."),
+]
+_POPULATION_OPTIONS = [
+    click.option("--population", type=click.Path(), help="CSV of residents per unit."),
+    click.option("--population-id-col", help="Id column of the population file."),
+    click.option("--population-col", help="Population column of the population file."),
+]
+_STEP_OPTIONS = [
+    click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
+    click.option("--keep-partial", is_flag=True, help="Keep incomplete first/last steps."),
+]
+
+
+def cube_options(*, steps: bool = True, period: bool = True) -> Callable:
+    """Options of assignment and counting (``steps=False`` for one period, no step length;
+    ``period=False`` where the command takes its periods otherwise)."""
+    return option_group(
+        "cube_options",
+        CubeOptions,
+        _ASSIGN_OPTIONS
+        + (_START_END_OPTIONS if period else [])
+        + _POPULATION_OPTIONS
+        + (_STEP_OPTIONS if steps else []),
+    )
+
+
+neighbour_options = option_group(
+    "neighbour_options",
+    lambda neighbours, **rest: NeighbourOptions(method=neighbours, **rest),
+    [
+        click.option(
+            "--neighbours",
+            type=click.Choice(NEIGHBOUR_METHODS),
+            default="queen",
+            show_default=True,
+            help="Contiguity (queen, rook), k nearest, or a distance band.",
+        ),
+        click.option(
+            "--k",
+            type=click.IntRange(min=1),
+            default=6,
+            show_default=True,
+            help="Neighbours for knn.",
+        ),
+        click.option(
+            "--distance",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Band for --neighbours distance, in feet.",
+        ),
+        click.option(
+            "--islands",
+            type=click.Choice(ISLAND_POLICIES),
+            default="nearest",
+            show_default=True,
+            help="Units with no neighbour: join to the nearest unit, refuse, or leave out.",
+        ),
+    ],
+)
+
+_SEED = click.option("--seed", type=COUNT, default=12345, show_default=True)
+_FDR = click.option(
+    "--fdr",
+    type=click.Choice(FDR_METHODS),
+    default="bh",
+    show_default=True,
+    help="Correction for testing many at once: Benjamini-Hochberg, Bonferroni, none.",
+)
+_ALPHA = click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True)
+
+hotspot_options = option_group(
+    "hotspot_options",
+    HotspotOptions,
+    [
+        _FDR,
+        _ALPHA,
+        click.option(
+            "--permutations",
+            type=COUNT,
+            default=0,
+            show_default=True,
+            help="Gi* conditional permutations (0: analytic normal p-values).",
+        ),
+        click.option(
+            "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
+        ),
+        _SEED,
+        click.option(
+            "--smoothing",
+            type=click.Choice(SMOOTHING_METHODS),
+            default="eb",
+            show_default=True,
+            help="With --population: Empirical Bayes rates for local Moran's I, or raw rates.",
+        ),
+    ],
+)
+
+emerging_options = option_group(
+    "emerging_options",
+    EmergingOptions,
+    [
+        click.option(
+            "--time-window",
+            type=COUNT,
+            default=1,
+            show_default=True,
+            help="K: neighbours at the K steps before are neighbours too.",
+        ),
+        click.option(
+            "--window",
+            type=click.Choice(WINDOWS),
+            default="cube",
+            show_default=True,
+            help="Whose mean and deviation standardise a bin: the cube, its step, or t-K..t.",
+        ),
+        click.option(
+            "--permutations",
+            type=COUNT,
+            default=0,
+            show_default=True,
+            help="Conditional permutations for the p-values (0: analytic normal).",
+        ),
+        _SEED,
+        _FDR,
+        _ALPHA,
+        click.option(
+            "--persistence",
+            type=click.FloatRange(0, 1, min_open=True),
+            default=0.9,
+            show_default=True,
+            help="Share of steps for persistent, intensifying, diminishing, historical.",
+        ),
+        click.option("--trend-alpha", type=PROBABILITY, default=0.05, show_default=True),
+        click.option(
+            "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
+        ),
+    ],
+)
+
+
+shift_options = option_group(
+    "shift_options",
+    ShiftOptions,
+    [
+        _FDR,
+        click.option(
+            "--alpha",
+            type=PROBABILITY,
+            default=0.10,
+            show_default=True,
+            help="Level of the corrected p-values for rising, falling and hot before "
+            "(0.10: 90%, the weakest Gi* class).",
+        ),
+        click.option(
+            "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
+        ),
+        _SEED,
+    ],
+)
+
+
+map_options = option_group(
+    "map_options",
+    MapOptions,
+    [
+        click.option(
+            "--basemap",
+            type=click.Choice(tuple(BASEMAPS)),
+            default="none",
+            show_default=True,
+            help="Tiles under the map (the only thing a page fetches); none reads offline.",
+        ),
+        click.option("--png", is_flag=True, help="Also write the map as a PNG, for print."),
+        click.option(
+            "--embed",
+            is_flag=True,
+            help="Also write embed.html: a responsive, sandboxed iframe for articles.",
+        ),
+    ],
+)
+
+
+def output_options(default: str) -> Callable:
+    """``--out`` and ``--overwrite``."""
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option(
+            "--overwrite", is_flag=True, help="Replace outputs that exist already."
+        )(command)
+        return click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(path_type=Path),
+            default=default,
+            show_default=True,
+            help="Output folder.",
+        )(command)
+
+    return decorate

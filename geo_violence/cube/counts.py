@@ -1,0 +1,346 @@
+"""Stage 4, cube: counts per (unit, step), every unit in every step, zeros kept.
+
+Steps are calendar steps in America/Chicago: ISO weeks starting Monday 00:00 (``week``, the
+default), calendar months (``month``) or days (``day``). A step that the period covers only in
+part (the first or last) is left out unless ``keep_partial`` is set, and the run says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ..columns import (
+    COUNT,
+    NAME,
+    OCCURRED_AT,
+    POPULATION,
+    RATE,
+    RATE_PER,
+    STEP_START,
+    TIMEZONE,
+    UNIT_ID,
+)
+from ..errors import OptionError, PeriodError
+
+logger = logging.getLogger(__name__)
+
+#: Step lengths a cube can have.
+STEPS = ("week", "month", "day")
+
+
+@dataclass
+class Cube:
+    """Counts per unit and step.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        Integer counts, shape ``(n_units, n_steps)``.
+    unit_ids : pandas.Index
+        The units, in the rows' order.
+    names : numpy.ndarray
+        The units' names, in the rows' order.
+    step : str
+        ``week``, ``month`` or ``day``.
+    edges : pandas.DatetimeIndex
+        ``n_steps + 1`` tz-aware (America/Chicago) boundaries: step ``t`` covers
+        ``[edges[t], edges[t + 1])``.
+    population : numpy.ndarray or None
+        Residents per unit (NaN where unknown), for rates.
+    outside_period : int
+        Incidents given that fall outside the period or in a left-out partial step.
+    notes : list of str
+    """
+
+    counts: np.ndarray
+    unit_ids: pd.Index
+    names: np.ndarray
+    step: str
+    edges: pd.DatetimeIndex
+    population: np.ndarray | None = None
+    outside_period: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def last_steps(self, n_steps: int) -> Cube:
+        """The cube of the last ``n_steps`` steps (all of them when it has fewer).
+
+        Incidents of the steps left out count in ``outside_period``.
+
+        Examples
+        --------
+        >>> edges = pd.DatetimeIndex(["2024-01-01", "2024-01-08", "2024-01-15"],
+        ...                          tz="America/Chicago")
+        >>> cube = Cube(np.array([[1, 0], [2, 3]]), pd.Index(["1", "2"]),
+        ...             np.array(["A", "B"], dtype=object), "week", edges)
+        >>> last = cube.last_steps(1)
+        >>> last.counts.tolist(), last.outside_period, str(last.edges[0].date())
+        ([[0], [3]], 3, '2024-01-08')
+        """
+        first = max(0, self.n_steps - int(n_steps))
+        return replace(
+            self,
+            counts=self.counts[:, first:],
+            edges=self.edges[first:],
+            outside_period=self.outside_period + int(self.counts[:, :first].sum()),
+            notes=list(self.notes),
+        )
+
+    @property
+    def step_starts(self) -> pd.DatetimeIndex:
+        """The start of each step (tz-aware)."""
+        return self.edges[:-1]
+
+    @property
+    def n_units(self) -> int:
+        """Number of units (rows)."""
+        return int(self.counts.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps (columns)."""
+        return int(self.counts.shape[1])
+
+    def rates(self) -> np.ndarray:
+        """Counts per 100,000 residents, NaN where the population is unknown.
+
+        Raises
+        ------
+        OptionError
+            The cube has no population.
+        """
+        if self.population is None:
+            raise OptionError("rates need a population per unit (--population FILE)")
+        return self.counts / self.population[:, None] * RATE_PER
+
+    def to_frame(self) -> pd.DataFrame:
+        """The cube as a tidy table: one row per unit and step.
+
+        Columns ``unit_id``, ``name``, ``step_start``, ``count`` (and ``population``, ``rate``
+        with a population), ordered by unit then step.
+
+        Examples
+        --------
+        >>> edges = pd.DatetimeIndex(["2024-01-01", "2024-01-08", "2024-01-15"],
+        ...                          tz="America/Chicago")
+        >>> cube = Cube(np.array([[1, 0], [2, 3]]), pd.Index(["1", "2"]),
+        ...             np.array(["A", "B"], dtype=object), "week", edges)
+        >>> cube.to_frame()["count"].tolist()
+        [1, 0, 2, 3]
+        """
+        n_units, n_steps = self.counts.shape
+        frame = pd.DataFrame(
+            {
+                UNIT_ID: np.repeat(self.unit_ids.to_numpy(dtype=object), n_steps),
+                NAME: np.repeat(self.names, n_steps),
+                STEP_START: self.step_starts.take(np.tile(np.arange(n_steps), n_units)),
+                COUNT: self.counts.reshape(-1).astype(np.int64),
+            }
+        )
+        if self.population is not None:
+            frame[POPULATION] = np.repeat(self.population, n_steps)
+            frame[RATE] = self.rates().reshape(-1)
+        return frame
+
+
+def step_floor(local_days: np.ndarray, step: str) -> np.ndarray:
+    """The first day of the step that holds each local calendar day.
+
+    Parameters
+    ----------
+    local_days : numpy.ndarray of datetime64[D]
+        Calendar days in local time.
+    step : {"week", "month", "day"}
+        The step length.
+
+    Returns
+    -------
+    numpy.ndarray of datetime64[D]
+
+    Examples
+    --------
+    >>> days = np.array(["2024-03-10", "2024-03-11", "2024-03-17"], dtype="datetime64[D]")
+    >>> step_floor(days, "week").astype(str).tolist()
+    ['2024-03-04', '2024-03-11', '2024-03-11']
+    >>> step_floor(days, "month").astype(str).tolist()
+    ['2024-03-01', '2024-03-01', '2024-03-01']
+    """
+    days = np.asarray(local_days, dtype="datetime64[D]")
+    if step == "day":
+        return days
+    if step == "week":
+        day_number = days.astype(np.int64)
+        return (day_number - (day_number + 3) % 7).astype("datetime64[D]")  # 1970-01-01 is a Thu
+    if step == "month":
+        return days.astype("datetime64[M]").astype("datetime64[D]")
+    raise OptionError.expected("step", step, STEPS)
+
+
+def _next_step(first_days: np.ndarray, step: str) -> np.ndarray:
+    if step == "day":
+        return first_days + np.timedelta64(1, "D")
+    if step == "week":
+        return first_days + np.timedelta64(7, "D")
+    return (first_days.astype("datetime64[M]") + np.timedelta64(1, "M")).astype("datetime64[D]")
+
+
+def as_day(value: str | dt.date | pd.Timestamp | None, option: str) -> np.datetime64 | None:
+    """The calendar day of a date given as an option (a tz-aware time: its Chicago day).
+
+    Raises :class:`PeriodError` naming ``option`` when ``value`` is not a date.
+
+    Examples
+    --------
+    >>> str(as_day("2024-03-05", "--start")), as_day(None, "--start") is None
+    ('2024-03-05', True)
+    """
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as error:
+        raise PeriodError(f"{option!r} was {value!r}, which is not a date (YYYY-MM-DD)") from error
+    if pd.isna(stamp):
+        raise PeriodError(f"{option!r} was {value!r}, which is not a date (YYYY-MM-DD)")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(TIMEZONE).tz_localize(None)
+    return np.datetime64(stamp.date(), "D")
+
+
+def local_days(occurred_at: pd.Series) -> np.ndarray:
+    """The local (America/Chicago) calendar day of each tz-aware time.
+
+    Examples
+    --------
+    >>> times = pd.Series(pd.to_datetime(["2024-01-01T05:30:00Z"], utc=True))
+    >>> local_days(times).astype(str).tolist()
+    ['2023-12-31']
+    """
+    wall = pd.DatetimeIndex(occurred_at).tz_convert(TIMEZONE).tz_localize(None)
+    return wall.to_numpy(dtype="datetime64[D]")
+
+
+def build_cube(
+    incidents: pd.DataFrame,
+    units: pd.DataFrame,
+    *,
+    step: str = "week",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    keep_partial: bool = False,
+    population: np.ndarray | None = None,
+) -> Cube:
+    """Count assigned incidents per unit and step, with every unit in every step.
+
+    Parameters
+    ----------
+    incidents : pandas.DataFrame
+        Assigned incidents with ``unit_id`` and ``occurred_at`` (tz-aware), as
+        :func:`geo_violence.assign_units` gives them.
+    units : pandas.DataFrame
+        The units, indexed by ``unit_id``, with ``name``.
+    step : {"week", "month", "day"}
+        The step length. Weeks are ISO weeks starting Monday 00:00 America/Chicago.
+    start, end : str or date, optional
+        First and last day of the period, both included (``YYYY-MM-DD``). By default, the first
+        and last day with an incident.
+    keep_partial : bool
+        Keep a first or last step that the period covers only in part (left out by default).
+    population : numpy.ndarray, optional
+        Residents per unit, in the units' order, for rates.
+
+    Returns
+    -------
+    Cube
+
+    Raises
+    ------
+    PeriodError
+        The period is reversed, or holds no complete step.
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"name": ["A", "B"]}, index=pd.Index(["1", "2"], name="unit_id"))
+    >>> incidents = pd.DataFrame({"unit_id": ["1", "1", "2"],
+    ...     "occurred_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-09 10:00",
+    ...                                    "2024-01-14 23:59"]).tz_localize("America/Chicago")})
+    >>> cube = build_cube(incidents, units, start="2024-01-01", end="2024-01-14")
+    >>> cube.counts.tolist(), cube.step_starts.strftime("%Y-%m-%d").tolist()
+    ([[1, 1], [0, 1]], ['2024-01-01', '2024-01-08'])
+    """
+    if step not in STEPS:
+        raise OptionError.expected("step", step, STEPS)
+    notes: list[str] = []
+    days = local_days(incidents[OCCURRED_AT]) if len(incidents) else np.array([], "datetime64[D]")
+    first = as_day(start, "start")
+    last = as_day(end, "end")
+    if first is None or last is None:
+        if len(days) == 0:
+            raise PeriodError("no incident to count: give --start and --end for an empty cube")
+        first = days.min() if first is None else first
+        last = days.max() if last is None else last
+    if first > last:
+        whose = {
+            (True, True): "",
+            (True, False): " (the end is the data's last day)",
+            (False, True): " (the start is the data's first day)",
+            (False, False): "",
+        }[(start is not None, end is not None)]
+        raise PeriodError(f"the period is reversed: start {first} is after end {last}{whose}")
+
+    first_step = step_floor(np.array([first]), step)[0]
+    starts = np.arange(first_step, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
+    starts = np.unique(step_floor(starts, step))
+    ends = _next_step(starts, step)  # exclusive
+    partial = (starts < first) | (ends > last + np.timedelta64(1, "D"))
+    if partial.any():
+        labels = ", ".join(f"{s}" for s in starts[partial])
+        if keep_partial:
+            notes.append(f"kept the incomplete {step}(s) starting {labels} (--keep-partial)")
+        else:
+            notes.append(
+                f"left out the incomplete {step}(s) starting {labels}; --keep-partial keeps them"
+            )
+            starts, ends = starts[~partial], ends[~partial]
+    if len(starts) == 0:
+        raise PeriodError(
+            f"the period {first}..{last} holds no complete {step}; give a longer period or "
+            "--keep-partial"
+        )
+
+    edges_days = np.append(starts, ends[-1])
+    counted = (days >= max(first, starts[0])) & (days <= last) & (days < ends[-1])
+    step_index = (
+        np.searchsorted(starts, step_floor(days, step)) if len(days) else np.zeros(0, np.int64)
+    )
+    unit_index = units.index.get_indexer(pd.Index(incidents[UNIT_ID].to_numpy(dtype=object)))
+    if (unit_index < 0).any():
+        unknown = sorted(set(incidents[UNIT_ID].to_numpy(dtype=object)[unit_index < 0]))[:5]
+        raise OptionError(f"incidents name units that are not in the layer: {unknown}")
+    counts = np.zeros((len(units), len(starts)), dtype=np.int64)
+    np.add.at(counts, (unit_index[counted], step_index[counted]), 1)
+    outside = int(len(incidents) - counted.sum())
+    if outside:
+        notes.append(
+            f"{outside} incidents fall outside the period ({first}..{last}) or its "
+            f"left-out partial {step}s"
+        )
+    if len(incidents) and counted.sum() == 0:
+        notes.append(f"no incident falls in the period {first}..{last}: every count is zero")
+    edges = pd.DatetimeIndex(edges_days).tz_localize(TIMEZONE)
+    for note in notes:
+        logger.info(note)
+    return Cube(
+        counts=counts,
+        unit_ids=pd.Index(units.index, name=UNIT_ID),
+        names=units[NAME].to_numpy(dtype=object),
+        step=step,
+        edges=edges,
+        population=population,
+        outside_period=outside,
+        notes=notes,
+    )

@@ -1,0 +1,211 @@
+"""The report job: the weekly summary of a run folder (``summary.html``, ``summary.md``) and the
+units ranked for outreach next week (``deploy.csv``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError
+from ..outputs import prepare_output_dir, write_csv
+from ..render.summary import Summary, summary_html, summary_markdown
+from ..stats.outreach import RECENT_STEPS, rank_for_outreach
+from .compare import SHIFT_CSV, SHIFT_MAP
+from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
+from .hotspots import HOTSPOTS_MAP
+from .skeleton import MANIFEST_FILE
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_HTML = "summary.html"
+SUMMARY_MD = "summary.md"
+DEPLOY_CSV = "deploy.csv"
+#: The files the report job writes.
+REPORT_FILES = (SUMMARY_HTML, SUMMARY_MD, DEPLOY_CSV)
+#: Units listed in the summary's outreach table (deploy.csv lists every unit with a score).
+TOP_UNITS = 10
+
+
+@dataclass
+class ReportRun:
+    """What :func:`run_report` wrote and ranked."""
+
+    summary: Summary
+    deploy: pd.DataFrame
+    outputs: dict[str, Path]
+
+
+def run_report(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    top: int = TOP_UNITS,
+    overwrite: bool = False,
+) -> ReportRun:
+    """Write the weekly summary and the outreach ranking of a run folder.
+
+    The folder needs the emerging outputs (``emerging.csv``, ``emerging_bins.parquet``); the hot
+    spot and shift maps and tables are added when present.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from geo_violence.jobs import run_demo
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = run_demo(folder, seed=3)
+    >>> run = run_report(folder, overwrite=True)
+    >>> run.deploy["unit_id"].head(2).tolist()
+    ['32', '8']
+    """
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir
+    for name in (EMERGING_CSV, EMERGING_BINS):
+        if not (run_dir / name).exists():
+            raise InputFileError(
+                f"{run_dir} has no {name}: the report needs the emerging outputs (run "
+                "geo-violence emerging, or the weekly job, into that folder first)"
+            )
+    folder = prepare_output_dir(out_dir, REPORT_FILES, overwrite=overwrite)
+    emerging = pd.read_csv(
+        run_dir / EMERGING_CSV, dtype={"unit_id": str}, keep_default_na=False, na_values=[""]
+    ).set_index("unit_id")
+    emerging["name"] = emerging["name"].astype(str)
+    bins = pd.read_parquet(run_dir / EMERGING_BINS)
+    counts = bins.pivot(index="unit_id", columns="step_start", values="count").reindex(
+        emerging.index
+    )
+    gi_bins = bins.pivot(index="unit_id", columns="step_start", values="bin").reindex(
+        emerging.index
+    )
+    starts = pd.DatetimeIndex(counts.columns)
+    manifest = _read_manifest(run_dir)
+    step = (manifest.get("steps") or {}).get("step", "week")
+    deploy = rank_for_outreach(
+        emerging, counts.to_numpy(dtype=float), gi_bins.to_numpy()[:, -1], step=step
+    )
+    summary = Summary(
+        title=f"Weekly summary: where violence is concentrating, {starts[-1]:%Y-%m-%d}",
+        period=(
+            f"{len(starts)} {step}s from {starts[0]:%Y-%m-%d}; the last {step} starts "
+            f"{starts[-1]:%Y-%m-%d}"
+        ),
+        source=_source(manifest),
+        headlines=_headlines(counts.to_numpy(dtype=float), gi_bins.to_numpy(), emerging, step),
+        notes=[
+            f"Outreach score: emerging category (new or consecutive hot spot 4, intensifying 3, "
+            f"persistent, sporadic or oscillating 2, diminishing 1, historical 0.5) + last "
+            f"{step}'s Gi* bin (3, 2, 1 for hot at 99/95/90%) + 1 for a significant rising trend "
+            f"(-1 falling) + 2 x the unit's share of the most incidents any unit had in the last "
+            f"{RECENT_STEPS} {step}s. A ranking aid, not a statistic.",
+            "Hot and cold spots are Getis-Ord Gi* with the false discovery rate controlled over "
+            "all units and steps; categories follow ArcGIS Pro's Emerging Hot Spot Analysis.",
+        ],
+    )
+    columns = ["rank", "name", "score", "category", "recent_incidents", "reason"]
+    summary.tables.append(
+        (
+            f"Where to go next {step}",
+            f"The {top} units with the highest outreach score (all of them in {DEPLOY_CSV}).",
+            deploy[columns]
+            .head(top)
+            .rename(columns={"recent_incidents": f"incidents, last {RECENT_STEPS} {step}s"}),
+        )
+    )
+    summary.tables.append(
+        (
+            "Emerging hot spot categories",
+            "How many units fall in each category.",
+            emerging["category"].value_counts().rename_axis("category").reset_index(name="units"),
+        )
+    )
+    if (run_dir / SHIFT_CSV).exists():
+        shift = pd.read_csv(run_dir / SHIFT_CSV, dtype={"unit_id": str})
+        changed = shift[shift["label"] != "stable"].sort_values("p_value")
+        summary.tables.append(
+            (
+                "Where the rate changed between the two periods",
+                "Units whose rate rose or fell more than chance (after the FDR correction).",
+                changed[["name", "label", "count_before", "count_after", "rate_ratio", "p_value"]],
+            )
+        )
+    for heading, name in (
+        ("Emerging and fading hot spots", EMERGING_MAP),
+        ("Hot spots", HOTSPOTS_MAP),
+        ("Where the rate rose and fell", SHIFT_MAP),
+    ):
+        if (run_dir / name).exists():
+            summary.maps.append((heading, name, (run_dir / name).read_text(encoding="utf-8")))
+    outputs = {
+        DEPLOY_CSV: write_csv(deploy, folder / DEPLOY_CSV),
+        SUMMARY_HTML: summary_html(summary, folder / SUMMARY_HTML),
+        SUMMARY_MD: summary_markdown(summary, folder / SUMMARY_MD),
+    }
+    return ReportRun(summary, deploy, outputs)
+
+
+def _read_manifest(run_dir: Path) -> dict:
+    """The emerging job's manifest (``manifest.json``, or ``manifest-emerging.json`` in a weekly
+    run folder, where each job keeps its own)."""
+    path = run_dir / MANIFEST_FILE
+    if not path.exists():
+        path = run_dir / "manifest-emerging.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        logger.warning("%s is unreadable: the summary names no source", path)
+        return {}
+
+
+def _source(manifest: dict) -> str:
+    inputs = manifest.get("inputs") or []
+    if not inputs:
+        return "not recorded"
+    names = [Path(item.get("path", "")).name for item in inputs]
+    return ", ".join(name for name in names if name)
+
+
+def _headlines(
+    counts: np.ndarray, bins: np.ndarray, emerging: pd.DataFrame, step: str
+) -> list[tuple[str, str, str]]:
+    totals = counts.sum(axis=0)
+    hot = (np.nan_to_num(bins) > 0).sum(axis=0)
+    lines = [
+        (
+            f"incidents in the last {step}",
+            f"{totals[-1]:,.0f}",
+            _against(totals, 4, step) + "; " + _against(totals, 52, step),
+        ),
+        (
+            f"hot units in the last {step}",
+            f"{hot[-1]:,}",
+            f"{hot[-2]:,} the {step} before" if len(hot) > 1 else "",
+        ),
+    ]
+    new = emerging["category"].isin(["new hot spot", "consecutive hot spot"]).sum()
+    fading = emerging["category"].isin(["diminishing hot spot", "historical hot spot"]).sum()
+    lines.append(
+        ("new or consecutive hot spots", f"{new:,}", f"{fading:,} diminishing or historical")
+    )
+    return lines
+
+
+def _against(totals: np.ndarray, previous: int, step: str) -> str:
+    """The last value against the mean of the ``previous`` steps before it.
+
+    Examples
+    --------
+    >>> _against(np.array([10.0, 10.0, 10.0, 10.0, 15.0]), 4, "week")
+    '+50% against the mean of the 4 weeks before (10)'
+    """
+    before = totals[:-1][-previous:]
+    if len(before) < previous or before.mean() == 0:
+        return f"fewer than {previous} {step}s before to compare with"
+    change = totals[-1] / before.mean() - 1
+    return f"{change:+.0%} against the mean of the {previous} {step}s before ({before.mean():,.3g})"

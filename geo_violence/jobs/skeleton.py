@@ -1,0 +1,506 @@
+"""The job skeleton: the steps every job shares, written once.
+
+A job (one module per command) is: a :class:`Job` for its folder and files; the first stages
+(:meth:`Job.prepare`: read, units, assign, cube; :meth:`Job.neighbours`); its own analysis,
+which is the module's whole business; the writers (:meth:`Job.unit_table` for a table per unit
+as CSV and GeoParquet, :meth:`Job.table`, :meth:`Job.parquet`, :meth:`Job.map` for a map with
+its PNG and embed snippet); and :meth:`Job.finish`, which writes the rows that were not counted
+and the manifest. Every file is written under a temporary name and renamed.
+
+Examples
+--------
+A whole job, counting the incidents of one day per unit (the ``counts`` job is this and the
+cube's table)::
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "x.csv").write_text("when,lon,lat\\n2024-01-03 10:00,-87.6298,41.8781\\n")
+    >>> stages = StageOptions(read=ReadOptions(time_col="when", x_col="lon", y_col="lat"))
+    >>> job = Job("example", folder / "out", stages, files=["per_unit.csv"])
+    >>> prepared = job.prepare(folder / "x.csv", step="day", start="2024-01-03", end="2024-01-03")
+    >>> table = pd.DataFrame({"count": prepared.cube.counts[:, 0]}, index=prepared.cube.unit_ids)
+    >>> _ = job.table("per_unit.csv", table.reset_index())
+    >>> sorted(job.finish()["outputs"])
+    ['per_unit.csv', 'rejects.csv', 'unassigned.csv']
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from ..columns import NAME, UNIT_ID, WORKING_CRS
+from ..cube.counts import Cube, build_cube
+from ..outputs import (
+    manifest_base,
+    package_versions,
+    prepare_output_dir,
+    write_csv,
+    write_json,
+    write_parquet,
+)
+from ..render import MapContent, map_png, write_map
+from ..render.embed import write_embed
+from ..sources.incidents import IncidentRead, read_incidents
+from ..sources.population import align_population, read_population
+from ..units.assign import Assignment, assign_units
+from ..units.grids import needs_extent
+from ..units.layers import UnitLayer, load_units
+from ..units.neighbours import Neighbours, build_weights
+from .options import (
+    CubeOptions,
+    MapOptions,
+    NeighbourOptions,
+    ReadOptions,
+    StageOptions,
+    UnitOptions,
+)
+
+logger = logging.getLogger(__name__)
+
+COUNTS_FILE = "counts.parquet"
+REJECTS_FILE = "rejects.csv"
+UNASSIGNED_FILE = "unassigned.csv"
+MANIFEST_FILE = "manifest.json"
+EMBED_FILE = "embed.html"
+
+
+class Job:
+    """One command's run into one folder: the files it may write, what it wrote, its notes.
+
+    Parameters
+    ----------
+    command : str
+        The command's name, as the manifest records it.
+    out_dir : str or Path
+        The folder; created if missing. A file the job may write that exists already is refused
+        unless ``stages.overwrite``.
+    stages : StageOptions
+        The options of the shared stages.
+    files : sequence of str
+        The job's own outputs (tables); ``manifest.json`` is always added.
+    maps : sequence of str, optional
+        The maps' HTML names; each adds its PNG (``stages.maps.png``) and ``embed.html``
+        (``stages.maps.embed``).
+    row_reports : bool
+        Whether the job reads incidents, so writes ``rejects.csv`` and ``unassigned.csv``.
+
+    Attributes
+    ----------
+    folder : Path
+        The output folder.
+    outputs : dict of str to Path
+        What the job has written, by file name.
+    prepared : PreparedCube or None
+        The first stages' results, after :meth:`prepare` (or :meth:`use`).
+    notes : list of str
+        What a user should know about the run; the manifest records them.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        out_dir: str | Path,
+        stages: StageOptions,
+        *,
+        files: Sequence[str],
+        maps: Sequence[str] = (),
+        row_reports: bool = True,
+    ) -> None:
+        self.command = command
+        self.stages = stages
+        names = [*files, *(name for html in maps for name in map_file_names(html, stages.maps))]
+        if row_reports:
+            names += [REJECTS_FILE, UNASSIGNED_FILE]
+        self.folder = prepare_output_dir(
+            out_dir, [*names, MANIFEST_FILE], overwrite=stages.overwrite
+        )
+        self.outputs: dict[str, Path] = {}
+        self.prepared: PreparedCube | None = None
+        self.notes: list[str] = []
+        self._neighbours: Neighbours | None = None
+        self._neighbour_units = None
+
+    # -- the first stages --------------------------------------------------------------------
+    def prepare(self, incidents_path: str | Path, **cube_changes: object) -> PreparedCube:
+        """Read, load units, assign and count with the job's options (``cube_changes`` replace
+        fields of its :class:`CubeOptions`, e.g. ``step="day"``)."""
+        prepared = prepare_cube(
+            incidents_path,
+            read_options=self.stages.read,
+            unit_options=self.stages.units,
+            cube_options=replace(self.stages.cube, **cube_changes),
+        )
+        return self.use(prepared)
+
+    def use(self, prepared: PreparedCube) -> PreparedCube:
+        """Take a cube prepared elsewhere (the demo shares one among its analyses)."""
+        self.prepared = prepared
+        prepared.notes.extend(self.notes)
+        self.notes = prepared.notes
+        return prepared
+
+    def neighbours(self, units) -> Neighbours:
+        """The units' neighbours as the options say; their notes join the job's (once: the same
+        units give the same neighbours again)."""
+        if self._neighbours is not None and self._neighbour_units is units:
+            return self._neighbours
+        neighbours = neighbours_for(units, self.stages.neighbours)
+        self._neighbour_units = units
+        self.note(*neighbours.notes)
+        self._neighbours = neighbours
+        return neighbours
+
+    def note(self, *notes: str, warn: bool = False) -> None:
+        """Add notes for the manifest (and log them as warnings with ``warn``)."""
+        for note in notes:
+            if warn:
+                logger.warning(note)
+            self.notes.append(note)
+
+    # -- the writers ---------------------------------------------------------------------------
+    def metadata(self, **sections: object) -> dict:
+        """What a Parquet output records: the stages' options, the given sections (dataclasses
+        become dicts), package versions; nothing time-dependent, so reruns give the same bytes."""
+        sections = {
+            name: asdict(value) if is_dataclass(value) else value
+            for name, value in sections.items()
+        }
+        options = {"options": self.prepared.options} if self.prepared is not None else {}
+        return {**options, **sections, "packages": package_versions()}
+
+    def table(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a CSV table."""
+        return self._record(name, write_csv(frame, self.folder / name))
+
+    def parquet(self, name: str, frame: pd.DataFrame, metadata: dict) -> Path:
+        """Write a (Geo)Parquet table with its run metadata."""
+        return self._record(name, write_parquet(frame, self.folder / name, metadata))
+
+    def unit_table(
+        self,
+        table: pd.DataFrame,
+        units,
+        *,
+        csv: str,
+        parquet: str | None = None,
+        metadata: dict | None = None,
+    ) -> pd.DataFrame:
+        """Write a table indexed by unit id as CSV (``unit_id``, ``name``, its columns) and, with
+        ``parquet``, as GeoParquet with the units' geometry. Returns the tidy table."""
+        import geopandas as gpd
+
+        tidy = table.copy()
+        tidy.insert(0, NAME, units[NAME].reindex(tidy.index).to_numpy())
+        tidy = tidy.rename_axis(UNIT_ID).reset_index()
+        self.table(csv, tidy)
+        if parquet is not None:
+            geometry = units.geometry.reindex(table.index).to_numpy()
+            frame = gpd.GeoDataFrame(tidy, geometry=geometry, crs=units.crs)
+            self.parquet(parquet, frame, metadata if metadata is not None else self.metadata())
+        return tidy
+
+    def map(self, html_name: str, units, content: MapContent, *, png: bool | None = None) -> Path:
+        """Write a map page, and its PNG and ``embed.html`` when the map options ask (``png``
+        overrides ``--png`` for a job whose PNG is drawn otherwise)."""
+        options = self.stages.maps if png is None else replace(self.stages.maps, png=png)
+        for name, path in write_map_files(self.folder, units, content, html_name, options).items():
+            self._record(name, path)
+        return self.outputs[html_name]
+
+    def file(self, name: str, path: Path) -> Path:
+        """Record a file written by other means (a PNG of panels, the demo's input)."""
+        return self._record(name, path)
+
+    def _record(self, name: str, path: Path) -> Path:
+        self.outputs[name] = path
+        return path
+
+    # -- the end -------------------------------------------------------------------------------
+    def finish(self, *, inputs: Iterable[Path] = (), **extra: object) -> dict:
+        """Write ``rejects.csv`` and ``unassigned.csv`` (after :meth:`prepare`) and
+        ``manifest.json``; ``extra`` sections join the manifest. Returns the manifest."""
+        if self._neighbours is not None and "neighbours" not in extra:
+            extra["neighbours"] = asdict(self.stages.neighbours) | {
+                "islands_found": self._neighbours.islands
+            }
+        if self.prepared is not None:
+            for name, path in write_row_reports(self.prepared, self.folder).items():
+                self._record(name, path)
+            document = manifest(self.command, self.prepared, self.outputs, **extra)
+        else:
+            document = manifest_base(
+                self.command, list(inputs), self.outputs, notes=self.notes, **extra
+            )
+        write_json(document, self.folder / MANIFEST_FILE)
+        return document
+
+
+def write_map_files(
+    folder: Path, units, content: MapContent, html_name: str, options: MapOptions
+) -> dict[str, Path]:
+    """Write a map's HTML, and its PNG (``--png``) and ``embed.html`` (``--embed``) if asked.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence import load_units
+    >>> units = load_units("community_areas").units
+    >>> content = MapContent("T", pd.Series("#ffffff", index=units.index), [("#ffffff", "all")],
+    ...                      pd.DataFrame(index=units.index))
+    >>> files = write_map_files(pathlib.Path(tempfile.mkdtemp()), units, content, "m.html",
+    ...                         MapOptions(png=True, embed=True))
+    >>> sorted(files)
+    ['embed.html', 'm.html', 'm.png']
+    """
+    written = {html_name: write_map(units, content, folder / html_name, basemap=options.basemap)}
+    if options.png:
+        png_name = Path(html_name).with_suffix(".png").name
+        written[png_name] = map_png(units, content, folder / png_name)
+    if options.embed:
+        written[EMBED_FILE] = write_embed(folder / EMBED_FILE, html_name, content.title)
+    return written
+
+
+def map_file_names(html_name: str, options: MapOptions) -> list[str]:
+    """The files :func:`write_map_files` may write, for the overwrite check."""
+    names = [html_name]
+    if options.png:
+        names.append(Path(html_name).with_suffix(".png").name)
+    if options.embed:
+        names.append(EMBED_FILE)
+    return names
+
+
+def layer_for(options: UnitOptions, extent: tuple[float, ...] | None = None) -> UnitLayer:
+    """The units layer the options name (see :func:`geo_violence.load_units`).
+
+    Examples
+    --------
+    >>> len(layer_for(UnitOptions()).units)
+    77
+    """
+    return load_units(
+        options.units,
+        units_file=options.units_file,
+        id_field=options.id_field,
+        name_field=options.name_field,
+        crs=options.crs,
+        extent=extent,
+    )
+
+
+def neighbours_for(units, options: NeighbourOptions) -> Neighbours:
+    """The units' neighbours as the options say (see :func:`geo_violence.build_weights`).
+
+    Examples
+    --------
+    >>> from geo_violence import load_units
+    >>> neighbours_for(load_units("community_areas").units, NeighbourOptions()).method
+    'queen'
+    """
+    return build_weights(
+        units,
+        method=options.method,
+        k=options.k,
+        distance=options.distance,
+        islands=options.islands,
+    )
+
+
+@dataclass
+class PreparedCube:
+    """Everything the first four stages produced, with what is needed for a manifest."""
+
+    read: IncidentRead
+    layer: UnitLayer
+    assignment: Assignment
+    cube: Cube
+    inputs: list[Path]
+    options: dict
+    notes: list[str] = field(default_factory=list)
+
+    def row_counts(self) -> dict[str, int]:
+        """Where every row of the file went: read = filtered + rejected + unassigned + assigned."""
+        return {
+            "read": self.read.rows_read,
+            "filtered_out": self.read.rows_filtered_out,
+            "rejected": self.read.rows_rejected,
+            "unassigned": len(self.assignment.unassigned),
+            "assigned": len(self.assignment.incidents),
+            "outside_period": self.cube.outside_period,
+            "counted": int(self.cube.counts.sum()),
+        }
+
+    def source_text(self) -> str:
+        """Where a map's data come from, in one line."""
+        rows = self.row_counts()
+        return f"{self.inputs[0].name}, {rows['counted']:,} incidents"
+
+    def period_text(self) -> str:
+        """The cube's dates, in one line."""
+        last_day = self.cube.edges[-1] - pd.Timedelta(days=1)
+        return (
+            f"{self.cube.n_steps} {self.cube.step}s, {self.cube.edges[0]:%Y-%m-%d} to "
+            f"{last_day:%Y-%m-%d}"
+        )
+
+    def summary(self) -> str:
+        """One paragraph for the terminal: where the rows went."""
+        rows = self.row_counts()
+        last_day = self.cube.edges[-1] - pd.Timedelta(days=1)
+        text = (
+            f"read {rows['read']:,} rows: {rows['assigned']:,} assigned to "
+            f"{self.cube.n_units} {self.layer.title.lower()}, {rows['unassigned']:,} in no unit "
+            f"({UNASSIGNED_FILE}), {rows['rejected']:,} rejected ({REJECTS_FILE})"
+        )
+        if rows["filtered_out"]:
+            text += f", {rows['filtered_out']:,} of other categories"
+        text += (
+            f"; {rows['counted']:,} counted in {self.cube.n_steps} {self.cube.step}s "
+            f"from {self.cube.edges[0]:%Y-%m-%d} to {last_day:%Y-%m-%d} (included)"
+        )
+        agreement = self.assignment.agreement
+        if agreement is not None:
+            text += (
+                f"; recorded {agreement.column} disagrees with the polygon for "
+                f"{agreement.disagreement_rate:.1%} of {agreement.compared:,}"
+            )
+        return text
+
+
+def prepare_cube(
+    incidents_path: str | Path,
+    *,
+    read_options: ReadOptions | None = None,
+    unit_options: UnitOptions | None = None,
+    cube_options: CubeOptions | None = None,
+) -> PreparedCube:
+    """Read, load units, assign and count: the first four stages in one call.
+
+    Parameters
+    ----------
+    incidents_path : str or Path
+        The incident file.
+    read_options, unit_options, cube_options
+        Options of each stage; the defaults read the portal export into community areas by week.
+
+    Returns
+    -------
+    PreparedCube
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = path.write_text("when,lon,lat\\n2024-01-03 10:00,-87.6298,41.8781\\n")
+    >>> prepared = prepare_cube(path, read_options=ReadOptions(time_col="when", x_col="lon",
+    ...     y_col="lat"), cube_options=CubeOptions(start="2024-01-01", end="2024-01-07"))
+    >>> prepared.row_counts()["counted"], prepared.cube.counts.shape
+    (1, (77, 1))
+    """
+    read_options = read_options or ReadOptions()
+    unit_options = unit_options or UnitOptions()
+    cube_options = cube_options or CubeOptions()
+    incidents_path = Path(incidents_path)
+
+    def read() -> IncidentRead:
+        return read_incidents(
+            incidents_path,
+            **{k: v for k, v in asdict(read_options).items() if k != "filter_category"},
+            code_cols=(cube_options.code_col,) if cube_options.code_col else (),
+            filter_category=read_options.filter_category or None,
+        )
+
+    if needs_extent(unit_options.units):  # a grid over the incidents: read them first
+        incidents_read = read()
+        extent = (
+            tuple(incidents_read.incidents.total_bounds) if len(incidents_read.incidents) else None
+        )
+        layer = layer_for(unit_options, extent)
+    else:
+        layer = layer_for(unit_options)
+        incidents_read = read()
+    read = incidents_read
+    code_column = cube_options.code_col
+    if code_column is None and layer.recorded_column in read.incidents.columns:
+        code_column = layer.recorded_column
+    assignment = assign_units(
+        read.incidents, layer.units, how=cube_options.assign, code_column=code_column
+    )
+    inputs = [incidents_path]
+    population = None
+    population_notes: list[str] = []
+    if cube_options.population:
+        table = read_population(
+            cube_options.population,
+            id_col=cube_options.population_id_col,
+            population_col=cube_options.population_col,
+        )
+        population, population_notes = align_population(table, layer.units.index)
+        inputs.append(Path(cube_options.population))
+    cube = build_cube(
+        assignment.incidents,
+        layer.units,
+        step=cube_options.step,
+        start=cube_options.start,
+        end=cube_options.end,
+        keep_partial=cube_options.keep_partial,
+        population=population,
+    )
+    if Path(layer.source).is_file() and layer.source != str(incidents_path):
+        inputs.append(Path(layer.source))
+    options = {
+        "read": asdict(read.columns) | {"filter_category": list(read_options.filter_category)},
+        "units": asdict(unit_options),
+        "cube": asdict(cube_options) | {"code_col_used": code_column},
+        "working_crs": WORKING_CRS,
+    }
+    notes = [
+        *read.notes,
+        *layer.notes,
+        *assignment.notes,
+        *population_notes,
+        *cube.notes,
+    ]
+    return PreparedCube(read, layer, assignment, cube, inputs, options, notes)
+
+
+def manifest(command: str, prepared: PreparedCube, outputs: dict[str, Path], **extra) -> dict:
+    """The run's manifest: inputs with sha256, options, versions, row counts, notes, outputs."""
+    agreement = prepared.assignment.agreement
+    return manifest_base(
+        command,
+        prepared.inputs,
+        outputs,
+        options=prepared.options,
+        rows=prepared.row_counts(),
+        recorded_code_agreement=None
+        if agreement is None
+        else asdict(agreement) | {"disagreement_rate": agreement.disagreement_rate},
+        units={
+            "layer": prepared.layer.title,
+            "source": prepared.layer.source,
+            "count": prepared.cube.n_units,
+        },
+        steps={
+            "step": prepared.cube.step,
+            "count": prepared.cube.n_steps,
+            "first_start": prepared.cube.edges[0].isoformat(),
+            "end": prepared.cube.edges[-1].isoformat(),
+        },
+        notes=prepared.notes,
+        **extra,
+    )
+
+
+def write_row_reports(prepared: PreparedCube, folder: Path) -> dict[str, Path]:
+    """Write ``rejects.csv`` and ``unassigned.csv``: the rows that were not counted, and why."""
+    return {
+        REJECTS_FILE: write_csv(prepared.read.rejects, folder / REJECTS_FILE),
+        UNASSIGNED_FILE: write_csv(prepared.assignment.unassigned, folder / UNASSIGNED_FILE),
+    }

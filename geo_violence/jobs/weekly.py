@@ -1,0 +1,465 @@
+"""The weekly job: pull the new week from the portal, run every analysis for every units layer,
+and publish ``runs/YYYY-Www/`` with ``runs/latest`` moved only when the whole run succeeded.
+
+Trust:
+
+- **A lock** (``runs/.weekly.lock``: pid, host, start) keeps a second run from starting while
+  one runs (:class:`BusyError`, exit 4); a lock whose process is gone is stale and taken over.
+- **Nothing half-done is published.** The run is built in ``runs/.staging-YYYY-Www-PID/``,
+  moved to ``runs/.weeks/``, and only then are the symlinks ``runs/YYYY-Www`` and
+  ``runs/latest`` replaced, each atomically. A run killed at any point leaves the previous
+  published runs and ``latest`` as they were (a rerun of a week included); the next run clears
+  what the dead run left.
+- **Reruns are byte-identical** for the tables (CSV and Parquet hold no time stamps); a rerun of
+  the same week replaces that week's folder as a whole.
+- **Exit codes** for cron and systemd: 0 done, 1 a user error (config, options, data), 2 the data
+  source unavailable (nothing published), 3 the source's schema changed (nothing published),
+  4 another run holds the lock, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..columns import TIMEZONE
+from ..errors import GeoViolenceError, InputFileError, OptionError
+from ..outputs import manifest_base, write_json
+from ..sources.portal import FetchOptions, pull_crimes
+from ..stats.emerging import EmergingOptions
+from ..stats.hotspots import HotspotOptions
+from ..stats.shift import ShiftOptions
+from .compare import run_compare
+from .counts import run_counts
+from .emerging import run_emerging
+from .hotspots import run_hotspots
+from .options import CubeOptions, MapOptions, UnitOptions
+from .report import run_report
+from .skeleton import MANIFEST_FILE
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = ".weekly.lock"
+LATEST = "latest"
+#: Where the published runs live; ``runs/YYYY-Www`` and ``runs/latest`` are symlinks into it.
+WEEKS_FOLDER = ".weeks"
+#: Set to a crash point's name to kill the job there (for the tests of interrupted runs).
+CRASH_VARIABLE = "GEO_VIOLENCE_CRASH_AT"
+
+
+class BusyError(GeoViolenceError):
+    """Another weekly run holds the lock (exit status 4)."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    base_url: str = "https://data.cityofchicago.org"
+    dataset: str = "ijzp-q8t2"
+    since: str = "2024-01-01"
+    types: tuple[str, ...] = ("HOMICIDE",)
+    page_size: int = 50_000
+    timeout: float = 60.0
+    retries: int = 5
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    folder: str = "runs"
+    store: str = "data/crimes.parquet"
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    units: str = "community_areas"
+    units_file: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalysesConfig:
+    hotspot_weeks: int = 4
+    emerging_weeks: int = 52
+    shift_after_weeks: int = 4
+    shift_before_weeks: int = 52
+    alpha: float = 0.05
+    shift_alpha: float = 0.10
+    permutations: int = 0
+    seed: int = 12345
+
+
+@dataclass(frozen=True)
+class WeeklyConfig:
+    """The weekly job's configuration (a TOML file; relative paths are from its folder)."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    layers: tuple[LayerConfig, ...] = (LayerConfig(),)
+    analyses: AnalysesConfig = field(default_factory=AnalysesConfig)
+    maps: MapOptions = field(default_factory=lambda: MapOptions(embed=True))
+    folder: Path = Path(".")
+
+    def path(self, value: str) -> Path:
+        """A path of the config, relative to the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.folder / path
+
+
+def read_config(path: str | Path) -> WeeklyConfig:
+    """Read and check a weekly TOML file; unknown sections and keys are refused by name.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "weekly.toml"
+    >>> _ = path.write_text('[source]\\nsince = "2024-06-01"\\n[[layers]]\\nunits = "beats"\\n')
+    >>> config = read_config(path)
+    >>> config.source.since, [layer.units for layer in config.layers]
+    ('2024-06-01', ['beats'])
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InputFileError(f"cannot read config file {str(path)!r}: {error}") from error
+    sections = {
+        "source": SourceConfig,
+        "output": OutputConfig,
+        "analyses": AnalysesConfig,
+        "maps": MapOptions,
+    }
+    unknown = set(raw) - {*sections, "layers"}
+    if unknown:
+        raise OptionError(
+            f"{path.name}: unknown section(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join([*sections, 'layers'])})"
+        )
+    values = {name: _section(raw.get(name, {}), kind, name) for name, kind in sections.items()}
+    layers = tuple(_section(layer, LayerConfig, "layers") for layer in raw.get("layers", [{}]))
+    if not layers:
+        raise OptionError(f"{path.name}: [[layers]] names no units layer")
+    defaults = WeeklyConfig()
+    if "maps" not in raw:
+        values["maps"] = defaults.maps
+    return WeeklyConfig(layers=layers, folder=path.resolve().parent, **values)
+
+
+def _section(values: dict, kind, name: str):
+    known = {item.name for item in fields(kind)}
+    unknown = set(values) - known
+    if unknown:
+        raise OptionError(
+            f"[{name}] has unknown key(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    if "types" in values:
+        values = values | {"types": tuple(values["types"])}
+    try:
+        return kind(**values)
+    except TypeError as error:
+        raise OptionError(f"[{name}]: {error}") from error
+
+
+def config_toml(config: WeeklyConfig) -> str:
+    """The effective configuration as TOML (``geo-violence weekly --print-config``).
+
+    Examples
+    --------
+    >>> print(config_toml(WeeklyConfig()).splitlines()[1])
+    base_url = "https://data.cityofchicago.org"
+    """
+    lines: list[str] = []
+    for name in ("source", "output", "analyses", "maps"):
+        lines.append(f"[{name}]")
+        lines.extend(
+            f"{key} = {_toml_value(value)}" for key, value in asdict(getattr(config, name)).items()
+        )
+        lines.append("")
+    for layer in config.layers:
+        lines.append("[[layers]]")
+        lines.extend(
+            f"{key} = {_toml_value(value)}"
+            for key, value in asdict(layer).items()
+            if value is not None
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value))
+
+
+def week_to_report(today: dt.date) -> tuple[str, dt.date, dt.date]:
+    """The last complete ISO week (Monday to Sunday) before ``today``: label, first and last day.
+
+    Examples
+    --------
+    >>> week_to_report(dt.date(2024, 4, 24))
+    ('2024-W16', datetime.date(2024, 4, 15), datetime.date(2024, 4, 21))
+    """
+    last = today - dt.timedelta(days=today.isoweekday())  # the Sunday before today
+    first = last - dt.timedelta(days=6)
+    year, week, _ = first.isocalendar()
+    return f"{year}-W{week:02d}", first, last
+
+
+@dataclass
+class WeeklyRun:
+    week: str
+    folder: Path
+    pull: object
+    layers: dict[str, Path]
+
+
+def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyRun:
+    """Pull, analyse every layer, publish ``runs/YYYY-Www`` and move ``runs/latest``."""
+    runs = config.path(config.output.folder)
+    runs.mkdir(parents=True, exist_ok=True)
+    with _Lock(runs / LOCK_FILE):
+        _clear_dead_staging(runs)
+        source = config.source
+        pull = pull_crimes(
+            config.path(config.output.store),
+            since=source.since,
+            types=source.types,
+            options=FetchOptions(
+                base_url=source.base_url,
+                dataset=source.dataset,
+                page_size=source.page_size,
+                timeout=source.timeout,
+                retries=source.retries,
+            ),
+        )
+        logger.info(
+            "store: %d records (%d fetched, %d replaced, %d deleted)",
+            pull.records,
+            pull.fetched,
+            pull.replaced,
+            pull.deleted,
+        )
+        _crash_point("after-fetch")
+        today = today or dt.datetime.now(dt.UTC).astimezone(_zone()).date()
+        week, first, last = week_to_report(today)
+        staging = runs / f".staging-{week}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        layers = {}
+        for position, layer in enumerate(config.layers):
+            layers[layer.units] = _analyse_layer(
+                config, layer, staging / _folder_name(layer), first, last
+            )
+            if position == 0:
+                _crash_point("mid-write")
+        write_json(_manifest(config, week, first, last, pull, staging), staging / MANIFEST_FILE)
+        _crash_point("before-publish")
+        published = _publish(runs, staging, week)
+    logger.info("published %s", published)
+    return WeeklyRun(week, published, pull, {k: published / v.name for k, v in layers.items()})
+
+
+def _analyse_layer(
+    config: WeeklyConfig, layer: LayerConfig, folder: Path, first: dt.date, last: dt.date
+) -> Path:
+    store = config.path(config.output.store)
+    analyses = config.analyses
+    units = UnitOptions(
+        units=layer.units,
+        units_file=None if layer.units_file is None else str(config.path(layer.units_file)),
+    )
+    week = dt.timedelta(days=7)
+    emerging_first = first - (analyses.emerging_weeks - 1) * week
+    run_emerging(
+        store,
+        folder,
+        unit_options=units,
+        cube_options=CubeOptions(start=str(emerging_first), end=str(last)),
+        emerging_options=EmergingOptions(
+            alpha=analyses.alpha, permutations=analyses.permutations, seed=analyses.seed
+        ),
+        map_options=config.maps,
+    )
+    (folder / MANIFEST_FILE).replace(folder / "manifest-emerging.json")
+    run_counts(
+        store,
+        folder,
+        unit_options=units,
+        cube_options=CubeOptions(start=str(emerging_first), end=str(last)),
+        overwrite=True,
+    )
+    (folder / MANIFEST_FILE).replace(folder / "manifest-counts.json")
+    run_hotspots(
+        store,
+        folder,
+        unit_options=units,
+        cube_options=CubeOptions(
+            start=str(first - (analyses.hotspot_weeks - 1) * week), end=str(last)
+        ),
+        hotspot_options=HotspotOptions(alpha=analyses.alpha, seed=analyses.seed),
+        map_options=MapOptions(basemap=config.maps.basemap, png=config.maps.png),
+        overwrite=True,
+    )
+    (folder / MANIFEST_FILE).replace(folder / "manifest-hotspots.json")
+    after_first = first - (analyses.shift_after_weeks - 1) * week
+    before_last = after_first - dt.timedelta(days=1)
+    before_first = after_first - analyses.shift_before_weeks * week
+    run_compare(
+        store,
+        folder,
+        before=f"{before_first}..{before_last}",
+        after=f"{after_first}..{last}",
+        unit_options=units,
+        shift_options=ShiftOptions(alpha=analyses.shift_alpha, seed=analyses.seed),
+        map_options=MapOptions(basemap=config.maps.basemap),
+        overwrite=True,
+    )
+    (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")
+    run_report(folder, overwrite=True)
+    return folder
+
+
+def _folder_name(layer: LayerConfig) -> str:
+    return Path(layer.units).stem
+
+
+def _manifest(config, week, first, last, pull, staging: Path) -> dict:
+    outputs = {
+        str(path.relative_to(staging)): path
+        for path in sorted(staging.rglob("*"))
+        if path.is_file()
+    }
+    return manifest_base(
+        "weekly",
+        [config.path(config.output.store)],
+        outputs,
+        week=week,
+        first_day=str(first),
+        last_day=str(last),
+        config=json.loads(json.dumps(asdict(config), default=str)),
+        pull=json.loads(json.dumps(asdict(pull), default=str)),
+    )
+
+
+def _publish(runs: Path, staging: Path, week: str) -> Path:
+    """Move the staging folder to ``runs/.weeks/``, then swap the ``runs/YYYY-Www`` and
+    ``runs/latest`` symlinks onto it, each atomically: at every instant both point to a complete
+    run (a rerun of a week never leaves its name pointing nowhere)."""
+    weeks = runs / WEEKS_FOLDER
+    weeks.mkdir(exist_ok=True)
+    target = weeks / f"{week}-{os.getpid()}-{int(dt.datetime.now(dt.UTC).timestamp())}"
+    staging.replace(target)
+    _crash_point("mid-publish")
+    previous = (runs / week).resolve() if (runs / week).is_symlink() else None
+    if (runs / week).exists() and not (runs / week).is_symlink():  # an older layout
+        shutil.rmtree(runs / week)
+    _swap_link(runs / week, Path(WEEKS_FOLDER) / target.name)
+    _swap_link(runs / LATEST, Path(week))
+    if previous is not None and previous != target.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
+    return runs / week
+
+
+def _swap_link(link: Path, points_to: Path) -> None:
+    """Make ``link`` point to ``points_to`` by renaming a new symlink over it (atomic)."""
+    temporary = link.parent / f".link-{os.getpid()}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(points_to, target_is_directory=True)
+    temporary.replace(link)
+
+
+def _clear_dead_staging(runs: Path) -> None:
+    for folder in [*runs.glob(".staging-*"), *runs.glob(".link-*")]:
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            logger.info("removing %s, left by an interrupted run", folder.name)
+            if folder.is_symlink() or folder.is_file():
+                folder.unlink()
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+    weeks = runs / WEEKS_FOLDER
+    if weeks.is_dir():  # runs moved into place by a run killed before its links moved
+        linked = {link.resolve() for link in runs.iterdir() if link.is_symlink()}
+        for folder in weeks.iterdir():
+            if folder.resolve() not in linked:
+                logger.info("removing %s, never published", folder.name)
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Lock:
+    """An exclusive lock file; a lock whose process is gone is stale and taken over."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _Lock:
+        for _ in range(2):
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                pid = holder.get("pid")
+                same_host = holder.get("host") == socket.gethostname()
+                if isinstance(pid, int) and same_host and _alive(pid):
+                    raise BusyError(
+                        f"another weekly run (pid {pid}, started {holder.get('started')}) holds "
+                        f"{self.path}; try again when it has finished"
+                    ) from None
+                logger.warning("removing a stale lock %s (%s)", self.path, holder or "unreadable")
+                self.path.unlink(missing_ok=True)
+                continue
+            record = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+            with os.fdopen(handle, "w") as lock:
+                json.dump(record, lock)
+            return self
+        raise BusyError(f"could not take the lock {self.path}")
+
+    def __exit__(self, *exc_info) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _crash_point(name: str) -> None:
+    """Die here, as a kill would, when the tests ask for it."""
+    if os.environ.get(CRASH_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _zone():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(TIMEZONE)

@@ -1,0 +1,778 @@
+"""Stage 1, read: an incident file becomes points in the working CRS, and rejected rows a table.
+
+Nothing is dropped silently: every row of the file is either an incident, a rejected row (with
+its line, the column, the value and the reason), or a row left out by ``filter_category`` (counted).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from ..codes import as_text
+from ..columns import (
+    CATEGORY,
+    COLUMN,
+    GEOMETRY,
+    INCIDENT_ID,
+    OCCURRED_AT,
+    REASON,
+    SOURCE_LINE,
+    TIMEZONE,
+    VALUE,
+    WORKING_CRS,
+)
+from ..errors import InputFileError, MissingColumnError, OptionError
+
+logger = logging.getLogger(__name__)
+
+#: The time formats tried, in order, on a column of text (ISO 8601 first).
+TIME_FORMATS = ("ISO8601", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M")
+#: How far outside its CRS's area of use (in degrees) a point may lie before it is impossible.
+AREA_OF_USE_MARGIN_DEGREES = 1.0
+#: The recorded-code columns of the portal export, kept for ``assign_units(how="recorded")``.
+PORTAL_CODE_COLUMNS = ("Beat", "District", "Ward", "Community Area")
+
+_OFFSET_AT_END = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s?(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".csv.bz2")
+_PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
+
+
+@dataclass(frozen=True)
+class IncidentColumns:
+    """Which columns of a file hold what, and how to read them.
+
+    Parameters
+    ----------
+    time_col, x_col, y_col : str
+        The columns with the time of the incident and its coordinates. ``x_col``/``y_col`` may be
+        None for a GeoParquet file, whose point geometry is used.
+    crs : str
+        The CRS of the coordinates (for example ``"EPSG:4326"`` for longitude/latitude).
+    id_col, category_col : str, optional
+        The incident's own id (else the line number is its id) and its category.
+    time_format : str, optional
+        A ``strftime`` format for the time column; by default :data:`TIME_FORMATS` are tried.
+    code_cols : tuple of str
+        Columns of recorded unit codes (such as ``Beat``) kept for recorded assignment.
+
+    Examples
+    --------
+    >>> IncidentColumns(time_col="date", x_col="longitude", y_col="latitude", crs="EPSG:4326").crs
+    'EPSG:4326'
+    """
+
+    time_col: str
+    x_col: str | None
+    y_col: str | None
+    crs: str | None
+    id_col: str | None = None
+    category_col: str | None = None
+    time_format: str | None = None
+    code_cols: tuple[str, ...] = ()
+
+
+#: The City of Chicago portal's "Crimes - 2001 to Present" export, recognised with no options.
+PORTAL_COLUMNS = IncidentColumns(
+    time_col="Date",
+    x_col="X Coordinate",
+    y_col="Y Coordinate",
+    crs="EPSG:3435",
+    id_col="ID",
+    category_col="Primary Type",
+    code_cols=PORTAL_CODE_COLUMNS,
+)
+
+
+@dataclass
+class IncidentRead:
+    """What :func:`read_incidents` gives.
+
+    Attributes
+    ----------
+    incidents : geopandas.GeoDataFrame
+        One row per valid incident: ``incident_id``, ``occurred_at`` (tz-aware America/Chicago),
+        ``category``, ``line`` (its line in the source), any kept code columns, and point
+        ``geometry`` in the working CRS (EPSG:3435).
+    rejects : pandas.DataFrame
+        One row per problem found: ``line``, ``incident_id``, ``column``, ``value``, ``reason``.
+        A row with two problems appears twice; :attr:`rows_rejected` counts rows.
+    rows_read : int
+        Data rows in the file.
+    rows_filtered_out : int
+        Rows left out by ``filter_category`` (not rejected: not asked for).
+    columns : IncidentColumns
+        The columns that were used.
+    notes : list of str
+        What the reader decided that a user should know (format recognised, DST adjustments...).
+    """
+
+    incidents: object
+    rejects: pd.DataFrame
+    rows_read: int
+    rows_filtered_out: int
+    columns: IncidentColumns
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Number of distinct rows rejected."""
+        return int(self.rejects[SOURCE_LINE].nunique())
+
+
+def read_incidents(
+    path: str | Path,
+    *,
+    time_col: str | None = None,
+    x_col: str | None = None,
+    y_col: str | None = None,
+    crs: str | None = None,
+    id_col: str | None = None,
+    category_col: str | None = None,
+    time_format: str | None = None,
+    code_cols: tuple[str, ...] | list[str] = (),
+    filter_category: tuple[str, ...] | list[str] | None = None,
+) -> IncidentRead:
+    """Read an incident file into points in the working CRS, with every bad row accounted for.
+
+    The City of Chicago portal's "Crimes - 2001 to Present" export (columns ``ID``, ``Date``,
+    ``X Coordinate``, ``Y Coordinate``, ...) is recognised with no options; for any other file name
+    the time and coordinate columns and the CRS (``EPSG:4326`` is assumed for columns named
+    longitude/latitude). Options given for a portal file override its defaults.
+
+    Times become tz-aware America/Chicago. A naive time inside the spring-forward gap (which no
+    clock showed) moves forward to the first valid instant; one inside the fall-back hour takes the
+    first occurrence (daylight time). Both are counted in :attr:`IncidentRead.notes`.
+
+    Rows with a missing or unparseable time, missing, non-numeric or non-finite coordinates, the
+    ``(0, 0)`` placeholder, or coordinates more than one degree outside the area of use of their
+    CRS go to :attr:`IncidentRead.rejects`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV (optionally ``.gz``), Parquet or GeoParquet file.
+    time_col, x_col, y_col, crs, id_col, category_col, time_format, code_cols
+        See :class:`IncidentColumns`.
+    filter_category : sequence of str, optional
+        Keep only incidents whose category is one of these (compared case-insensitively).
+
+    Returns
+    -------
+    IncidentRead
+
+    Raises
+    ------
+    InputFileError
+        The file does not exist or cannot be read.
+    MissingColumnError
+        A named column is not in the file (the message lists the columns present).
+    OptionError
+        The CRS is unknown, or the columns cannot be worked out.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "x.csv").write_text(
+    ...     "when,lon,lat\\n2024-03-01 12:00,-87.63,41.88\\nnot a time,-87.6,41.9\\n")
+    >>> read = read_incidents(folder / "x.csv", time_col="when", x_col="lon", y_col="lat",
+    ...                       crs="EPSG:4326")
+    >>> len(read.incidents), read.rows_rejected, read.rejects["reason"].tolist()
+    (1, 1, ['unparseable time'])
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"incident file {str(path)!r} does not exist")
+    header = _read_header(path)
+    columns = _resolve_columns(
+        header,
+        time_col=time_col,
+        x_col=x_col,
+        y_col=y_col,
+        crs=crs,
+        id_col=id_col,
+        category_col=category_col,
+        time_format=time_format,
+        code_cols=tuple(code_cols),
+        path=path,
+    )
+    notes: list[str] = []
+    if (
+        crs is None
+        and columns.x_col is not None
+        and _looks_like_lon_lat(columns.x_col, columns.y_col)
+    ):
+        notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
+    if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
+        notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
+    raw, point_geometry, raw_crs = _read_table(path, columns, header)
+    return incidents_from_table(
+        raw,
+        columns,
+        line=_source_lines(path, len(raw)),
+        point_geometry=point_geometry,
+        raw_crs=raw_crs,
+        filter_category=filter_category,
+        notes=notes,
+    )
+
+
+def incidents_from_table(
+    raw: pd.DataFrame,
+    columns: IncidentColumns,
+    *,
+    line: np.ndarray,
+    point_geometry: np.ndarray | None = None,
+    raw_crs: str | None = None,
+    filter_category: tuple[str, ...] | list[str] | None = None,
+    notes: list[str] | None = None,
+) -> IncidentRead:
+    """The rules of :func:`read_incidents` applied to rows already read (a batch of a large file,
+    or one file of a dataset read by a worker): times, coordinates, rejects, the working CRS.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The rows, as read (text or numbers).
+    columns : IncidentColumns
+        The columns to use, as :func:`read_incidents` resolved them.
+    line : numpy.ndarray
+        Each row's line number in its source (for rejects).
+    point_geometry : numpy.ndarray, optional
+        Point geometries, for a GeoParquet source.
+    raw_crs : str, optional
+        The CRS of the coordinates (``columns.crs`` by default).
+    filter_category : sequence of str, optional
+        Keep only these categories.
+    notes : list of str, optional
+        Notes so far, extended in place.
+
+    Returns
+    -------
+    IncidentRead
+    """
+    notes = [] if notes is None else notes
+    raw_crs = raw_crs or columns.crs
+    rows_read = len(raw)
+
+    keep = np.ones(rows_read, dtype=bool)
+    rows_filtered_out = 0
+    if filter_category:
+        if columns.category_col is None:
+            raise OptionError("filter_category needs a category column (--category-col)")
+        wanted = {str(value).strip().casefold() for value in filter_category}
+        category_values = as_text(raw[columns.category_col]).str.casefold()
+        keep = category_values.isin(wanted).to_numpy()
+        rows_filtered_out = int((~keep).sum())
+        notes.append(
+            f"kept categories {sorted(wanted)}; {rows_filtered_out} rows of other categories "
+            "left out"
+        )
+
+    raw = raw.loc[keep].reset_index(drop=True)
+    line = line[keep]
+    if point_geometry is not None:
+        point_geometry = point_geometry[keep]
+    incident_ids = _incident_ids(raw, columns, line)
+
+    problems: list[pd.DataFrame] = []
+    occurred_at, time_problems, time_notes = _parse_times(raw[columns.time_col], columns)
+    notes.extend(time_notes)
+    problems.append(_problem_frame(time_problems, line, incident_ids, columns.time_col, raw))
+    x, y, coordinate_problems = _parse_coordinates(raw, columns, point_geometry, raw_crs)
+    problems.extend(
+        _problem_frame(mask_reasons, line, incident_ids, column, raw)
+        for column, mask_reasons in coordinate_problems
+    )
+    rejects = _collect_rejects(problems)
+    bad = np.zeros(len(raw), dtype=bool)
+    if len(rejects):
+        bad = np.isin(line, rejects[SOURCE_LINE].to_numpy())
+
+    good = ~bad
+    gx, gy = _to_working_crs(x[good], y[good], raw_crs)
+    data = {
+        INCIDENT_ID: incident_ids[good],
+        OCCURRED_AT: occurred_at[good],
+        CATEGORY: (
+            raw.loc[good, columns.category_col].to_numpy(dtype=object)
+            if columns.category_col
+            else np.full(int(good.sum()), None, dtype=object)
+        ),
+        SOURCE_LINE: line[good],
+    }
+    for code in columns.code_cols:
+        if code in raw.columns:
+            data[code] = raw.loc[good, code].to_numpy(dtype=object)
+    import geopandas as gpd
+
+    frame = pd.DataFrame(data)
+    frame[OCCURRED_AT] = pd.DatetimeIndex(occurred_at[good])
+    incidents = gpd.GeoDataFrame(frame, geometry=shapely.points(gx, gy), crs=WORKING_CRS)
+    if len(rejects):
+        notes.append(
+            f"{rejects[SOURCE_LINE].nunique()} of {rows_read} rows rejected: "
+            + "; ".join(
+                f"{n} {reason}"
+                for reason, n in rejects.groupby(REASON)[SOURCE_LINE].nunique().items()
+            )
+        )
+    for note in notes:
+        logger.info(note)
+    return IncidentRead(
+        incidents=incidents,
+        rejects=rejects,
+        rows_read=rows_read,
+        rows_filtered_out=rows_filtered_out,
+        columns=columns,
+        notes=notes,
+    )
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith(_PARQUET_SUFFIXES)
+
+
+def _is_csv(path: Path) -> bool:
+    return path.name.lower().endswith(_CSV_SUFFIXES)
+
+
+def _read_header(path: Path) -> list[str]:
+    try:
+        if _is_parquet(path):
+            return list(pq.read_schema(path).names)
+        if _is_csv(path):
+            return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as error:
+        raise InputFileError(f"cannot read {str(path)!r}: {error}") from error
+    raise InputFileError(
+        f"incident file {str(path)!r} is not a CSV (.csv, .csv.gz) or Parquet (.parquet) file"
+    )
+
+
+def _geoparquet_geometry_column(path: Path) -> str:
+    """The primary geometry column named in a GeoParquet file's metadata."""
+    import json
+
+    info = json.loads((pq.read_schema(path).metadata or {})[b"geo"])
+    return str(info.get("primary_column", GEOMETRY))
+
+
+def _geoparquet_crs(path: Path) -> str | None:
+    """The CRS of a GeoParquet file's geometry column, or None for plain Parquet."""
+    import json
+
+    metadata = pq.read_schema(path).metadata or {}
+    geo = metadata.get(b"geo")
+    if not geo:
+        return None
+    info = json.loads(geo)
+    column = info["columns"][info.get("primary_column", GEOMETRY)]
+    crs = column.get("crs")
+    if crs is None:
+        return "EPSG:4326"  # the GeoParquet default
+    return CRS.from_user_input(crs).to_string()
+
+
+def _resolve_columns(
+    header: list[str],
+    *,
+    time_col: str | None,
+    x_col: str | None,
+    y_col: str | None,
+    crs: str | None,
+    id_col: str | None,
+    category_col: str | None,
+    time_format: str | None,
+    code_cols: tuple[str, ...],
+    path: Path,
+) -> IncidentColumns:
+    portal = {PORTAL_COLUMNS.time_col, PORTAL_COLUMNS.x_col, PORTAL_COLUMNS.y_col} <= set(header)
+    geoparquet_crs = _geoparquet_crs(path) if _is_parquet(path) else None
+    if portal:
+        base = PORTAL_COLUMNS
+        if id_col is None and PORTAL_COLUMNS.id_col not in header:
+            base = replace(base, id_col=None)
+        if category_col is None and PORTAL_COLUMNS.category_col not in header:
+            base = replace(base, category_col=None)
+    elif time_col is None:
+        raise OptionError(
+            f"{str(path)!r} is not the portal's 'Crimes - 2001 to Present' export (it has no "
+            "'Date', 'X Coordinate' and 'Y Coordinate'); name its columns with --time-col, "
+            f"--x-col, --y-col and --crs. Columns present: {', '.join(map(repr, header))}"
+        )
+    else:
+        base = IncidentColumns(time_col=time_col, x_col=None, y_col=None, crs=None)
+    given = {
+        "time_col": time_col,
+        "x_col": x_col,
+        "y_col": y_col,
+        "crs": crs,
+        "id_col": id_col,
+        "category_col": category_col,
+        "time_format": time_format,
+    }
+    columns = replace(base, **{key: value for key, value in given.items() if value is not None})
+    if code_cols:
+        columns = replace(columns, code_cols=tuple(dict.fromkeys(columns.code_cols + code_cols)))
+
+    if columns.x_col is None or columns.y_col is None:
+        if geoparquet_crs is None:
+            raise OptionError(
+                "name the coordinate columns with --x-col and --y-col (or give a GeoParquet "
+                f"file of points); columns present: {', '.join(map(repr, header))}"
+            )
+        if (columns.x_col is None) != (columns.y_col is None):
+            raise OptionError("give both --x-col and --y-col, or neither for a GeoParquet file")
+    roles = {
+        "the time column (--time-col)": columns.time_col,
+        "the x column (--x-col)": columns.x_col,
+        "the y column (--y-col)": columns.y_col,
+        "the id column (--id-col)": columns.id_col,
+        "the category column (--category-col)": columns.category_col,
+    }
+    for role, name in roles.items():
+        if name is not None and name not in header:
+            raise MissingColumnError(name, header, role)
+    for name in code_cols:
+        if name not in header:
+            raise MissingColumnError(name, header, "the recorded code column (--code-col)")
+
+    if columns.crs is None:
+        if columns.x_col is None:
+            columns = replace(columns, crs=geoparquet_crs)
+        elif _looks_like_lon_lat(columns.x_col, columns.y_col):
+            columns = replace(columns, crs="EPSG:4326")
+        else:
+            raise OptionError(
+                f"the CRS of {columns.x_col!r}/{columns.y_col!r} is unknown: give --crs "
+                "(for example EPSG:4326 for longitude/latitude, EPSG:3435 for Illinois East feet)"
+            )
+    try:
+        CRS.from_user_input(columns.crs)
+    except CRSError as error:
+        raise OptionError(f"'crs' was {columns.crs!r}, which is not a known CRS: {error}") from None
+    return columns
+
+
+def _looks_like_lon_lat(x_col: str | None, y_col: str | None) -> bool:
+    return (x_col or "").strip().lower() in {"lon", "lng", "long", "longitude"} and (
+        y_col or ""
+    ).strip().lower() in {"lat", "latitude"}
+
+
+def _read_table(
+    path: Path, columns: IncidentColumns, header: list[str]
+) -> tuple[pd.DataFrame, np.ndarray | None, str]:
+    """The needed columns as text (or native types for Parquet), and points if GeoParquet."""
+    wanted = [
+        name
+        for name in (
+            columns.id_col,
+            columns.time_col,
+            columns.x_col,
+            columns.y_col,
+            columns.category_col,
+            *columns.code_cols,
+        )
+        if name is not None and name in header
+    ]
+    wanted = list(dict.fromkeys(wanted))
+    try:
+        if _is_parquet(path):
+            if columns.x_col is None:
+                import geopandas as gpd
+
+                geometry_column = _geoparquet_geometry_column(path)
+                frame = gpd.read_parquet(path, columns=[*wanted, geometry_column])
+                geometry = frame.geometry.to_numpy()
+                frame = frame.rename_geometry(GEOMETRY) if geometry_column != GEOMETRY else frame
+                if not np.all(shapely.get_type_id(geometry[~shapely.is_missing(geometry)]) == 0):
+                    raise InputFileError(f"the geometry of {str(path)!r} is not points")
+                return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs)
+            table = pq.read_table(path, columns=wanted)
+            return table.to_pandas(), None, str(columns.crs)
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types=dict.fromkeys(wanted, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (OSError, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {str(path)!r}: {error}") from error
+    frame = table.to_pandas()
+    for name in wanted:
+        frame[name] = frame[name].astype(object)
+    return frame, None, str(columns.crs)
+
+
+def _source_lines(path: Path, n_rows: int) -> np.ndarray:
+    """The line of each data row: the CSV line (header is line 1), or the Parquet row from 1."""
+    first = 2 if _is_csv(path) else 1
+    return np.arange(first, first + n_rows, dtype=np.int64)
+
+
+def _incident_ids(raw: pd.DataFrame, columns: IncidentColumns, line: np.ndarray) -> np.ndarray:
+    fallback = pd.Series(line).astype(str).radd("line-").to_numpy(dtype=object)
+    if columns.id_col is None:
+        return fallback
+    text = as_text(raw[columns.id_col]).to_numpy(dtype=object)
+    empty = text == ""
+    return np.where(empty, fallback, text)
+
+
+def _parse_times(
+    values: pd.Series, columns: IncidentColumns
+) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], list[str]]:
+    """Parse times to tz-aware America/Chicago; return the masks of bad rows with reasons."""
+    notes: list[str] = []
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.DatetimeIndex(values)
+        missing = np.asarray(parsed.isna())
+        if parsed.tz is not None:
+            return parsed.tz_convert(TIMEZONE), [(missing, "missing time")], notes
+        localized, dst_notes = _localize(parsed)
+        return localized, [(missing, "missing time")], dst_notes
+
+    text = as_text(values)
+    missing = text.eq("").to_numpy()
+    with_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
+    aware_utc = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+
+    pending = ~missing & ~with_offset
+    formats = (columns.time_format,) if columns.time_format else _likely_first(text[pending])
+    local_wall = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for time_format in formats:
+        if not pending.any():
+            break
+        parsed = _parse_with(text[pending], time_format)
+        if getattr(parsed.dt, "tz", None) is not None:  # an offset the pattern did not catch
+            parsed = parsed.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
+        values_ns = parsed.to_numpy(dtype="datetime64[ns]")
+        index = np.flatnonzero(pending)
+        ok = ~np.isnat(values_ns)
+        local_wall[index[ok]] = values_ns[ok]
+        pending[index[ok]] = False
+    if with_offset.any():
+        parsed = pd.to_datetime(text[with_offset], format="ISO8601", utc=True, errors="coerce")
+        aware_utc[with_offset] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc)
+
+    localized, dst_notes = _localize(pd.DatetimeIndex(local_wall))
+    notes.extend(dst_notes)
+    utc_wall = np.where(
+        with_offset,
+        aware_utc,
+        localized.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
+    )
+    result = pd.DatetimeIndex(utc_wall).tz_localize("UTC").tz_convert(TIMEZONE)
+    return result, [(missing, "missing time"), (unparseable, "unparseable time")], notes
+
+
+def _likely_first(text: pd.Series) -> tuple[str, ...]:
+    """:data:`TIME_FORMATS`, the one that reads most of a sample of the values first."""
+    sample = text.head(200)
+    if sample.empty:
+        return TIME_FORMATS
+    read = [int(_parse_with(sample, time_format).notna().sum()) for time_format in TIME_FORMATS]
+    order = sorted(range(len(TIME_FORMATS)), key=lambda i: -read[i])
+    return tuple(TIME_FORMATS[i] for i in order)
+
+
+def _parse_with(text: pd.Series, time_format: str) -> pd.Series:
+    try:
+        return pd.to_datetime(text, format=time_format, errors="coerce")
+    except ValueError as error:
+        raise OptionError(
+            f"'time_format' was {time_format!r}, which is not a format: {error}"
+        ) from None
+    except (TypeError, OverflowError):  # pragma: no cover - mixed offsets are split out above
+        return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
+
+
+def _localize(wall: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, list[str]]:
+    """Wall-clock times to America/Chicago, with the DST rule of :func:`read_incidents`."""
+    notes: list[str] = []
+    strict = wall.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")
+    lost = np.asarray(strict.isna() & ~wall.isna())
+    if lost.any():
+        forward = wall.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="shift_forward")
+        in_gap = int((lost & np.asarray(~forward.isna())).sum())
+        in_overlap = int(lost.sum()) - in_gap
+        if in_gap:
+            notes.append(
+                f"{in_gap} time(s) fell in a spring-forward DST gap and were moved to the first "
+                "valid instant after it"
+            )
+        if in_overlap:
+            notes.append(
+                f"{in_overlap} time(s) fell in a fall-back DST hour and were read as the first "
+                "occurrence (daylight time)"
+            )
+    localized = wall.tz_localize(
+        TIMEZONE, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
+    )
+    return localized, notes
+
+
+def _parse_coordinates(
+    raw: pd.DataFrame,
+    columns: IncidentColumns,
+    point_geometry: np.ndarray | None,
+    raw_crs: str,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, list[tuple[np.ndarray, str]]]]]:
+    """Coordinates as floats, and the masks of bad ones per column with their reasons."""
+    if point_geometry is not None:
+        missing = shapely.is_missing(point_geometry) | shapely.is_empty(point_geometry)
+        x = np.full(len(point_geometry), np.nan)
+        y = np.full(len(point_geometry), np.nan)
+        x[~missing] = shapely.get_x(point_geometry[~missing])
+        y[~missing] = shapely.get_y(point_geometry[~missing])
+        problems = [(missing, "missing coordinate")]
+        problems.extend(_impossible(x, y, raw_crs, ~missing))
+        return x, y, [(GEOMETRY, problems)]
+
+    checked: list[tuple[str, list[tuple[np.ndarray, str]]]] = []
+    parsed: list[np.ndarray] = []
+    for name in (columns.x_col, columns.y_col):
+        values = raw[name]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            number = values.to_numpy(dtype=float)
+            missing = np.isnan(number)
+            non_numeric = np.zeros(len(number), dtype=bool)
+        else:
+            text = as_text(values)
+            missing = text.eq("").to_numpy()
+            number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+            lowered = text.str.lower()
+            spelled_non_finite = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity"])
+            non_numeric = (~missing & np.isnan(number) & ~spelled_non_finite).to_numpy()
+        non_finite = ~missing & ~non_numeric & ~np.isfinite(number)
+        checked.append(
+            (
+                str(name),
+                [
+                    (missing, "missing coordinate"),
+                    (non_numeric, "non-numeric coordinate"),
+                    (non_finite, "non-finite coordinate"),
+                ],
+            )
+        )
+        parsed.append(number)
+    x, y = parsed
+    finite = np.isfinite(x) & np.isfinite(y)
+    pair_label = f"{columns.x_col}/{columns.y_col}"
+    checked.append((pair_label, _impossible(x, y, raw_crs, finite)))
+    return x, y, checked
+
+
+def _impossible(
+    x: np.ndarray, y: np.ndarray, crs: str, finite: np.ndarray
+) -> list[tuple[np.ndarray, str]]:
+    """Masks of coordinates that cannot be right for their CRS."""
+    placeholder = finite & (x == 0) & (y == 0)
+    source = CRS.from_user_input(crs)
+    outside = np.zeros(len(x), dtype=bool)
+    candidates = finite & ~placeholder
+    label = source.to_string()
+    if source.is_geographic:
+        outside = candidates & ((np.abs(x) > 180) | (np.abs(y) > 90))
+        reason = f"outside the valid range of {label} (longitude -180..180, latitude -90..90)"
+    else:
+        area = source.area_of_use
+        reason = f"outside the area of use of {label}"
+        if area is not None and candidates.any():
+            reason = f"outside the area of use of {label} ({area.name})"
+            to_lon_lat = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+            lon, lat = to_lon_lat.transform(x[candidates], y[candidates], errcheck=False)
+            margin = AREA_OF_USE_MARGIN_DEGREES
+            bad = (
+                ~np.isfinite(lon)
+                | ~np.isfinite(lat)
+                | (lon < area.west - margin)
+                | (lon > area.east + margin)
+                | (lat < area.south - margin)
+                | (lat > area.north + margin)
+            )
+            outside[np.flatnonzero(candidates)[bad]] = True
+    return [(placeholder, "placeholder (0, 0) coordinates"), (outside, reason)]
+
+
+def _problem_frame(
+    masks: list[tuple[np.ndarray, str]],
+    line: np.ndarray,
+    incident_ids: np.ndarray,
+    column: str,
+    raw: pd.DataFrame,
+) -> pd.DataFrame:
+    frames = []
+    for mask, reason in masks:
+        if not mask.any():
+            continue
+        if column in raw.columns:
+            value = as_text(raw.loc[mask, column]).to_numpy(dtype=object)
+        elif "/" in column:
+            x_name, y_name = column.split("/", 1)
+            value = (
+                as_text(raw.loc[mask, x_name]) + ", " + as_text(raw.loc[mask, y_name])
+            ).to_numpy(dtype=object)
+        else:
+            value = np.full(int(mask.sum()), "", dtype=object)
+        frames.append(
+            pd.DataFrame(
+                {
+                    SOURCE_LINE: line[mask],
+                    INCIDENT_ID: incident_ids[mask],
+                    COLUMN: column,
+                    VALUE: value,
+                    REASON: reason,
+                }
+            )
+        )
+    if not frames:
+        return _empty_rejects()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _empty_rejects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            SOURCE_LINE: pd.Series(dtype="int64"),
+            INCIDENT_ID: pd.Series(dtype=object),
+            COLUMN: pd.Series(dtype=object),
+            VALUE: pd.Series(dtype=object),
+            REASON: pd.Series(dtype=object),
+        }
+    )
+
+
+def _collect_rejects(problems: list[pd.DataFrame]) -> pd.DataFrame:
+    """All problems in one table, by line; a placeholder pair is not also 'outside the area'."""
+    frames = [frame for frame in problems if len(frame)]
+    if not frames:
+        return _empty_rejects()
+    rejects = pd.concat(frames, ignore_index=True)
+    return rejects.sort_values([SOURCE_LINE, COLUMN, REASON], kind="stable").reset_index(drop=True)
+
+
+def _to_working_crs(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    source = CRS.from_user_input(crs)
+    if source == CRS.from_user_input(WORKING_CRS):
+        return x, y
+    transformer = Transformer.from_crs(source, WORKING_CRS, always_xy=True)
+    return transformer.transform(x, y)

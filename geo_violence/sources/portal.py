@@ -1,0 +1,413 @@
+"""Download the city's "Crimes - 2001 to Present" from its Socrata portal, incrementally.
+
+A pull asks for the records of the wanted types that occurred since ``since`` and were updated
+after the last pull (``updated_on``), page by page (``$order``, ``$limit``, ``$offset``), then the
+ids of every such record still published, so records deleted at the source go too. The store is
+one Parquet file in the portal export's column names (``ID``, ``Date``, ``Primary Type``...), so
+every command reads it as it reads an export; a corrected record replaces the stored one by id.
+
+Nothing half-done is ever published: pages are staged in ``STORE.partial/`` with the progress in
+``state.json`` (an interrupted pull resumes from its last complete page), and the store is
+replaced atomically once every page and the id list are in. Transient failures (429 with its
+``Retry-After``, 5xx, timeouts, a body cut off) are retried with exponential backoff; when the
+retries run out the pull fails with :class:`SourceUnavailableError` and the store is unchanged. A
+page without the expected fields fails with :class:`SchemaChangedError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import http.client
+import json
+import logging
+import os
+import shutil
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import GeoViolenceError, OptionError
+from ..outputs import write_atomically, write_parquet
+
+logger = logging.getLogger(__name__)
+
+#: The Chicago Data Portal, and its "Crimes - 2001 to Present" dataset.
+DEFAULT_BASE_URL = "https://data.cityofchicago.org"
+CRIMES_DATASET = "ijzp-q8t2"
+#: Environment variable holding a Socrata app token (optional; raises the portal's rate limit).
+APP_TOKEN_VARIABLE = "GEO_VIOLENCE_APP_TOKEN"
+#: The API's field names and the export's column names, in the export's order.
+FIELDS = {
+    "id": "ID",
+    "case_number": "Case Number",
+    "date": "Date",
+    "block": "Block",
+    "iucr": "IUCR",
+    "primary_type": "Primary Type",
+    "description": "Description",
+    "location_description": "Location Description",
+    "arrest": "Arrest",
+    "domestic": "Domestic",
+    "beat": "Beat",
+    "district": "District",
+    "ward": "Ward",
+    "community_area": "Community Area",
+    "fbi_code": "FBI Code",
+    "x_coordinate": "X Coordinate",
+    "y_coordinate": "Y Coordinate",
+    "year": "Year",
+    "updated_on": "Updated On",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+}
+#: Fields a page must have: without them a record cannot be placed, dated or replaced.
+REQUIRED_FIELDS = ("id", "date", "primary_type", "updated_on")
+
+
+class SourceUnavailableError(GeoViolenceError):
+    """The portal did not answer usefully after every retry (exit status 2)."""
+
+    exit_code = 2
+
+
+class SchemaChangedError(GeoViolenceError):
+    """The portal's records lack fields the tool needs (exit status 3)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How to talk to the portal.
+
+    Attributes
+    ----------
+    base_url : str
+        The portal (``https://data.cityofchicago.org``; a local server in tests).
+    dataset : str
+        The dataset id (``ijzp-q8t2``, "Crimes - 2001 to Present").
+    page_size : int
+        Records per page (``$limit``).
+    timeout : float
+        Seconds to wait for a response.
+    retries : int
+        Attempts after the first, for each request.
+    backoff : float
+        First wait between attempts, in seconds; doubled each time (capped at 60 s), unless a
+        429 says how long to wait (``Retry-After``).
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    dataset: str = CRIMES_DATASET
+    page_size: int = 50_000
+    timeout: float = 60.0
+    retries: int = 5
+    backoff: float = 1.0
+
+
+@dataclass
+class PullResult:
+    """What a pull did to the store."""
+
+    store: Path
+    records: int
+    fetched: int
+    replaced: int
+    deleted: int
+    last_updated: str | None
+    resumed_from_page: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class PortalClient:
+    """GET JSON from a Socrata portal with retries, backoff and an optional app token.
+
+    Examples
+    --------
+    >>> client = PortalClient(FetchOptions(base_url="http://127.0.0.1:9"))
+    >>> client.resource_url({"$limit": 1})
+    'http://127.0.0.1:9/resource/ijzp-q8t2.json?%24limit=1'
+    """
+
+    def __init__(self, options: FetchOptions, *, sleep=time.sleep) -> None:
+        self.options = options
+        self.token = os.environ.get(APP_TOKEN_VARIABLE) or None
+        self.sleep = sleep
+
+    def resource_url(self, query: dict[str, str | int]) -> str:
+        """The dataset's JSON endpoint with a SoQL query."""
+        base = self.options.base_url.rstrip("/")
+        return f"{base}/resource/{self.options.dataset}.json?{urllib.parse.urlencode(query)}"
+
+    def get_json(self, query: dict[str, str | int]) -> list[dict]:
+        """One page of records, retried on 429, 5xx, timeouts and bodies cut off."""
+        url = self.resource_url(query)
+        records = self._get(url, json.loads)
+        if not isinstance(records, list):
+            raise SchemaChangedError(f"the portal answered {url} with something not a list")
+        return records
+
+    def get_bytes(self, url: str) -> bytes:
+        """A whole body, with the same retries."""
+        return self._get(url, lambda body: body)
+
+    def _get(self, url: str, parse):
+        backoff = self.options.backoff
+        told_to_wait: float | None = None  # a 429's Retry-After, for the next attempt only
+        problem = ""
+        for attempt in range(self.options.retries + 1):
+            if attempt:
+                wait = backoff if told_to_wait is None else told_to_wait
+                logger.info("retrying in %.1f s (%s)", wait, problem)
+                self.sleep(wait)
+                backoff = min(backoff * 2, 60.0)
+                told_to_wait = None
+            request = urllib.request.Request(url, headers={"Accept": "application/json"})
+            if self.token:
+                request.add_header("X-App-Token", self.token)
+            try:
+                with urllib.request.urlopen(request, timeout=self.options.timeout) as response:
+                    body = response.read()
+                    expected = response.headers.get("Content-Length")
+                if expected is not None and len(body) != int(expected):
+                    problem = f"body cut off at {len(body)} of {expected} bytes"
+                    continue
+                return parse(body)
+            except urllib.error.HTTPError as error:
+                if error.code == 429 or error.code >= 500:
+                    problem = f"HTTP {error.code}"
+                    told_to_wait = _retry_after(error.headers.get("Retry-After"))
+                    continue
+                raise SourceUnavailableError(
+                    f"the portal refused {url}: HTTP {error.code} {error.reason}"
+                ) from error
+            except (TimeoutError, OSError, http.client.HTTPException) as error:
+                # refused, reset, timed out, or a body shorter than its Content-Length
+                problem = f"{type(error).__name__}: {error}"
+            except ValueError as error:  # a body cut off without a length, or garbled
+                problem = f"unreadable body ({error})"
+        raise SourceUnavailableError(
+            f"the portal at {self.options.base_url} did not answer after "
+            f"{self.options.retries + 1} attempts (last: {problem}); nothing was changed"
+        )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date).
+
+    Examples
+    --------
+    >>> _retry_after("3"), _retry_after(None)
+    (3.0, None)
+    """
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (parsed - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def pull_crimes(
+    store: str | Path,
+    *,
+    since: str,
+    types: tuple[str, ...] = (),
+    options: FetchOptions | None = None,
+    sleep=time.sleep,
+) -> PullResult:
+    """Bring ``store`` up to date with the portal: new and corrected records in, deleted out.
+
+    Parameters
+    ----------
+    store : str or Path
+        The Parquet file kept between pulls (created by the first).
+    since : str
+        First day of the records kept (``YYYY-MM-DD``, on the records' ``Date``).
+    types : tuple of str
+        Primary types to keep (``HOMICIDE``...); all when empty.
+    options : FetchOptions, optional
+        Portal, page size, timeout and retries.
+    sleep : callable
+        How to wait between attempts (``time.sleep``; tests pass a recorder).
+
+    Returns
+    -------
+    PullResult
+
+    Raises
+    ------
+    SourceUnavailableError
+        The portal did not answer after the retries; the store is unchanged and the pages
+        already fetched are kept for the next attempt.
+    SchemaChangedError
+        A page lacks a field the tool needs.
+    """
+    options = options or FetchOptions()
+    store = Path(store)
+    try:
+        first_day = dt.date.fromisoformat(since)
+    except ValueError as error:
+        raise OptionError(f"--since was {since!r}, which is not a date (YYYY-MM-DD)") from error
+    client = PortalClient(options, sleep=sleep)
+    stored = _read_store(store)
+    last_updated = _last_updated(stored)
+    where = [f"date >= '{first_day.isoformat()}T00:00:00'"]
+    if types:
+        quoted = ", ".join("'" + kind.replace("'", "''").upper() + "'" for kind in types)
+        where.append(f"primary_type in ({quoted})")
+    window = " AND ".join(where)
+    changed_where = (
+        window if last_updated is None else f"{window} AND updated_on > '{last_updated}'"
+    )
+    staging = Path(f"{store}.partial")
+    state = _load_state(staging, changed_where, options.page_size)
+    resumed_from = state["pages_done"]
+    if resumed_from:
+        logger.info("resuming an interrupted pull after page %d", resumed_from)
+    while not state["complete"]:
+        page = client.get_json(
+            {
+                "$where": changed_where,
+                "$order": "updated_on, id",
+                "$limit": options.page_size,
+                "$offset": state["pages_done"] * options.page_size,
+            }
+        )
+        frame = _records(page)
+        if len(frame):
+            write_parquet(frame, staging / f"page-{state['pages_done']:06d}.parquet", {})
+        state["pages_done"] += 1
+        state["complete"] = len(page) < options.page_size
+        _save_state(staging, state)
+    live_ids = _live_ids(client, window, options.page_size)
+    fetched = _read_pages(staging)
+    merged, replaced, deleted = _merge(stored, fetched, live_ids)
+    write_parquet(
+        merged,
+        store,
+        {"source": asdict(options) | {"since": since, "types": list(types)}},
+    )
+    shutil.rmtree(staging, ignore_errors=True)
+    return PullResult(
+        store=store,
+        records=len(merged),
+        fetched=len(fetched),
+        replaced=replaced,
+        deleted=deleted,
+        last_updated=_last_updated(merged),
+        resumed_from_page=resumed_from,
+    )
+
+
+def _records(page: list[dict]) -> pd.DataFrame:
+    """A page of API records as export columns (text), checked for the fields the tool needs."""
+    if page:
+        present = set().union(*(record.keys() for record in page))
+        missing = [name for name in REQUIRED_FIELDS if name not in present]
+        if missing or not (
+            {"latitude", "longitude"} <= present or {"x_coordinate", "y_coordinate"} <= present
+        ):
+            wanted = missing or ["latitude/longitude or x_coordinate/y_coordinate"]
+            raise SchemaChangedError(
+                f"the portal's records lack {', '.join(wanted)} (fields present: "
+                f"{', '.join(sorted(present))}): the dataset changed; nothing was changed"
+            )
+    frame = pd.DataFrame(
+        {column: [_text(record.get(name)) for record in page] for name, column in FIELDS.items()}
+    )
+    return frame
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _live_ids(client: PortalClient, window: str, page_size: int) -> set[str]:
+    """Every id the portal still publishes in the window (deleted records are not among them)."""
+    ids: set[str] = set()
+    offset = 0
+    while True:
+        page = client.get_json(
+            {
+                "$select": "id",
+                "$where": window,
+                "$order": "id",
+                "$limit": page_size,
+                "$offset": offset,
+            }
+        )
+        if page and "id" not in page[0]:
+            raise SchemaChangedError("the portal's id listing has no 'id' field")
+        ids.update(str(record["id"]) for record in page)
+        if len(page) < page_size:
+            return ids
+        offset += page_size
+
+
+def _merge(
+    stored: pd.DataFrame, fetched: pd.DataFrame, live_ids: set[str]
+) -> tuple[pd.DataFrame, int, int]:
+    """The stored records with the fetched ones replacing theirs by id, less the deleted."""
+    replaced = int(stored["ID"].isin(set(fetched["ID"])).sum()) if len(stored) else 0
+    merged = pd.concat([stored, fetched], ignore_index=True)
+    merged = merged.drop_duplicates("ID", keep="last")
+    alive = merged["ID"].isin(live_ids)
+    deleted = int((~alive).sum())
+    merged = merged[alive]
+    order = pd.to_numeric(merged["ID"], errors="coerce")
+    merged = merged.assign(_order=order).sort_values(["_order", "ID"]).drop(columns="_order")
+    return merged.reset_index(drop=True), replaced, deleted
+
+
+def _read_store(store: Path) -> pd.DataFrame:
+    if not store.exists():
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in FIELDS.values()})
+    return pd.read_parquet(store)
+
+
+def _last_updated(frame: pd.DataFrame) -> str | None:
+    if not len(frame):
+        return None
+    values = frame["Updated On"].dropna().astype(str)
+    return values.max() if len(values) else None
+
+
+def _read_pages(staging: Path) -> pd.DataFrame:
+    pages = sorted(staging.glob("page-*.parquet"))
+    if not pages:
+        return _records([])
+    return pd.concat([pd.read_parquet(page) for page in pages], ignore_index=True)
+
+
+def _load_state(staging: Path, where: str, page_size: int) -> dict:
+    """The staged progress of an interrupted pull of the same query, or a fresh start."""
+    path = staging / "state.json"
+    fresh = {"where": where, "page_size": page_size, "pages_done": 0, "complete": False}
+    if path.exists():
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            state = {}
+        if state.get("where") == where and state.get("page_size") == page_size:
+            return state
+        shutil.rmtree(staging, ignore_errors=True)  # another query: start again
+    staging.mkdir(parents=True, exist_ok=True)
+    _save_state(staging, fresh)
+    return fresh
+
+
+def _save_state(staging: Path, state: dict) -> None:
+    text = json.dumps(state, indent=1)
+    write_atomically(staging / "state.json", lambda temporary: temporary.write_text(text))

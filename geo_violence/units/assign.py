@@ -1,0 +1,239 @@
+"""Stage 3, assign: each incident gets the unit that contains it; the rest are listed.
+
+The edge rule: a point inside a unit belongs to it; a point on an edge (inside no unit) belongs to
+the first unit, in the layer's id order, whose boundary it touches; where units overlap, the first
+in id order that contains the point wins. So every point gets exactly one unit or none.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from ..codes import canonical_codes
+from ..columns import (
+    INCIDENT_ID,
+    MAP_CRS,
+    OCCURRED_AT,
+    REASON,
+    SOURCE_LINE,
+    UNIT_ID,
+    WORKING_CRS,
+)
+from ..errors import MissingColumnError, OptionError
+from .polygon_grid import locate_many
+
+logger = logging.getLogger(__name__)
+
+#: The ways of assigning incidents to units.
+ASSIGN_METHODS = ("polygon", "recorded")
+OUTSIDE_EVERY_UNIT = "outside every unit"
+
+
+@dataclass(frozen=True)
+class CodeAgreement:
+    """How often an incident's recorded code names the unit its point falls in.
+
+    Attributes
+    ----------
+    column : str
+        The recorded code column (``Beat``, ``District``, ...).
+    compared : int
+        Incidents with both a recorded code and a containing unit.
+    disagree : int
+        Of those, how many record another unit.
+    missing_code : int
+        Incidents with no recorded code.
+    """
+
+    column: str
+    compared: int
+    disagree: int
+    missing_code: int
+
+    @property
+    def disagreement_rate(self) -> float:
+        """Share of compared incidents whose recorded code is another unit."""
+        return self.disagree / self.compared if self.compared else float("nan")
+
+
+@dataclass
+class Assignment:
+    """What :func:`assign_units` gives.
+
+    Attributes
+    ----------
+    incidents : geopandas.GeoDataFrame
+        The assigned incidents, each with its ``unit_id``.
+    unassigned : pandas.DataFrame
+        The incidents with no unit: ``line``, ``incident_id``, ``occurred_at``, ``x``, ``y``
+        (working CRS), ``longitude``, ``latitude`` and ``reason``.
+    how : str
+        ``"polygon"`` or ``"recorded"``.
+    agreement : CodeAgreement or None
+        Recorded code against containing polygon, when the incidents carry a code column.
+    notes : list of str
+    """
+
+    incidents: gpd.GeoDataFrame
+    unassigned: pd.DataFrame
+    how: str
+    agreement: CodeAgreement | None
+    notes: list[str] = field(default_factory=list)
+
+
+def assign_units(
+    incidents: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    how: str = "polygon",
+    code_column: str | None = None,
+) -> Assignment:
+    """Give each incident the unit it belongs to, and list those that belong to none.
+
+    Parameters
+    ----------
+    incidents : geopandas.GeoDataFrame
+        Points in the working CRS, as :func:`geo_violence.read_incidents` gives them.
+    units : geopandas.GeoDataFrame
+        Units indexed by ``unit_id``, as :func:`geo_violence.load_units` gives them.
+    how : {"polygon", "recorded"}
+        ``"polygon"``: the unit whose polygon contains the point (exact, with the module's edge
+        rule). ``"recorded"``: the unit named by the incident's own ``code_column``.
+    code_column : str, optional
+        The incidents' column with the recorded unit code (``Beat``, ``Community Area``...).
+        In both modes, when present, the run reports how often it disagrees with the polygon.
+
+    Returns
+    -------
+    Assignment
+
+    Examples
+    --------
+    >>> units = gpd.GeoDataFrame({"name": ["West", "East"]},
+    ...     geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+    ...     index=pd.Index(["1", "2"], name="unit_id"), crs="EPSG:3435")
+    >>> points = gpd.GeoDataFrame({"incident_id": ["a", "b", "c"], "line": [2, 3, 4],
+    ...     "occurred_at": pd.to_datetime(["2024-01-01"] * 3).tz_localize("America/Chicago")},
+    ...     geometry=shapely.points([0.5, 1.5, 9], [0.5, 0.5, 9]), crs="EPSG:3435")
+    >>> result = assign_units(points, units)
+    >>> result.incidents["unit_id"].tolist(), result.unassigned["reason"].tolist()
+    (['1', '2'], ['outside every unit'])
+    """
+    if how not in ASSIGN_METHODS:
+        raise OptionError.expected("assign", how, ASSIGN_METHODS)
+    if incidents.crs is not None and units.crs is not None and incidents.crs != units.crs:
+        raise OptionError(
+            f"incidents are in {incidents.crs.to_string()} but units in "
+            f"{units.crs.to_string()}; read both with geo_violence so they share {WORKING_CRS}"
+        )
+    notes: list[str] = []
+    x = shapely.get_x(incidents.geometry.to_numpy())
+    y = shapely.get_y(incidents.geometry.to_numpy())
+    position = locate_many(x, y, units.geometry.to_numpy())
+    unit_ids = units.index.to_numpy(dtype=object)
+    polygon_unit = np.where(position >= 0, unit_ids[np.maximum(position, 0)], None)
+
+    agreement = None
+    recorded_unit = None
+    if code_column is not None:
+        if code_column not in incidents.columns:
+            raise MissingColumnError(
+                code_column,
+                [c for c in incidents.columns if c != incidents.geometry.name],
+                "the recorded code column",
+            )
+        recorded_codes = canonical_codes(incidents[code_column])
+        lookup = dict(zip(canonical_codes(units.index), unit_ids, strict=True))
+        recorded_unit = recorded_codes.map(lookup).to_numpy(dtype=object)
+        agreement = _agreement(code_column, recorded_codes, recorded_unit, polygon_unit)
+        notes.append(
+            f"recorded {code_column} disagrees with the containing polygon for "
+            f"{agreement.disagree} of {agreement.compared} incidents "
+            f"({agreement.disagreement_rate:.1%})"
+        )
+    elif how == "recorded":
+        raise OptionError(
+            "assign 'recorded' needs the incidents' recorded code column: the layer names none, "
+            "or the file lacks it; give --code-col"
+        )
+
+    # why each incident has no unit, as a code into ``reasons`` (0: it has one); codes, not
+    # strings, because millions of strings cost seconds to build and compare
+    if how == "polygon":
+        chosen = polygon_unit
+        reasons = ["", OUTSIDE_EVERY_UNIT]
+        reason_code = (position < 0).astype(np.int8)
+    else:
+        chosen = recorded_unit
+        raw_codes = canonical_codes(incidents[code_column]).to_numpy(dtype=object)
+        reasons = [
+            "",
+            f"no recorded {code_column}",
+            f"recorded {code_column} is not a unit of the layer",
+        ]
+        reason_code = np.where(raw_codes == "", 1, np.where(pd.isna(chosen), 2, 0)).astype(np.int8)
+    assigned = reason_code == 0
+    result = incidents.loc[assigned].copy()
+    result[UNIT_ID] = chosen[assigned].astype(object)
+    unassigned = _unassigned_table(incidents, x, y, ~assigned, reason_code, reasons)
+    if len(unassigned):
+        notes.append(
+            f"{len(unassigned)} of {len(incidents)} incidents have no unit: "
+            + "; ".join(f"{n} {reason}" for reason, n in unassigned[REASON].value_counts().items())
+        )
+    for note in notes:
+        logger.info(note)
+    return Assignment(
+        incidents=result, unassigned=unassigned, how=how, agreement=agreement, notes=notes
+    )
+
+
+def _agreement(
+    column: str, recorded_codes: pd.Series, recorded_unit: np.ndarray, polygon_unit: np.ndarray
+) -> CodeAgreement:
+    has_code = recorded_codes.to_numpy(dtype=object) != ""
+    has_polygon = np.array([unit is not None for unit in polygon_unit])
+    compared = has_code & has_polygon
+    differs = compared & (recorded_unit != polygon_unit)
+    return CodeAgreement(
+        column=column,
+        compared=int(compared.sum()),
+        disagree=int(differs.sum()),
+        missing_code=int((~has_code).sum()),
+    )
+
+
+def _unassigned_table(
+    incidents: gpd.GeoDataFrame,
+    x: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    reason_code: np.ndarray,
+    reasons: list[str],
+) -> pd.DataFrame:
+    to_lon_lat = Transformer.from_crs(WORKING_CRS, MAP_CRS, always_xy=True)
+    longitude, latitude = to_lon_lat.transform(x[mask], y[mask])
+    rows = np.flatnonzero(mask)
+    lines = incidents[SOURCE_LINE].to_numpy()[rows] if SOURCE_LINE in incidents else rows + 1
+    return pd.DataFrame(
+        {
+            SOURCE_LINE: lines,
+            # object, not pandas' string dtype: converting millions of ids costs a second
+            INCIDENT_ID: pd.Series(incidents[INCIDENT_ID].to_numpy()[rows], dtype=object),
+            OCCURRED_AT: incidents[OCCURRED_AT].iloc[rows].reset_index(drop=True),
+            "x": x[mask],
+            "y": y[mask],
+            "longitude": np.round(longitude, 7),
+            "latitude": np.round(latitude, 7),
+            REASON: pd.Categorical.from_codes(
+                reason_code[mask] - 1, categories=pd.Index(reasons[1:], dtype=object)
+            ).remove_unused_categories(),
+        }
+    )

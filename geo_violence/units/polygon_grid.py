@@ -1,0 +1,148 @@
+"""Exact point-in-polygon for many points: a coarse grid settles the points far from every edge,
+only the points near an edge are tested against the polygons.
+
+The grid covers the units' bounds. Every cell that a unit's boundary passes through, or that lies
+within two cells of one, is an *edge* cell. The other cells form connected regions that no boundary
+touches, so each region lies wholly inside the same units (or outside all of them); one exact test
+of one point per region gives its owner under the rule of
+:func:`geo_violence.units.locate.locate_points`. A point then takes its cell's owner, and points in
+edge cells (or off the grid) get the exact test. The two-cell margin keeps a point whose cell index
+rounds to a neighbour inside the same region, so the result equals the exact one for every point,
+edges and vertices included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import numpy as np
+import shapely
+from scipy import ndimage
+
+from .locate import locate_points
+
+#: Cells along the longer side of the units' bounds (by default, from the number of points).
+CELLS_ACROSS = 4096
+#: Below this many points the grid does not pay for itself: every point is tested exactly.
+MIN_POINTS = 20_000
+#: A cell whose owner must be found exactly (near an edge); -1 is "outside every unit".
+EDGE = -2
+#: Grids kept for reuse (a file read in batches, a weekly job's layers locate against the same
+#: polygons again and again).
+CACHED_GRIDS = 4
+
+_grids: OrderedDict[tuple[str, int], PolygonGrid] = OrderedDict()
+
+
+class PolygonGrid:
+    """A grid over polygons that locates points exactly, most of them by one array lookup.
+
+    Parameters
+    ----------
+    polygons : numpy.ndarray of shapely geometries
+        The units in their order (the first wins ties, as in ``locate_points``).
+    cells_across : int
+        Cells along the longer side of the bounds.
+
+    Examples
+    --------
+    >>> polygons = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)])
+    >>> grid = PolygonGrid(polygons, cells_across=64)
+    >>> grid.locate(np.array([1.0, 10.0, 15.0, 30.0]), np.array([1.0, 5.0, 5.0, 5.0])).tolist()
+    [0, 0, 1, -1]
+    """
+
+    def __init__(self, polygons: np.ndarray, *, cells_across: int = CELLS_ACROSS) -> None:
+        self.polygons = np.asarray(polygons, dtype=object)
+        x_min, y_min, x_max, y_max = shapely.total_bounds(self.polygons)
+        self.cell = max(x_max - x_min, y_max - y_min, 1e-9) / cells_across
+        margin = 3 * self.cell
+        self.x0, self.y0 = x_min - margin, y_min - margin
+        self.nx = int(np.ceil((x_max + margin - self.x0) / self.cell)) + 1
+        self.ny = int(np.ceil((y_max + margin - self.y0) / self.cell)) + 1
+        edge = np.zeros((self.ny, self.nx), dtype=bool)
+        outlines = shapely.segmentize(shapely.boundary(self.polygons), self.cell / 4)
+        points = shapely.get_coordinates(outlines)
+        column, row = self._cells(points[:, 0], points[:, 1])
+        edge[row.astype(np.int64), column.astype(np.int64)] = True
+        edge = ndimage.binary_dilation(edge, structure=np.ones((5, 5), dtype=bool))
+        regions, n_regions = ndimage.label(~edge)
+        # one cell of each region: the first of its label inside the region's bounding box
+        rows, columns = np.empty(n_regions, dtype=np.int64), np.empty(n_regions, dtype=np.int64)
+        for label, box in enumerate(ndimage.find_objects(regions), start=1):
+            first = int(np.argmax(regions[box] == label))
+            row, column = np.divmod(first, box[1].stop - box[1].start)
+            rows[label - 1], columns[label - 1] = row + box[0].start, column + box[1].start
+        owners = locate_points(
+            self.x0 + (columns + 0.5) * self.cell, self.y0 + (rows + 0.5) * self.cell, self.polygons
+        )
+        owner_of_region = np.concatenate([[EDGE], owners]).astype(np.int32)
+        self.owner = owner_of_region[regions]
+        self.edge_share = float(edge.mean())
+        self.n_regions = n_regions
+
+    def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        column = np.floor((np.asarray(x, dtype=float) - self.x0) / self.cell)
+        row = np.floor((np.asarray(y, dtype=float) - self.y0) / self.cell)
+        return column, row
+
+    def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The position of the polygon containing each point, or -1 (``locate_points``'s rule)."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        column, row = self._cells(x, y)
+        on_grid = (column >= 0) & (column < self.nx) & (row >= 0) & (row < self.ny)
+        result = np.full(len(x), -1, dtype=np.int64)
+        inside = np.flatnonzero(on_grid)
+        result[inside] = self.owner[row[inside].astype(np.int64), column[inside].astype(np.int64)]
+        exact = np.flatnonzero((result == EDGE) | (on_grid & ~np.isfinite(x + y)))
+        if len(exact):
+            result[exact] = locate_points(x[exact], y[exact], self.polygons)
+        return result
+
+
+def locate_many(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """``locate_points``'s result, through a grid when there are enough points to pay for it.
+
+    The grid is finer for more points (its cost grows with its cells, the exact tests it saves
+    with the points): ``1.5 * sqrt(n)`` cells across, between 512 and 4096.
+
+    Examples
+    --------
+    >>> polygons = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)])
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.uniform(-5, 25, 50_000), rng.uniform(-5, 15, 50_000)
+    >>> bool((locate_many(x, y, polygons) == locate_points(x, y, polygons)).all())
+    True
+    """
+    if len(x) < MIN_POINTS:
+        return locate_points(x, y, polygons)
+    cells = int(np.clip(1.5 * np.sqrt(len(x)), 512, CELLS_ACROSS))
+    return grid_for(polygons, cells).locate(x, y)
+
+
+def grid_for(polygons: np.ndarray, cells_across: int) -> PolygonGrid:
+    """The grid of ``polygons``, built once and reused while it is among the last
+    ``CACHED_GRIDS`` used; the key is the polygons' exact coordinates (their WKB), so a changed
+    polygon never meets a stale grid.
+
+    Examples
+    --------
+    >>> polygons = np.array([shapely.box(0, 0, 10, 10)])
+    >>> grid_for(polygons, 64) is grid_for(np.array([shapely.box(0, 0, 10, 10)]), 64)
+    True
+    """
+    digest = hashlib.sha256()
+    for blob in shapely.to_wkb(np.asarray(polygons, dtype=object)):
+        digest.update(len(blob).to_bytes(8, "little"))
+        digest.update(blob)
+    key = (digest.hexdigest(), cells_across)
+    if key in _grids:
+        _grids.move_to_end(key)
+        return _grids[key]
+    grid = PolygonGrid(polygons, cells_across=cells_across)
+    _grids[key] = grid
+    while len(_grids) > CACHED_GRIDS:
+        _grids.popitem(last=False)
+    return grid
