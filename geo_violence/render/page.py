@@ -77,12 +77,19 @@ class MapSeries:
         Gi* bins -3..3 per unit and step (NaN where not tested): enables the slider.
     step_name : str
         What a step is called ("week").
+    fitted : numpy.ndarray, optional
+        Shape ``(n_units, n_steps)``: what a model expected in each step (a fitted trend, a
+        scan's expectation), drawn dashed over the counts.
+    fitted_label : str
+        What the dashed line is, for the caption ("fitted trend").
     """
 
     dates: list[str]
     counts: np.ndarray
     bins: np.ndarray | None = None
     step_name: str = "week"
+    fitted: np.ndarray | None = None
+    fitted_label: str = "fitted trend"
 
 
 @dataclass
@@ -111,6 +118,9 @@ class MapContent:
         Where the data come from.
     series : MapSeries, optional
         Sparklines, and the slider when it has bins.
+    outlines : pandas.Series, optional
+        A CSS colour per unit to outline (a cluster's units); units not in it keep the thin
+        grey edge.
     """
 
     title: str
@@ -123,6 +133,7 @@ class MapContent:
     subtitle: str = ""
     source: str = ""
     series: MapSeries | None = None
+    outlines: pd.Series | None = None
     label_zoom: float | None = None
     extra: dict = field(default_factory=dict)
 
@@ -231,6 +242,8 @@ def _payload(units: gpd.GeoDataFrame, content: MapContent, basemap: str) -> dict
             row["heading"] = _text(content.heading.get(unit_id))
         if content.sentence is not None:
             row["sentence"] = _text(content.sentence.get(unit_id))
+        if content.outlines is not None and isinstance(content.outlines.get(unit_id), str):
+            row["outline"] = content.outlines.get(unit_id)
         unit_rows.append(row)
     payload = {
         "title": content.title,
@@ -265,6 +278,10 @@ def _series(series: MapSeries) -> dict:
         "binColours": list(BIN_COLOURS),
         "binLegend": [list(row) for row in BIN_LEGEND],
     }
+    if series.fitted is not None:
+        fitted = np.nan_to_num(np.asarray(series.fitted, dtype=float), nan=0.0, posinf=0.0)
+        result["fitted"] = np.round(fitted, 3).tolist()
+        result["fittedLabel"] = series.fitted_label
     if series.bins is not None:
         bins = np.asarray(series.bins, dtype=float)
         codes = np.where(np.isnan(bins), ord("x"), np.nan_to_num(bins) + 3 + ord("0"))

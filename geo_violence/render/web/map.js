@@ -46,7 +46,9 @@ function geoViolenceMap(map, data) {
   function sparkline(unit) {
     var counts = series.counts[unit];
     var width = 260, height = 56, n = counts.length;
-    var top = Math.max(1, Math.max.apply(null, counts));
+    var fitted = series.fitted ? series.fitted[unit] : null;
+    var top = Math.max(1, Math.max.apply(null, counts),
+                       fitted ? Math.max.apply(null, fitted) : 0);
     var x = function (i) { return n > 1 ? (i / (n - 1)) * (width - 2) + 1 : width / 2; };
     var y = function (v) { return height - 8 - (v / top) * (height - 12); };
     var chart = svg("svg", {width: width, height: height, viewBox: "0 0 " + width + " " + height,
@@ -67,6 +69,11 @@ function geoViolenceMap(map, data) {
     var points = counts.map(function (v, i) { return x(i).toFixed(1) + "," + y(v).toFixed(1); });
     chart.appendChild(svg("polyline", {points: points.join(" "), fill: "none", stroke: "#333",
                                        "stroke-width": 1}));
+    if (fitted) {  // the model's expectation: a fitted trend, or what a scan expected
+      var line = fitted.map(function (v, i) { return x(i).toFixed(1) + "," + y(v).toFixed(1); });
+      chart.appendChild(svg("polyline", {points: line.join(" "), fill: "none", stroke: "#d95f02",
+                                         "stroke-width": 1.6, "stroke-dasharray": "4 2"}));
+    }
     if (state.step >= 0) {
       chart.appendChild(svg("line", {x1: x(state.step), x2: x(state.step), y1: 0, y2: height - 6,
                                      stroke: "#d95f02", "stroke-width": 1}));
@@ -95,7 +102,8 @@ function geoViolenceMap(map, data) {
       box.appendChild(sparkline(unit));
       box.appendChild(el("div", "gv-spark-caption",
         "incidents per " + series.stepName + ", " + series.dates[0] + " to " +
-        series.dates[series.dates.length - 1] + (series.bins ? "; ticks: hot or cold weeks" : "")));
+        series.dates[series.dates.length - 1] + (series.bins ? "; ticks: hot or cold weeks" : "") +
+        (series.fitted ? "; dashed: " + series.fittedLabel : "")));
     }
     box.appendChild(table(units[unit].popup));
     return box;
@@ -104,8 +112,9 @@ function geoViolenceMap(map, data) {
   var layers = [];
   var shapes = L.geoJSON(data.features, {
     style: function (feature) {
-      return {fillColor: colourOf(feature.properties.i), color: "#555555", weight: 0.8,
-              fillOpacity: 0.85};
+      var outline = units[feature.properties.i].outline;
+      return {fillColor: colourOf(feature.properties.i), color: outline || "#555555",
+              weight: outline ? 3 : 0.8, fillOpacity: 0.85};
     },
     onEachFeature: function (feature, layer) {
       var unit = feature.properties.i;
@@ -113,7 +122,10 @@ function geoViolenceMap(map, data) {
       layer.bindTooltip(function () { return hoverContent(unit); }, {sticky: true});
       layer.bindPopup(function () { return popupContent(unit); }, {maxWidth: 300});
       layer.on("mouseover", function () { layer.setStyle({weight: 2.2, color: "#000000"}); });
-      layer.on("mouseout", function () { layer.setStyle({weight: 0.8, color: "#555555"}); });
+      layer.on("mouseout", function () {
+        var outline = units[unit].outline;
+        layer.setStyle({weight: outline ? 3 : 0.8, color: outline || "#555555"});
+      });
     }
   }).addTo(map);
   // fit the city once the map has a size: an iframe below the fold or not yet laid out has
