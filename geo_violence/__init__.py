@@ -9,6 +9,7 @@ The public API, in the order data flows through it::
     neighbours = build_weights(layer.units)                   # 5. neighbours
     emerging = emerging_hotspots(cube.counts, neighbours.matrix, cube.unit_ids)  # 6. statistics
     shift = compare_periods(before, after, neighbours, years_before=5, years_after=4)
+    trends = detect_trends(cube.counts, neighbours.matrix, step_starts=cube.step_starts)
     write_map(layer.units, emerging_content(emerging.units, title="..."), "map.html")  # 7.
 """
 
@@ -45,6 +46,7 @@ from .jobs import (
     run_hotspots,
     run_report,
 )
+from .jobs.trends import TrendsRun, run_trends
 from .render import MapContent, MapSeries, emerging_content, write_map
 from .sources.aggregates import read_unit_counts
 from .sources.incidents import PORTAL_COLUMNS, IncidentColumns, IncidentRead, read_incidents
@@ -56,6 +58,7 @@ from .stats.hotspots import HotspotOptions, hotspot_table
 from .stats.outreach import rank_for_outreach
 from .stats.shift import ShiftOptions, compare_periods, rate_ratio_test, share_test
 from .stats.trend import mann_kendall
+from .stats.trends import TrendOptions, TrendResult, detect_trends
 from .units.assign import Assignment, CodeAgreement, assign_units
 from .units.layers import LayerSpec, UnitLayer, catalogue, load_units
 from .units.locate import locate_points
@@ -97,6 +100,9 @@ __all__ = [
     "PreparedCube",
     "ReadOptions",
     "ShiftOptions",
+    "TrendOptions",
+    "TrendResult",
+    "TrendsRun",
     "UnitLayer",
     "UnitOptions",
     "UnitsError",
@@ -109,6 +115,7 @@ __all__ = [
     "catalogue",
     "compare_periods",
     "dask_parquet_cube",
+    "detect_trends",
     "emerging_content",
     "emerging_hotspots",
     "hotspot_table",
@@ -132,6 +139,7 @@ __all__ = [
     "run_emerging",
     "run_hotspots",
     "run_report",
+    "run_trends",
     "share_test",
     "space_time_gi_star",
     "stream_parquet_cube",

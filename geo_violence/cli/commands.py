@@ -19,6 +19,7 @@ from ..jobs import (
     run_report,
 )
 from ..jobs.counts import run_scaled_counts
+from ..jobs.trends import run_trends
 from ..jobs.weekly import config_toml, read_config, run_weekly
 from .app import logger, main
 from .options import (
@@ -31,6 +32,7 @@ from .options import (
     output_options,
     read_options,
     shift_options,
+    trend_options,
     unit_options,
 )
 
@@ -116,6 +118,33 @@ def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
     counts = run.table["category"].value_counts()
     logger.info(
         "categories: %s; wrote %s",
+        ", ".join(f"{n} {name}" for name, n in counts.items()),
+        out_dir,
+    )
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path))
+@read_options
+@unit_options
+@cube_options(step="month")
+@neighbour_options
+@trend_options
+@map_options
+@output_options("maps/trends")
+def trends(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+    """Where violence has been rising or falling, unit by unit, over the whole period: the
+    rate ratio per year, when the change began, and against the city (months by default)."""
+    run = run_trends(incidents, out_dir, overwrite=overwrite, **options)
+    logger.info(run.prepared.summary())
+    counts = run.result.units["label"].value_counts()
+    city = run.result.city
+    logger.info(
+        "the city: %.3g a year (%.3g to %.3g), %s; units: %s; wrote %s",
+        city["rate_ratio_per_year"],
+        city["rate_ratio_low"],
+        city["rate_ratio_high"],
+        city["direction"],
         ", ".join(f"{n} {name}" for name, n in counts.items()),
         out_dir,
     )

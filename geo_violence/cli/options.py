@@ -25,6 +25,7 @@ from ..stats.emerging import WINDOWS, EmergingOptions
 from ..stats.hotspots import SMOOTHING_METHODS, HotspotOptions
 from ..stats.shift import ShiftOptions
 from ..stats.significance import FDR_METHODS
+from ..stats.trends import TrendOptions
 from ..units.assign import ASSIGN_METHODS
 from ..units.neighbours import ISLAND_POLICIES, NEIGHBOUR_METHODS
 
@@ -121,22 +122,32 @@ _POPULATION_OPTIONS = [
     click.option("--population-id-col", help="Id column of the population file."),
     click.option("--population-col", help="Population column of the population file."),
 ]
-_STEP_OPTIONS = [
-    click.option("--step", type=click.Choice(STEPS), default="week", show_default=True),
-    click.option("--keep-partial", is_flag=True, help="Keep incomplete first/last steps."),
-]
 
 
-def cube_options(*, steps: bool = True, period: bool = True) -> Callable:
+def _step_options(default: str) -> list[Callable]:
+    return [
+        click.option(
+            "--step",
+            type=click.Choice(STEPS),
+            default=default,
+            show_default=True,
+            help="Length of a step: ISO weeks from Monday, calendar months, or days.",
+        ),
+        click.option("--keep-partial", is_flag=True, help="Keep incomplete first/last steps."),
+    ]
+
+
+def cube_options(*, steps: bool = True, period: bool = True, step: str = "week") -> Callable:
     """Options of assignment and counting (``steps=False`` for one period, no step length;
-    ``period=False`` where the command takes its periods otherwise)."""
+    ``period=False`` where the command takes its periods otherwise; ``step`` the default
+    step)."""
     return option_group(
         "cube_options",
         CubeOptions,
         _ASSIGN_OPTIONS
         + (_START_END_OPTIONS if period else [])
         + _POPULATION_OPTIONS
-        + (_STEP_OPTIONS if steps else []),
+        + (_step_options(step) if steps else []),
     )
 
 
@@ -312,3 +323,41 @@ def output_options(default: str) -> Callable:
         )(command)
 
     return decorate
+
+
+trend_options = option_group(
+    "trend_options",
+    TrendOptions,
+    [
+        click.option(
+            "--alpha",
+            type=PROBABILITY,
+            default=0.05,
+            show_default=True,
+            help="Level of the corrected p-values (q) for rising and falling.",
+        ),
+        _FDR,
+        click.option(
+            "--confidence",
+            type=PROBABILITY,
+            default=0.95,
+            show_default=True,
+            help="Level of the intervals (rate ratio per year, when the change began).",
+        ),
+        click.option(
+            "--exact-max-events",
+            type=COUNT,
+            default=50,
+            show_default=True,
+            help="Units with at most this many events get exact p-values.",
+        ),
+        click.option(
+            "--lisa-permutations",
+            type=click.IntRange(min=1),
+            default=999,
+            show_default=True,
+            help="Permutations of the local Moran's I of the trends (clusters of change).",
+        ),
+        _SEED,
+    ],
+)

@@ -10,6 +10,7 @@ from .hotspots import hotspot_content, hotspot_map
 from .page import BASEMAPS, MapContent, MapSeries, write_map
 from .shift import shift_content, shift_map, shift_png
 from .static import map_png, panels_png
+from .trends import trends_content
 
 __all__ = [
     "BASEMAPS",
@@ -25,5 +26,6 @@ __all__ = [
     "shift_content",
     "shift_map",
     "shift_png",
+    "trends_content",
     "write_map",
 ]

@@ -801,6 +801,8 @@ class ChangeScan:
         Two-sided p-value of the maximum (NaN with no event).
     exact : numpy.ndarray of bool
         Whether the exact distribution was used.
+    dispersion : numpy.ndarray
+        The dispersion the statistic was divided by.
     """
 
     statistic: np.ndarray
@@ -808,6 +810,7 @@ class ChangeScan:
     sign: np.ndarray
     p_value: np.ndarray
     exact: np.ndarray
+    dispersion: np.ndarray
 
 
 def scan_splits(n_steps: int, min_segment: int, max_points: int = MAX_SCAN_POINTS) -> np.ndarray:
@@ -935,6 +938,7 @@ def scan_changes(
         sign=sign,
         p_value=p_value,
         exact=exact,
+        dispersion=np.asarray(dispersion, dtype=float),
     )
 
 
@@ -1276,7 +1280,9 @@ def detect_trends(
     table["direction"] = direction
 
     table = table.join(
-        _change_table(y, season, fit, direction, axis, confidence).set_index(table.index)
+        _change_table(y, season, fit, scan.dispersion, direction, axis, confidence).set_index(
+            table.index
+        )
     )
     table = table.join(
         _share_table(
@@ -1433,7 +1439,7 @@ def _labels(direction: np.ndarray, hot_before: np.ndarray) -> np.ndarray:
     ).astype(object)
 
 
-def _change_table(y, season, fit: TrendFit, direction, axis: _TimeAxis, confidence):
+def _change_table(y, season, fit: TrendFit, dispersion, direction, axis: _TimeAxis, confidence):
     n_units, n_steps = y.shape
     changed = direction != "stable"
     sign = np.where(direction == "rising", 1.0, np.where(direction == "falling", -1.0, 0.0))
@@ -1448,9 +1454,7 @@ def _change_table(y, season, fit: TrendFit, direction, axis: _TimeAxis, confiden
     table["rate_after_change"] = np.nan
     rows = np.flatnonzero(changed)
     if len(rows):
-        found = change_points(
-            y[rows], season, fit.dispersion_used[rows], sign[rows], confidence=confidence
-        )
+        found = change_points(y[rows], season, dispersion[rows], sign[rows], confidence=confidence)
         for column in ("change_step", "change_step_low", "change_step_high"):
             table.loc[rows, column] = found[column].to_numpy()
         table.loc[rows, "rate_before_change"] = (
@@ -1469,7 +1473,7 @@ def _change_table(y, season, fit: TrendFit, direction, axis: _TimeAxis, confiden
         # the two-rate profile counts each segment's rate per unit weight: the same scale as
         # the log-linear model's a + b x (both add sum_t y_t log w_t - N to the log-likelihood)
         gain = 2 * (found["two_rate_log_likelihood"].to_numpy() - loglinear)
-        step_like = gain / fit.dispersion_used[rows] > np.log(n_steps)
+        step_like = gain / dispersion[rows] > np.log(n_steps)
         table.loc[rows, "change_kind"] = np.where(step_like, "step", "gradual")
     starts = axis.step_starts
     for column, source in (
@@ -1539,15 +1543,73 @@ def _pooled_table(y, matrix, season, x, splits, confidence, exact_max_events, fd
     )
 
 
+def step_dispersion(counts: np.ndarray, weights: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Pearson's dispersion of the two-rate model split at ``step`` (floored at 1).
+
+    The rate is ``y_before / w_before`` before the split and ``y_after / w_after`` from it on;
+    ``X^2 / (n - 4)``: two rates and, roughly, two degrees of freedom for the split chosen as the
+    best. A sudden change inflates the dispersion of a straight log-linear fit (its residuals
+    hold the jump), so the change scan takes its dispersion from the model it tests: a jump from
+    one a month to fifty is not mistaken for noise.
+
+    Examples
+    --------
+    >>> y = np.array([[1, 0, 1, 2, 1, 1, 0, 1, 30, 28, 31, 29]])
+    >>> float(step_dispersion(y, np.ones(12), np.array([8]))[0])
+    1.0
+    """
+    y = np.asarray(counts, dtype=float)
+    w = np.asarray(weights, dtype=float)[None, :]
+    n_steps = y.shape[1]
+    after = np.arange(n_steps)[None, :] >= np.asarray(step)[:, None]
+    w_after = (w * after).sum(axis=1)
+    w_before = w.sum() - w_after
+    y_after = (y * after).sum(axis=1)
+    y_before = y.sum(axis=1) - y_after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(
+            after,
+            np.nan_to_num(y_after / w_after)[:, None],
+            np.nan_to_num(y_before / w_before)[:, None],
+        )
+        mu = rate * w
+        x2 = np.where(mu > 0, (y - mu) ** 2 / mu, 0.0).sum(axis=1)
+    return np.fmax(x2 / max(n_steps - 4, 1), 1.0)
+
+
 def _changed(y, season, x, splits, confidence, exact_max_events):
     """The trend, the change scan, and their combination: ``min(1, 2 min(p_trend, p_change))``.
 
-    The sign of the combined test is that of whichever of the two is the more significant.
+    The sign of the combined test is that of whichever of the two is the more significant. The
+    scan's dispersion is that of the two-rate model at the best split (:func:`step_dispersion`),
+    not the straight line's.
     """
     fit = fit_trend(y, season, x, confidence=confidence, exact_max_events=exact_max_events)
-    scan = scan_changes(y, season, fit.dispersion_used, splits, exact_max_events=exact_max_events)
+    located = scan_changes(y, season, np.ones(len(y)), splits, exact_max_events=0)
+    dispersion = np.where(
+        located.step >= 0, step_dispersion(y, season, np.maximum(located.step, 0)), 1.0
+    )
+    scan = scan_changes(y, season, dispersion, splits, exact_max_events=exact_max_events)
     p_value = np.minimum(1.0, 2 * np.fmin(fit.p_value, scan.p_value))
     p_value[fit.events == 0] = np.nan
     trend_first = ~(scan.p_value < fit.p_value)
     z = np.where(trend_first, np.sign(fit.z), scan.sign)
     return fit, scan, p_value, z
+
+
+@dataclass(frozen=True)
+class TrendOptions:
+    """The options of :func:`detect_trends` that a run sets (the ``trends`` command's flags).
+
+    Examples
+    --------
+    >>> TrendOptions().alpha, TrendOptions(alpha=0.1).fdr
+    (0.05, 'bh')
+    """
+
+    alpha: float = 0.05
+    fdr: str = "bh"
+    confidence: float = 0.95
+    exact_max_events: int = EXACT_MAX_EVENTS
+    lisa_permutations: int = 999
+    seed: int = 12345

@@ -1,0 +1,164 @@
+"""The trends job: where violence has been rising or falling, unit by unit, over the whole
+history (``trends.csv``, ``trends.parquet``, ``trends.html``, ``trends.png``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+from scipy import sparse
+
+from ..cube.counts import Cube
+from ..render import trends_content
+from ..stats.trends import TrendOptions, TrendResult, detect_trends
+from ..units.neighbours import Neighbours
+from .options import StageOptions, takes_stage_options
+from .skeleton import Job, PreparedCube
+
+TRENDS_CSV = "trends.csv"
+TRENDS_PARQUET = "trends.parquet"
+TRENDS_MAP = "trends.html"
+TRENDS_PNG = "trends.png"
+#: The files the trends job writes besides the shared ones (its map is ``TRENDS_MAP``).
+TRENDS_FILES = (TRENDS_CSV, TRENDS_PARQUET, TRENDS_PNG)
+
+
+@dataclass
+class TrendsRun:
+    """What :func:`run_trends` computed."""
+
+    prepared: PreparedCube
+    neighbours: Neighbours
+    result: TrendResult
+
+
+def adjacency_in_cube_order(cube: Cube, neighbours: Neighbours) -> sparse.csr_array:
+    """The neighbours' binary matrix with rows in the cube's unit order (a unit the neighbours
+    left out, a dropped island, has no neighbour).
+
+    Examples
+    --------
+    >>> from geo_violence import build_cube, build_weights, load_units
+    >>> import geopandas as gpd
+    >>> units = load_units("community_areas").units
+    >>> empty = gpd.GeoDataFrame({"unit_id": [], "occurred_at": pd.to_datetime([]).tz_localize(
+    ...     "America/Chicago")}, geometry=[], crs=units.crs)
+    >>> cube = build_cube(empty, units, step="month", start="2024-01-01", end="2024-03-31")
+    >>> adjacency_in_cube_order(cube, build_weights(units)).shape
+    (77, 77)
+    """
+    rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
+    matrix = sparse.coo_array(neighbours.matrix)
+    return sparse.csr_array(
+        (matrix.data, (rows[matrix.row], rows[matrix.col])), shape=(cube.n_units,) * 2
+    )
+
+
+def trends_of(
+    job: Job, prepared: PreparedCube, *, options: TrendOptions
+) -> tuple[Neighbours, TrendResult]:
+    """The job's neighbours and the trends of its cube (rates with a population); the
+    analysis's notes join the job's."""
+    cube = prepared.cube
+    neighbours = job.neighbours(prepared.layer.units)
+    result = detect_trends(
+        cube.counts,
+        adjacency_in_cube_order(cube, neighbours),
+        step_starts=cube.step_starts,
+        unit_ids=cube.unit_ids,
+        population=None
+        if cube.population is None
+        else pd.Series(cube.population, index=cube.unit_ids),
+        **asdict(options),
+    )
+    job.note(*result.notes)
+    return neighbours, result
+
+
+def write_trends(
+    job: Job, prepared: PreparedCube, result: TrendResult, *, title: str, source: str
+) -> None:
+    """Write ``trends.csv``, ``trends.parquet`` (GeoParquet), ``trends.html`` and
+    ``trends.png``."""
+    cube, units = prepared.cube, prepared.layer.units
+    table = result.units.copy()
+    job.unit_table(
+        table,
+        units,
+        csv=TRENDS_CSV,
+        parquet=TRENDS_PARQUET,
+        metadata=job.metadata(neighbours=job.stages.neighbours, trends=result.options),
+    )
+    per = "per 100,000 residents per year" if cube.population is not None else "per year"
+    content = trends_content(
+        table.reindex(units.index),
+        counts=cube.counts,
+        trend_line=result.trend_line,
+        dates=[f"{start:%Y-%m-%d}" for start in cube.step_starts],
+        step_name=cube.step,
+        rate_label=per,
+        title=title,
+        subtitle=prepared.period_text(),
+        source=source,
+    )
+    job.map(TRENDS_MAP, units, content, png=True)
+
+
+@takes_stage_options
+def run_trends(
+    incidents_path: str | Path,
+    out_dir: str | Path,
+    *,
+    trend_options: TrendOptions | None = None,
+    stages: StageOptions,
+) -> TrendsRun:
+    """The ``trends`` job: each unit's change over the whole period, since when, and against
+    the city (see :func:`geo_violence.stats.trends.detect_trends`).
+
+    The command's steps are months by default; from Python pass
+    ``cube_options=CubeOptions(step="month")`` (weeks work too, with more noise per step).
+
+    Parameters
+    ----------
+    incidents_path, out_dir : str or Path
+        The incident file, and the folder of the outputs.
+    trend_options : TrendOptions, optional
+        Level, correction, interval and seed of the analysis.
+    stages : StageOptions
+        The stage options every job takes, as keywords (see :mod:`geo_violence.jobs.options`).
+
+    Returns
+    -------
+    TrendsRun
+        The prepared cube, the neighbours, and the analysis (its ``units`` table).
+
+    Examples
+    --------
+    >>> from geo_violence.jobs import CubeOptions
+    >>> from geo_violence.jobs.demo_data import write_demo_incidents
+    >>> path = write_demo_incidents(seed=1)
+    >>> run = run_trends(path, path.parent / "trends", cube_options=CubeOptions(step="month"))
+    >>> run.result.units.loc[["32", "25"], "direction"].tolist()
+    ['rising', 'falling']
+    """
+    options = trend_options or TrendOptions()
+    job = Job("trends", out_dir, stages, files=TRENDS_FILES, maps=[TRENDS_MAP])
+    prepared = job.prepare(incidents_path)
+    neighbours, result = trends_of(job, prepared, options=options)
+    write_trends(
+        job,
+        prepared,
+        result,
+        title=f"Where violence is rising and falling ({prepared.layer.title})",
+        source=prepared.source_text(),
+    )
+    units = result.units
+    job.finish(
+        seed=options.seed,
+        trends=asdict(options),
+        city=result.city.to_dict(),
+        directions=units["direction"].value_counts().sort_index().to_dict(),
+        labels=units["label"].value_counts().sort_index().to_dict(),
+    )
+    return TrendsRun(prepared, neighbours, result)
