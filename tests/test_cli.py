@@ -204,6 +204,10 @@ def test_demo_finds_its_planted_counts(tmp_path):
         "shift.png",
         "summary.html",
         "summary.md",
+        "trends.csv",
+        "trends.html",
+        "trends.parquet",
+        "trends.png",
         "unassigned.csv",
     ]
     manifest = json.loads((out / "manifest.json").read_text())

@@ -248,6 +248,11 @@ EVERY_OUTPUT = {
     "manifest-compare.json",
     "counts.parquet",
     "manifest-counts.json",
+    "trends.csv",
+    "trends.parquet",
+    "trends.html",
+    "trends.png",
+    "manifest-trends.json",
 }
 
 

@@ -12,14 +12,16 @@ from ..render import choropleth_map
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
 from ..stats.shift import ShiftOptions, compare_periods
+from ..stats.trends import TrendOptions
 from .compare import SHIFT_FILES, SHIFT_MAP, rate_label, write_shift
 from .counts import write_counts
 from .demo_data import DEMO_FILE, write_demo_incidents
 from .emerging import EMERGING_FILES, EMERGING_MAP, emerging_of, write_emerging
 from .hotspots import HOTSPOTS_FILES, HOTSPOTS_MAP, hotspots_of, write_hotspots
-from .options import StageOptions
+from .options import CubeOptions, StageOptions
 from .report import REPORT_FILES, run_report
 from .skeleton import COUNTS_FILE, Job, PreparedCube, prepare_cube
+from .trends import TRENDS_FILES, TRENDS_MAP, trends_of, write_trends
 
 DEMO_MAP_FILE = "last_four_weeks.html"
 #: What the demo's maps say about their data.
@@ -35,8 +37,8 @@ def run_demo(
     Writes ``demo_incidents.csv`` (the synthetic input), the ``counts`` outputs,
     ``last_four_weeks.html`` (a choropleth of the last four weeks' counts), the ``hotspots``
     outputs of those four weeks, the ``emerging`` outputs over all 104 weeks, the ``shift``
-    outputs of the first 52 weeks against the last 52, and the weekly summary (``summary.html``,
-    ``summary.md``, ``deploy.csv``).
+    outputs of the first 52 weeks against the last 52, the ``trends`` outputs over the whole
+    months, and the weekly summary (``summary.html``, ``summary.md``, ``deploy.csv``).
 
     Examples
     --------
@@ -45,8 +47,16 @@ def run_demo(
     >>> prepared.cube.n_units, prepared.cube.n_steps
     (77, 104)
     """
-    files = [DEMO_FILE, COUNTS_FILE, *HOTSPOTS_FILES, *EMERGING_FILES, *SHIFT_FILES, *REPORT_FILES]
-    maps = [DEMO_MAP_FILE, HOTSPOTS_MAP, EMERGING_MAP, SHIFT_MAP]
+    files = [
+        DEMO_FILE,
+        COUNTS_FILE,
+        *HOTSPOTS_FILES,
+        *EMERGING_FILES,
+        *SHIFT_FILES,
+        *TRENDS_FILES,
+        *REPORT_FILES,
+    ]
+    maps = [DEMO_MAP_FILE, HOTSPOTS_MAP, EMERGING_MAP, SHIFT_MAP, TRENDS_MAP]
     job = Job("demo", out_dir, StageOptions(overwrite=overwrite), files=files, maps=maps)
     incidents_path = write_demo_incidents(job.folder, seed=seed)
     prepared = job.use(prepare_cube(incidents_path))
@@ -92,6 +102,16 @@ def run_demo(
         options=emerging_options,
     )
     _write_demo_shift(job, prepared, seed)
+    monthly = prepare_cube(incidents_path, cube_options=CubeOptions(step="month"))
+    trend_options = TrendOptions(seed=seed)
+    _, trends = trends_of(job, monthly, options=trend_options)
+    write_trends(
+        job,
+        monthly,
+        trends,
+        title="Synthetic demo: where incidents are rising and falling",
+        source=SOURCE,
+    )
     job.file(DEMO_FILE, incidents_path)
     job.finish(seed=seed)
     report = run_report(job.folder, overwrite=True)  # the names were checked above

@@ -19,6 +19,7 @@ from .compare import SHIFT_CSV, SHIFT_MAP
 from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
 from .hotspots import HOTSPOTS_MAP
 from .skeleton import MANIFEST_FILE
+from .trends import TRENDS_CSV, TRENDS_MAP
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +134,14 @@ def run_report(
                 changed[["name", "label", "count_before", "count_after", "rate_ratio", "p_value"]],
             )
         )
+    trends = _trends_table(run_dir)
+    if trends is not None:
+        summary.tables.append(trends)
     for heading, name in (
         ("Emerging and fading hot spots", EMERGING_MAP),
         ("Hot spots", HOTSPOTS_MAP),
         ("Where the rate rose and fell", SHIFT_MAP),
+        ("Rising and fading over the months", TRENDS_MAP),
     ):
         if (run_dir / name).exists():
             summary.maps.append((heading, name, (run_dir / name).read_text(encoding="utf-8")))
@@ -161,6 +166,67 @@ def _read_manifest(run_dir: Path) -> dict:
     except (OSError, ValueError):
         logger.warning("%s is unreadable: the summary names no source", path)
         return {}
+
+
+def _trends_table(run_dir: Path) -> tuple[str, str, pd.DataFrame] | None:
+    """ "Rising and fading over the last N months", from the trends job's outputs if present."""
+    if not (run_dir / TRENDS_CSV).exists():
+        return None
+    trends = pd.read_csv(
+        run_dir / TRENDS_CSV, dtype={"unit_id": str}, keep_default_na=False, na_values=[""]
+    )
+    manifest = {}
+    for name in ("manifest-trends.json", MANIFEST_FILE):
+        try:
+            manifest = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if manifest.get("command") == "trends":
+            break
+        manifest = {}
+    steps = manifest.get("steps") or {}
+    span = f"the last {steps['count']} {steps['step']}s" if steps else "the whole period"
+    moving = trends[trends["direction"] != "stable"].sort_values("p_value")
+    table = pd.DataFrame(
+        {
+            "name": moving["name"],
+            "story": moving["label"],
+            "change a year (95% interval)": [
+                f"{_yearly(ratio)} ({_yearly(low)} to {_yearly(high)})"
+                for ratio, low, high in zip(
+                    moving["rate_ratio_per_year"],
+                    moving["rate_ratio_low"],
+                    moving["rate_ratio_high"],
+                    strict=True,
+                )
+            ],
+            "began": [
+                "" if pd.isna(start) else f"{pd.Timestamp(start):%Y-%m}"
+                for start in moving["change_start"]
+            ],
+            "against the city": moving["versus_city"],
+        }
+    )
+    return (
+        f"Rising and fading over {span}",
+        "Units whose incidents rose or fell over the period (quasi-Poisson trend and change "
+        "test, the city's season taken out, false discovery rate controlled across units); "
+        "none when the period is too short or the counts too thin to tell.",
+        table,
+    )
+
+
+def _yearly(ratio: float) -> str:
+    """A rate ratio per year as a reader sees it: a percentage, or a multiple when large.
+
+    Examples
+    --------
+    >>> _yearly(1.23), _yearly(0.7), _yearly(35.1), _yearly(float("inf"))
+    ('+23%', '-30%', 'x35.1', 'no bound')
+    """
+    if not np.isfinite(ratio):
+        return "no bound"
+    return f"x{ratio:.3g}" if ratio >= 2 else f"{ratio - 1:+.0%}"
 
 
 def _source(manifest: dict) -> str:

@@ -37,6 +37,8 @@ from ..sources.portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
 from ..stats.shift import ShiftOptions
+from ..stats.trends import MIN_STEPS as TREND_MIN_STEPS
+from ..stats.trends import TrendOptions
 from .compare import run_compare
 from .counts import run_counts
 from .emerging import run_emerging
@@ -44,6 +46,7 @@ from .hotspots import run_hotspots
 from .options import CubeOptions, MapOptions, UnitOptions
 from .report import run_report
 from .skeleton import MANIFEST_FILE
+from .trends import run_trends
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,7 @@ class AnalysesConfig:
     shift_before_weeks: int = 52
     alpha: float = 0.05
     shift_alpha: float = 0.10
+    trends_months: int = 36
     permutations: int = 0
     seed: int = 12345
 
@@ -329,8 +333,43 @@ def _analyse_layer(
         overwrite=True,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")
+    months = _trend_months(config, last)
+    if months is not None:
+        run_trends(
+            store,
+            folder,
+            unit_options=units,
+            cube_options=CubeOptions(step="month", start=str(months[0]), end=str(months[1])),
+            trend_options=TrendOptions(seed=analyses.seed),
+            map_options=MapOptions(basemap=config.maps.basemap),
+            overwrite=True,
+        )
+        (folder / MANIFEST_FILE).replace(folder / "manifest-trends.json")
     run_report(folder, overwrite=True)
     return folder
+
+
+def _trend_months(config: WeeklyConfig, last: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The whole months of the trends: the last ``trends_months`` that end by ``last`` and
+    begin on or after the store's first day; None when fewer than the trend needs.
+
+    Examples
+    --------
+    >>> config = WeeklyConfig(source=SourceConfig(since="2023-01-01"))
+    >>> _trend_months(config, dt.date(2024, 4, 21))
+    (datetime.date(2023, 1, 1), datetime.date(2024, 3, 31))
+    >>> _trend_months(WeeklyConfig(source=SourceConfig(since="2024-01-15")), dt.date(2024, 4, 21))
+    """
+    first_of_last = last.replace(day=1)
+    end = last if (last + dt.timedelta(days=1)).day == 1 else first_of_last - dt.timedelta(days=1)
+    months_back = config.analyses.trends_months - 1
+    year, month = divmod(end.year * 12 + end.month - 1 - months_back, 12)
+    start = dt.date(year, month + 1, 1)
+    since = dt.date.fromisoformat(config.source.since)
+    first_whole = since if since.day == 1 else (since.replace(day=28) + dt.timedelta(days=4))
+    start = max(start, first_whole.replace(day=1))
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    return (start, end) if months >= TREND_MIN_STEPS else None
 
 
 def _folder_name(layer: LayerConfig) -> str:
