@@ -71,7 +71,7 @@ TIES = ("average", "pessimistic")
 #: infinitely unlikely).
 LOG_SCORE_FLOOR = 0.01
 #: Metrics whose paired difference from the reference is tested (higher is better for all).
-COMPARED = ("capture", "pai", "pei", "log_score")
+COMPARED = ("capture", "pai", "pei")
 
 
 def ranking_metrics(
@@ -670,7 +670,7 @@ def _summarise(
                 "diff_z": np.nan,
                 "reference_better": np.nan,
             }
-            if metric.rsplit("_", 1)[0] in COMPARED or metric == "log_score":
+            if metric.rsplit("_", 1)[0] in COMPARED or metric == "log_score":  # not RRI, coverage
                 paired = group[metric] - ref[metric].reindex(group.index)
                 paired = paired[np.isfinite(paired)].to_numpy()
                 if len(paired) and name != reference:

@@ -28,21 +28,22 @@ One model per lead (a direct forecast): the model of lead ``k`` is fitted on the
 at ``o``, count at ``o + k - 1``) of every unit and of the last ``train_steps`` steps before the
 origin, so nothing after the origin is used. The coefficients are pooled over units: a unit's
 level comes from its own history through the features, not from a parameter of its own. Fitting is
-maximum likelihood: Fisher scoring (IRLS) for the coefficients given ``alpha``, and the
-one-dimensional likelihood equation for ``alpha`` given the means, alternated until both settle;
-:mod:`statsmodels`' ``NegativeBinomial`` (NB2) gives the same estimates.
+maximum likelihood, by turns: the likelihood equation of ``alpha`` given the means, then a Fisher
+scoring step of the coefficients given ``alpha`` (their information matrix is block-diagonal), from
+a Poisson fit, until the coefficients settle; :mod:`statsmodels`' ``NegativeBinomial`` (NB2) gives
+the same estimates.
 
 The interval
 ------------
 The interval ``[low, high]`` of each unit and step comes from the negative-binomial predictive
 distribution with the fitted mean and ``alpha`` (the coefficients' own uncertainty is left out:
 with thousands of unit-steps per fit it is small next to the count's). Counts are discrete, so no
-interval has probability ``level`` exactly; each end is the count whose lower tail comes
-nearest ``(1 - level) / 2``, and ``high`` the count that brings the interval's probability
-nearest ``level`` (:func:`nb_interval`). So the intervals are neither conservative nor liberal by
-construction: over many units and steps they
-cover about ``level`` of the counts, and :attr:`Forecast.probability` gives each interval's own
-probability under the model.
+interval has probability ``level`` exactly: ``low`` is the count whose lower tail ``P(Y < low)``
+comes nearest ``(1 - level) / 2``, and ``high`` the count that brings the interval's probability
+nearest ``level`` (:func:`nb_interval`). The intervals are so neither conservative nor liberal by
+construction; :attr:`Forecast.probability` gives each one's probability under the model, and over
+many units and steps the share of counts inside comes near its mean (near ``level``, higher where
+most expected counts are far below one, since ``[0, 0]`` is then the shortest interval).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class Forecast:
     step_starts : pandas.DatetimeIndex or None
         Starts of the forecast steps (when ``step_starts`` was given).
     training_rows : int
-        Unit-steps each lead's model was fitted on.
+        Unit-steps the last lead's model was fitted on (the fewest of any lead).
     model : str
         The model in one line.
     """
@@ -236,6 +237,8 @@ def forecast_counts(
     dispersion = np.empty(horizon)
     coefficients = np.empty((len(names), horizon))
     training_rows = 0
+    point = _design(cumulative, np.array([n_steps]), windows, neighbour_windows, neighbours)
+    point = point.reshape(n_units, -1)
     for lead in range(1, horizon + 1):
         # Target steps s with a complete longest window at o = s - lead + 1.
         first = max(longest + lead - 1, n_steps - int(train_steps))
@@ -254,14 +257,13 @@ def forecast_counts(
             design = np.concatenate([design, np.tile(season, (n_units, 1))], axis=1)
         design = np.concatenate([np.ones((len(design), 1)), design], axis=1)
         beta, alpha = fit_negative_binomial(design, response)
-        point = _design(cumulative, np.array([n_steps]), windows, neighbour_windows, neighbours)
-        point = point.reshape(n_units, -1)
+        at = point
         if season_names:
-            point = np.concatenate(
-                [point, np.repeat(_season(future[lead - 1 : lead], step), n_units, 0)], axis=1
+            at = np.concatenate(
+                [at, np.repeat(_season(future[lead - 1 : lead], step), n_units, 0)], axis=1
             )
-        point = np.concatenate([np.ones((n_units, 1)), point], axis=1)
-        means[:, lead - 1] = np.exp(point @ beta)
+        at = np.concatenate([np.ones((n_units, 1)), at], axis=1)
+        means[:, lead - 1] = np.exp(at @ beta)
         dispersion[lead - 1] = alpha
         coefficients[:, lead - 1] = beta
         training_rows = len(response)
