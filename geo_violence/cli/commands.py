@@ -18,12 +18,14 @@ from ..jobs import (
     run_hotspots,
     run_report,
 )
+from ..jobs.backtest import run_backtest
 from ..jobs.counts import run_scaled_counts
 from ..jobs.trends import run_trends
 from ..jobs.weekly import config_toml, read_config, run_weekly
 from .app import logger, main
 from .options import (
     COUNT,
+    PROBABILITY,
     cube_options,
     emerging_options,
     hotspot_options,
@@ -146,6 +148,57 @@ def trends(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
         city["rate_ratio_high"],
         city["direction"],
         ", ".join(f"{n} {name}" for name, n in counts.items()),
+        out_dir,
+    )
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path))
+@read_options
+@unit_options
+@cube_options()
+@neighbour_options
+@click.option(
+    "--origins",
+    required=True,
+    help="START..END: each step starting in it is an origin (ranked on the steps before it).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    multiple=True,
+    default=(20,),
+    show_default=True,
+    help="Units in the list (K) the capture, PAI, PEI* and RRI are taken at (repeat).",
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Steps scored after each origin.",
+)
+@click.option(
+    "--level",
+    type=PROBABILITY,
+    default=0.9,
+    show_default=True,
+    help="Level of the forecast's prediction intervals (their coverage is scored).",
+)
+@click.option("--seed", type=COUNT, default=0, show_default=True, help="Bootstrap seed.")
+@output_options("maps/backtest")
+def backtest(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+    """Replay the outreach rankings over past steps: what share of the next incidents the
+    forecast's top units held, against simple baselines (backtest.csv, backtest.html)."""
+    options["top"] = tuple(options["top"])
+    run = run_backtest(incidents, out_dir, overwrite=overwrite, **options)
+    logger.info(run.prepared.summary())
+    k = options["top"][0]
+    capture = run.result.summary.query(f"metric == 'capture_{k}'")
+    logger.info(
+        "top %d, mean share of the next incidents: %s; wrote %s",
+        k,
+        "; ".join(f"{row.ranking} {row.mean:.1%}" for row in capture.itertuples()),
         out_dir,
     )
 

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+from scipy import sparse
 
 from ..columns import NAME, UNIT_ID, WORKING_CRS
 from ..cube.counts import Cube, build_cube
@@ -274,6 +275,28 @@ def map_file_names(html_name: str, options: MapOptions) -> list[str]:
     if options.embed:
         names.append(EMBED_FILE)
     return names
+
+
+def adjacency_in_cube_order(cube: Cube, neighbours: Neighbours) -> sparse.csr_array:
+    """The neighbours' binary matrix with rows in the cube's unit order (a unit the neighbours
+    left out, a dropped island, has no neighbour).
+
+    Examples
+    --------
+    >>> from geo_violence import build_cube, build_weights, load_units
+    >>> import geopandas as gpd
+    >>> units = load_units("community_areas").units
+    >>> empty = gpd.GeoDataFrame({"unit_id": [], "occurred_at": pd.to_datetime([]).tz_localize(
+    ...     "America/Chicago")}, geometry=[], crs=units.crs)
+    >>> cube = build_cube(empty, units, step="month", start="2024-01-01", end="2024-03-31")
+    >>> adjacency_in_cube_order(cube, build_weights(units)).shape
+    (77, 77)
+    """
+    rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
+    matrix = sparse.coo_array(neighbours.matrix)
+    return sparse.csr_array(
+        (matrix.data, (rows[matrix.row], rows[matrix.col])), shape=(cube.n_units,) * 2
+    )
 
 
 def layer_for(options: UnitOptions, extent: tuple[float, ...] | None = None) -> UnitLayer:

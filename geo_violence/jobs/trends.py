@@ -7,14 +7,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-from scipy import sparse
 
-from ..cube.counts import Cube
 from ..render import trends_content
 from ..stats.trends import TrendOptions, TrendResult, detect_trends
 from ..units.neighbours import Neighbours
 from .options import StageOptions, takes_stage_options
-from .skeleton import Job, PreparedCube
+from .skeleton import Job, PreparedCube, adjacency_in_cube_order
 
 TRENDS_CSV = "trends.csv"
 TRENDS_PARQUET = "trends.parquet"
@@ -31,28 +29,6 @@ class TrendsRun:
     prepared: PreparedCube
     neighbours: Neighbours
     result: TrendResult
-
-
-def adjacency_in_cube_order(cube: Cube, neighbours: Neighbours) -> sparse.csr_array:
-    """The neighbours' binary matrix with rows in the cube's unit order (a unit the neighbours
-    left out, a dropped island, has no neighbour).
-
-    Examples
-    --------
-    >>> from geo_violence import build_cube, build_weights, load_units
-    >>> import geopandas as gpd
-    >>> units = load_units("community_areas").units
-    >>> empty = gpd.GeoDataFrame({"unit_id": [], "occurred_at": pd.to_datetime([]).tz_localize(
-    ...     "America/Chicago")}, geometry=[], crs=units.crs)
-    >>> cube = build_cube(empty, units, step="month", start="2024-01-01", end="2024-03-31")
-    >>> adjacency_in_cube_order(cube, build_weights(units)).shape
-    (77, 77)
-    """
-    rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
-    matrix = sparse.coo_array(neighbours.matrix)
-    return sparse.csr_array(
-        (matrix.data, (rows[matrix.row], rows[matrix.col])), shape=(cube.n_units,) * 2
-    )
 
 
 def trends_of(
