@@ -54,6 +54,7 @@ def test_counts_writes_every_output_and_a_manifest(tmp_path):
         "manifest.json",
         "rejects.csv",
         "unassigned.csv",
+        "watch.csv",
     ]
     counts = pd.read_parquet(out / "counts.parquet")
     assert counts.columns.tolist() == ["unit_id", "name", "step_start", "count"]
@@ -242,6 +243,12 @@ def test_demo_finds_its_planted_counts(tmp_path):
     deploy = pd.read_csv(out / "deploy.csv", dtype={"unit_id": str})
     assert set(deploy["unit_id"].head(2)) == set(plan.emerging)
     assert deploy["reason"].str.len().min() > 20
+    # every unit is listed, in the order of its stated expectation
+    assert len(deploy) == 77
+    assert deploy["expected"].is_monotonic_decreasing
+    assert (deploy["rank"] == range(1, 78)).all()
+    assert (deploy["expected_low"] <= deploy["expected"]).all()
+    assert (deploy["expected"] <= deploy["expected_high"]).all()
 
 
 def test_the_console_script_runs(tmp_path):

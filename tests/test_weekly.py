@@ -241,6 +241,7 @@ EVERY_OUTPUT = {
     "summary.html",
     "summary.md",
     "deploy.csv",
+    "watch.csv",
     "rejects.csv",
     "unassigned.csv",
     "manifest-emerging.json",

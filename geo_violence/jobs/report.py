@@ -14,7 +14,9 @@ import pandas as pd
 from ..errors import InputFileError
 from ..outputs import prepare_output_dir, write_csv
 from ..render.summary import Summary, summary_html, summary_markdown
-from ..stats.outreach import RECENT_STEPS, rank_for_outreach
+from ..stats.backtest import backtest, forecast_ranking, last_steps
+from ..stats.forecast import forecast_counts, history_needed
+from ..stats.outreach import RECENT_STEPS, rank_by_expected, watch_list
 from .compare import SHIFT_CSV, SHIFT_MAP
 from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
 from .hotspots import HOTSPOTS_MAP
@@ -26,8 +28,13 @@ logger = logging.getLogger(__name__)
 SUMMARY_HTML = "summary.html"
 SUMMARY_MD = "summary.md"
 DEPLOY_CSV = "deploy.csv"
+WATCH_CSV = "watch.csv"
+#: Probability of the expectations' intervals in deploy.csv.
+LEVEL = 0.9
+#: Origins of the backtest line in the summary (the last year of weeks).
+BACKTEST_ORIGINS = 52
 #: The files the report job writes.
-REPORT_FILES = (SUMMARY_HTML, SUMMARY_MD, DEPLOY_CSV)
+REPORT_FILES = (SUMMARY_HTML, SUMMARY_MD, DEPLOY_CSV, WATCH_CSV)
 #: Units listed in the summary's outreach table (deploy.csv lists every unit with a score).
 TOP_UNITS = 10
 
@@ -60,7 +67,7 @@ def run_report(
     >>> folder = tempfile.mkdtemp()
     >>> _ = run_demo(folder, seed=3)
     >>> run = run_report(folder, overwrite=True)
-    >>> run.deploy["unit_id"].head(2).tolist()
+    >>> sorted(run.deploy["unit_id"].head(2))  # the planted emerging areas come first
     ['32', '8']
     """
     run_dir = Path(run_dir)
@@ -86,9 +93,12 @@ def run_report(
     starts = pd.DatetimeIndex(counts.columns)
     manifest = _read_manifest(run_dir)
     step = (manifest.get("steps") or {}).get("step", "week")
-    deploy = rank_for_outreach(
-        emerging, counts.to_numpy(dtype=float), gi_bins.to_numpy()[:, -1], step=step
+    history = counts.to_numpy(dtype=float)
+    expected, basis = _expectations(history, starts, step)
+    deploy = rank_by_expected(
+        emerging, history, gi_bins.to_numpy()[:, -1], *expected, level=LEVEL, step=step
     )
+    watch = watch_list(deploy, _rising_units(run_dir), top=top)
     summary = Summary(
         title=f"Weekly summary: where violence is concentrating, {starts[-1]:%Y-%m-%d}",
         period=(
@@ -98,23 +108,34 @@ def run_report(
         source=_source(manifest),
         headlines=_headlines(counts.to_numpy(dtype=float), gi_bins.to_numpy(), emerging, step),
         notes=[
-            f"Outreach score: emerging category (new or consecutive hot spot 4, intensifying 3, "
-            f"persistent, sporadic or oscillating 2, diminishing 1, historical 0.5) + last "
-            f"{step}'s Gi* bin (3, 2, 1 for hot at 99/95/90%) + 1 for a significant rising trend "
-            f"(-1 falling) + 2 x the unit's share of the most incidents any unit had in the last "
-            f"{RECENT_STEPS} {step}s. A ranking aid, not a statistic.",
+            f"Where to go next {step}: the units ranked by {basis}. "
+            + _backtest_line(run_dir, history, starts, step, top),
             "Hot and cold spots are Getis-Ord Gi* with the false discovery rate controlled over "
             "all units and steps; categories follow ArcGIS Pro's Emerging Hot Spot Analysis.",
         ],
     )
-    columns = ["rank", "name", "score", "category", "recent_incidents", "reason"]
+    columns = ["rank", "name", "expected", "category", "recent_incidents", "reason"]
     summary.tables.append(
         (
             f"Where to go next {step}",
-            f"The {top} units with the highest outreach score (all of them in {DEPLOY_CSV}).",
+            f"The {top} units with the most incidents expected next {step} (every unit in "
+            f"{DEPLOY_CSV}).",
             deploy[columns]
             .head(top)
-            .rename(columns={"recent_incidents": f"incidents, last {RECENT_STEPS} {step}s"}),
+            .rename(
+                columns={
+                    "expected": f"expected next {step}",
+                    "recent_incidents": f"incidents, last {RECENT_STEPS} {step}s",
+                }
+            ),
+        )
+    )
+    summary.tables.append(
+        (
+            "Places to watch",
+            f"New, consecutive or intensifying hot spots and units whose incidents are rising, "
+            f"that the list does not put in its top {top} ({WATCH_CSV}).",
+            watch[["rank", "name", "expected", "watch_reason"]],
         )
     )
     summary.tables.append(
@@ -147,6 +168,7 @@ def run_report(
             summary.maps.append((heading, name, (run_dir / name).read_text(encoding="utf-8")))
     outputs = {
         DEPLOY_CSV: write_csv(deploy, folder / DEPLOY_CSV),
+        WATCH_CSV: write_csv(watch, folder / WATCH_CSV),
         SUMMARY_HTML: summary_html(summary, folder / SUMMARY_HTML),
         SUMMARY_MD: summary_markdown(summary, folder / SUMMARY_MD),
     }
@@ -166,6 +188,70 @@ def _read_manifest(run_dir: Path) -> dict:
     except (OSError, ValueError):
         logger.warning("%s is unreadable: the summary names no source", path)
         return {}
+
+
+def _expectations(
+    history: np.ndarray, starts: pd.DatetimeIndex, step: str
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], str]:
+    """Expected incidents next step per unit with a 90% interval, and how they were made: the
+    forecast when the history is long enough, else the mean of the last year's steps."""
+    needed = history_needed(1, step=step)
+    if history.shape[1] >= needed:
+        forecast = forecast_counts(history, step_starts=starts, horizon=1, level=LEVEL)
+        return (forecast.mean[:, 0], forecast.low[:, 0], forecast.high[:, 0]), (
+            f"incidents expected next {step} by the forecast (a negative-binomial regression on "
+            f"each unit's recent and long-run counts and the season, fitted on this history)"
+        )
+    window = min(history.shape[1], {"week": 52, "month": 12, "day": 365}.get(step, 52))
+    mean = history[:, -window:].mean(axis=1)
+    from scipy import stats
+
+    low = stats.poisson.ppf((1 - LEVEL) / 2, mean)
+    high = stats.poisson.ppf(1 - (1 - LEVEL) / 2, mean)
+    return (mean, np.nan_to_num(low), np.nan_to_num(high)), (
+        f"the mean of their last {window} {step}s (the forecast needs {needed} {step}s of "
+        f"history and this run has {history.shape[1]}; in backtests the mean of the last year "
+        f"captures about as much as the forecast)"
+    )
+
+
+def _rising_units(run_dir: Path) -> set[str]:
+    """Units the trends analysis calls rising, when the folder has it."""
+    if not (run_dir / TRENDS_CSV).exists():
+        return set()
+    trends = pd.read_csv(run_dir / TRENDS_CSV, dtype={"unit_id": str})
+    return set(trends.loc[trends["direction"] == "rising", "unit_id"])
+
+
+def _backtest_line(
+    run_dir: Path, history: np.ndarray, starts: pd.DatetimeIndex, step: str, top: int
+) -> str:
+    """One line on how the ranking did over the last year of steps, replayed."""
+    needed = history_needed(1, step=step) + BACKTEST_ORIGINS
+    if history.shape[1] < needed:
+        return (
+            f"Not replayed here: a backtest of the last {BACKTEST_ORIGINS} {step}s needs "
+            f"{needed} {step}s of history and this run has {history.shape[1]} (run "
+            f"geo-violence backtest on a longer file)."
+        )
+    origins = np.arange(history.shape[1] - BACKTEST_ORIGINS, history.shape[1])
+    replay = backtest(
+        history,
+        origins,
+        rankings=[forecast_ranking(level=LEVEL), last_steps(52, step)],
+        top=(top,),
+        step_starts=starts,
+        ceiling=False,
+        n_boot=200,
+    )
+    capture = replay.summary[replay.summary["metric"] == f"capture_{top}"].set_index("ranking")
+    ours, baseline = capture.loc["forecast"], capture.drop(index="forecast").iloc[0]
+    return (
+        f"Replayed over the last {BACKTEST_ORIGINS} {step}s, its top {top} held "
+        f"{ours['mean']:.1%} of the next {step}'s incidents, against {baseline['mean']:.1%} for "
+        f"the {baseline.name} (difference {100 * baseline['diff']:+.1f} points, standard error "
+        f"{100 * baseline['diff_se']:.1f})."
+    )
 
 
 def _trends_table(run_dir: Path) -> tuple[str, str, pd.DataFrame] | None:

@@ -123,3 +123,133 @@ def _reason(row, tau: float, step: str) -> str:
         parts.append(f"{row.trend} trend (tau {tau:.2g})")
     parts.append(f"{row.recent_incidents} incidents in the last {RECENT_STEPS} {step}s")
     return "; ".join(parts)
+
+
+#: Levels of the outreach list that the watch list looks below.
+WATCH_CATEGORIES = ("new hot spot", "consecutive hot spot", "intensifying hot spot")
+
+
+def rank_by_expected(
+    emerging: pd.DataFrame,
+    counts: np.ndarray,
+    last_bins: np.ndarray,
+    expected: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    level: float = 0.9,
+    step: str = "week",
+) -> pd.DataFrame:
+    """Rank every unit for outreach by its expected incidents next step (a forecast), keeping
+    what the analyses found as reasons.
+
+    The order is the expectation's (ties to more recent incidents), so a unit's place follows
+    from its stated ``expected``; ``score`` is that expectation. The backtest
+    (``geo-violence backtest``) measures what such a list captured in past weeks.
+
+    Parameters
+    ----------
+    emerging : pandas.DataFrame
+        ``emerging.csv`` indexed by ``unit_id``, as :func:`rank_for_outreach` takes it.
+    counts : numpy.ndarray
+        Counts per unit and step.
+    last_bins : numpy.ndarray
+        Each unit's Gi* bin at the last step.
+    expected, low, high : numpy.ndarray
+        Expected incidents next step and the prediction interval, one per unit.
+    level : float
+        The interval's probability.
+    step : str
+        What a step is called.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``unit_id``, ``name``, ``score`` (= ``expected``), ``expected``,
+        ``expected_low``, ``expected_high``, ``category``, ``last_bin``, ``last_z``, ``last_p``,
+        ``trend``, ``recent_incidents``, ``reason``; every unit, highest expectation first.
+
+    Examples
+    --------
+    >>> emerging = pd.DataFrame({"name": ["Loop", "Austin"], "category_code": [2, 5],
+    ...     "category": ["consecutive hot spot", "diminishing hot spot"], "last_z": [4.9, 2.1],
+    ...     "last_p": [1e-6, 0.03], "mk_tau": [0.2, -0.3], "mk_p": [0.01, 0.001]},
+    ...     index=pd.Index(["32", "25"], name="unit_id"))
+    >>> table = rank_by_expected(emerging, np.array([[0, 9], [5, 5]]), np.array([3, 2]),
+    ...     np.array([8.6, 4.1]), np.array([4, 1]), np.array([14, 8]))
+    >>> table[["rank", "unit_id", "expected"]].values.tolist()
+    [[1, '32', 8.6], [2, '25', 4.1]]
+    >>> table.loc[0, "reason"].split("; ")[0]
+    'expected 8.6 incidents next week (90% interval 4 to 14)'
+    """
+    table = rank_for_outreach(emerging, counts, last_bins, step=step)
+    points = table.set_index("unit_id")
+    ids = emerging.index.astype(str)
+    recent = np.asarray(counts, dtype=float)[:, -RECENT_STEPS:].sum(axis=1)
+    tau = emerging["mk_tau"].to_numpy(dtype=float)
+    significant = emerging["mk_p"].to_numpy(dtype=float) <= 0.05
+    bins = np.nan_to_num(np.asarray(last_bins, dtype=float)).astype(int)
+    ranked = pd.DataFrame(
+        {
+            "unit_id": ids,
+            "name": emerging["name"].astype(str).to_numpy(),
+            "score": np.round(np.asarray(expected, dtype=float), 3),
+            "expected": np.round(np.asarray(expected, dtype=float), 3),
+            "expected_low": np.asarray(low, dtype=float),
+            "expected_high": np.asarray(high, dtype=float),
+            "category": emerging["category"].to_numpy(),
+            "last_bin": bins,
+            "last_z": emerging["last_z"].to_numpy(dtype=float),
+            "last_p": emerging["last_p"].to_numpy(dtype=float),
+            "trend": np.where(
+                significant & (tau > 0),
+                "rising",
+                np.where(significant & (tau < 0), "falling", "no significant trend"),
+            ),
+            "recent_incidents": recent.astype(np.int64),
+        }
+    )
+    findings = points["reason"].reindex(ids).fillna("").to_numpy()
+    ranked["reason"] = [
+        f"expected {value:.2g} incidents next {step} ({level:.0%} interval {lo:.0f} to {hi:.0f})"
+        + (f"; {finding}" if finding else "")
+        for value, lo, hi, finding in zip(
+            ranked["expected"],
+            ranked["expected_low"],
+            ranked["expected_high"],
+            findings,
+            strict=True,
+        )
+    ]
+    ranked = ranked.sort_values(["expected", "recent_incidents"], ascending=False, kind="stable")
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    return ranked.reset_index(drop=True)
+
+
+def watch_list(ranked: pd.DataFrame, rising: set[str], *, top: int) -> pd.DataFrame:
+    """Places to watch: new, consecutive or intensifying hot spots, and units whose incidents
+    are rising (``rising``: their ids), that the ranking does not put in its ``top``.
+
+    Examples
+    --------
+    >>> ranked = pd.DataFrame({"rank": [1, 2, 3], "unit_id": ["a", "b", "c"],
+    ...     "name": ["A", "B", "C"], "expected": [5.0, 3.0, 0.4],
+    ...     "category": ["persistent hot spot", "no pattern", "new hot spot"],
+    ...     "reason": ["r", "r", "r"]})
+    >>> watch_list(ranked, {"b"}, top=1)["unit_id"].tolist()
+    ['b', 'c']
+    """
+    below = ranked[ranked["rank"] > top]
+    why = [
+        "; ".join(
+            part
+            for part in (
+                category if category in WATCH_CATEGORIES else "",
+                "incidents rising" if unit in rising else "",
+            )
+            if part
+        )
+        for unit, category in zip(below["unit_id"], below["category"], strict=True)
+    ]
+    watched = below.assign(watch_reason=why)
+    return watched[watched["watch_reason"] != ""].reset_index(drop=True)
