@@ -54,7 +54,6 @@ def test_counts_writes_every_output_and_a_manifest(tmp_path):
         "manifest.json",
         "rejects.csv",
         "unassigned.csv",
-        "watch.csv",
     ]
     counts = pd.read_parquet(out / "counts.parquet")
     assert counts.columns.tolist() == ["unit_id", "name", "step_start", "count"]
@@ -210,6 +209,7 @@ def test_demo_finds_its_planted_counts(tmp_path):
         "trends.parquet",
         "trends.png",
         "unassigned.csv",
+        "watch.csv",
     ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"]["rejected"] == 5 and manifest["rows"]["unassigned"] == 2
