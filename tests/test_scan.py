@@ -281,7 +281,7 @@ def planted(rng, units, n_steps=40, per_week=3, cluster_per_week=8, cluster_step
 
 
 def test_alarm_rate_on_pattern_free_incidents_is_the_nominal_level(community_areas):
-    runs, alpha = 300, 0.05
+    runs, alpha = 200, 0.05
     alarms = 0
     for seed in range(runs):
         counts = pattern_free(np.random.default_rng(seed), len(community_areas), 52, 12)

@@ -239,7 +239,7 @@ def space_time_scan(
 
     circles = _circles(coordinates, max_units, max_share, unit_totals, total)
     share = np.cumsum(step_totals[::-1][:max_steps]) / total  # of the last w+1 steps
-    window = np.cumsum(table[:, ::-1][:, :max_steps], axis=1)
+    window = np.ascontiguousarray(np.cumsum(table[:, ::-1][:, :max_steps], axis=1))
     best_llr = np.zeros(n_units)
     best_k = np.full(n_units, -1, dtype=np.int64)
     best_l = np.full(n_units, -1, dtype=np.int64)
@@ -425,7 +425,7 @@ def _counts_table(
         raise DataError("'counts' holds missing or non-numeric values; counts are whole numbers")
     if (values < 0).any() or (values != np.round(values)).any():
         raise DataError("'counts' holds negative or fractional values; counts are whole numbers")
-    return values.astype(np.int64), ids, dates
+    return np.ascontiguousarray(values, dtype=np.int64), ids, dates
 
 
 def _coordinates(units: object, n_units: int) -> np.ndarray:
