@@ -46,6 +46,8 @@ from .jobs import (
     run_hotspots,
     run_report,
 )
+from .jobs.backtest import BacktestRun, run_backtest
+from .jobs.scan import ScanOptions, ScanRun, run_scan
 from .jobs.trends import TrendsRun, run_trends
 from .render import MapContent, MapSeries, emerging_content, write_map
 from .sources.aggregates import read_unit_counts
@@ -53,9 +55,12 @@ from .sources.incidents import PORTAL_COLUMNS, IncidentColumns, IncidentRead, re
 from .sources.population import align_population, read_population
 from .sources.portal import FetchOptions, pull_crimes
 from .stats import adjust_p, local_gi_star, local_moran
+from .stats.backtest import Backtest, backtest
 from .stats.emerging import EmergingOptions, emerging_hotspots, space_time_gi_star
+from .stats.forecast import Forecast, forecast_counts
 from .stats.hotspots import HotspotOptions, hotspot_table
 from .stats.outreach import rank_for_outreach
+from .stats.scan import ScanResult, space_time_scan
 from .stats.shift import ShiftOptions, compare_periods, rate_ratio_test, share_test
 from .stats.trend import mann_kendall
 from .stats.trends import TrendOptions, TrendResult, detect_trends
@@ -73,6 +78,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "PORTAL_COLUMNS",
     "Assignment",
+    "Backtest",
+    "BacktestRun",
     "CodeAgreement",
     "CountsSource",
     "Cube",
@@ -80,6 +87,7 @@ __all__ = [
     "DataError",
     "EmergingOptions",
     "FetchOptions",
+    "Forecast",
     "GeoViolenceError",
     "HotspotOptions",
     "IncidentColumns",
@@ -99,6 +107,9 @@ __all__ = [
     "PolygonGrid",
     "PreparedCube",
     "ReadOptions",
+    "ScanOptions",
+    "ScanResult",
+    "ScanRun",
     "ShiftOptions",
     "TrendOptions",
     "TrendResult",
@@ -110,6 +121,7 @@ __all__ = [
     "adjust_p",
     "align_population",
     "assign_units",
+    "backtest",
     "build_cube",
     "build_weights",
     "catalogue",
@@ -118,6 +130,7 @@ __all__ = [
     "detect_trends",
     "emerging_content",
     "emerging_hotspots",
+    "forecast_counts",
     "hotspot_table",
     "load_units",
     "local_gi_star",
@@ -133,15 +146,18 @@ __all__ = [
     "read_incidents",
     "read_population",
     "read_unit_counts",
+    "run_backtest",
     "run_compare",
     "run_counts",
     "run_demo",
     "run_emerging",
     "run_hotspots",
     "run_report",
+    "run_scan",
     "run_trends",
     "share_test",
     "space_time_gi_star",
+    "space_time_scan",
     "stream_parquet_cube",
     "write_map",
 ]

@@ -186,6 +186,8 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "cluster_steps.csv",
+        "clusters.csv",
         "counts.parquet",
         "demo_incidents.csv",
         "deploy.csv",
@@ -198,6 +200,7 @@ def test_demo_finds_its_planted_counts(tmp_path):
         "last_four_weeks.html",
         "manifest.json",
         "rejects.csv",
+        "scan.html",
         "shift.csv",
         "shift.html",
         "shift.parquet",

@@ -254,6 +254,10 @@ EVERY_OUTPUT = {
     "trends.html",
     "trends.png",
     "manifest-trends.json",
+    "clusters.csv",
+    "cluster_steps.csv",
+    "scan.html",
+    "manifest-scan.json",
 }
 
 

@@ -20,6 +20,7 @@ from ..jobs import (
 )
 from ..jobs.backtest import run_backtest
 from ..jobs.counts import run_scaled_counts
+from ..jobs.scan import alarm_lines, run_scan
 from ..jobs.trends import run_trends
 from ..jobs.weekly import config_toml, read_config, run_weekly
 from .app import logger, main
@@ -33,6 +34,7 @@ from .options import (
     neighbour_options,
     output_options,
     read_options,
+    scan_options,
     shift_options,
     trend_options,
     unit_options,
@@ -201,6 +203,24 @@ def backtest(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
         "; ".join(f"{row.ranking} {row.mean:.1%}" for row in capture.itertuples()),
         out_dir,
     )
+
+
+@main.command()
+@click.argument("incidents", type=click.Path(path_type=Path))
+@read_options
+@unit_options
+@cube_options()
+@scan_options
+@map_options
+@output_options("maps/scan")
+def scan(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
+    """Early warning: did a cluster of incidents start in the last steps? The prospective
+    space-time permutation scan (clusters.csv, scan.html)."""
+    run = run_scan(incidents, out_dir, overwrite=overwrite, **options)
+    logger.info(run.prepared.summary())
+    for line in alarm_lines(run.result, run.prepared.layer.units["name"]):
+        logger.info(line)
+    logger.info("wrote %s", out_dir)
 
 
 @main.command()

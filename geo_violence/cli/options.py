@@ -20,6 +20,7 @@ from ..jobs import (
     ReadOptions,
     UnitOptions,
 )
+from ..jobs.scan import ScanOptions
 from ..render import BASEMAPS
 from ..stats.emerging import WINDOWS, EmergingOptions
 from ..stats.hotspots import SMOOTHING_METHODS, HotspotOptions
@@ -359,5 +360,55 @@ trend_options = option_group(
             help="Permutations of the local Moran's I of the trends (clusters of change).",
         ),
         _SEED,
+    ],
+)
+
+
+scan_options = option_group(
+    "scan_options",
+    ScanOptions,
+    [
+        click.option(
+            "--history",
+            type=click.IntRange(min=2),
+            default=52,
+            show_default=True,
+            help="Steps scanned, ending at the last: the expectations come from them.",
+        ),
+        click.option(
+            "--max-steps",
+            type=click.IntRange(min=1),
+            default=4,
+            show_default=True,
+            help="The longest cluster, in steps (at most half the history).",
+        ),
+        click.option(
+            "--max-units",
+            type=click.IntRange(min=1),
+            default=None,
+            help="The largest cluster, in units [default: 10% of the units, at most 100].",
+        ),
+        click.option(
+            "--permutations",
+            type=click.IntRange(min=1),
+            default=999,
+            show_default=True,
+            help="Random tables for the p-values (19 at least for p <= 0.05).",
+        ),
+        click.option(
+            "--alpha",
+            type=PROBABILITY,
+            default=0.05,
+            show_default=True,
+            help="Level of an alarm.",
+        ),
+        _SEED,
+        click.option(
+            "--min-observed",
+            type=click.IntRange(min=1),
+            default=2,
+            show_default=True,
+            help="The fewest incidents a cluster may hold.",
+        ),
     ],
 )

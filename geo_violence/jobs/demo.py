@@ -20,6 +20,7 @@ from .emerging import EMERGING_FILES, EMERGING_MAP, emerging_of, write_emerging
 from .hotspots import HOTSPOTS_FILES, HOTSPOTS_MAP, hotspots_of, write_hotspots
 from .options import CubeOptions, StageOptions
 from .report import REPORT_FILES, run_report
+from .scan import SCAN_FILES, SCAN_MAP, ScanOptions, alarm_lines, scan_of, write_scan
 from .skeleton import COUNTS_FILE, Job, PreparedCube, prepare_cube
 from .trends import TRENDS_FILES, TRENDS_MAP, trends_of, write_trends
 
@@ -38,7 +39,9 @@ def run_demo(
     ``last_four_weeks.html`` (a choropleth of the last four weeks' counts), the ``hotspots``
     outputs of those four weeks, the ``emerging`` outputs over all 104 weeks, the ``shift``
     outputs of the first 52 weeks against the last 52, the ``trends`` outputs over the whole
-    months, and the weekly summary (``summary.html``, ``summary.md``, ``deploy.csv``).
+    months, the early-warning scan of the last weeks (``clusters.csv``, ``cluster_steps.csv``,
+    ``scan.html``), and the weekly summary (``summary.html``, ``summary.md``, ``deploy.csv``,
+    ``watch.csv``).
 
     Examples
     --------
@@ -54,9 +57,10 @@ def run_demo(
         *EMERGING_FILES,
         *SHIFT_FILES,
         *TRENDS_FILES,
+        *SCAN_FILES,
         *REPORT_FILES,
     ]
-    maps = [DEMO_MAP_FILE, HOTSPOTS_MAP, EMERGING_MAP, SHIFT_MAP, TRENDS_MAP]
+    maps = [DEMO_MAP_FILE, HOTSPOTS_MAP, EMERGING_MAP, SHIFT_MAP, TRENDS_MAP, SCAN_MAP]
     job = Job("demo", out_dir, StageOptions(overwrite=overwrite), files=files, maps=maps)
     incidents_path = write_demo_incidents(job.folder, seed=seed)
     prepared = job.use(prepare_cube(incidents_path))
@@ -102,6 +106,8 @@ def run_demo(
         options=emerging_options,
     )
     _write_demo_shift(job, prepared, seed)
+    scan = scan_of(job, prepared, options=ScanOptions(seed=seed))
+    write_scan(job, prepared, scan, title="Synthetic demo: clusters that started lately")
     monthly = prepare_cube(incidents_path, cube_options=CubeOptions(step="month"))
     trend_options = TrendOptions(seed=seed)
     _, trends = trends_of(job, monthly, options=trend_options)
@@ -113,10 +119,10 @@ def run_demo(
         source=SOURCE,
     )
     job.file(DEMO_FILE, incidents_path)
-    job.finish(seed=seed)
+    job.finish(seed=seed, alarms=alarm_lines(scan, units["name"]))
     report = run_report(job.folder, overwrite=True)  # the names were checked above
     job.outputs |= report.outputs
-    job.finish(seed=seed)
+    job.finish(seed=seed, alarms=alarm_lines(scan, units["name"]))
     return prepared
 
 

@@ -20,6 +20,7 @@ from ..stats.outreach import RECENT_STEPS, rank_by_expected, watch_list
 from .compare import SHIFT_CSV, SHIFT_MAP
 from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
 from .hotspots import HOTSPOTS_MAP
+from .scan import CLUSTERS_CSV, SCAN_MAP
 from .skeleton import MANIFEST_FILE
 from .trends import TRENDS_CSV, TRENDS_MAP
 
@@ -155,6 +156,7 @@ def run_report(
                 changed[["name", "label", "count_before", "count_after", "rate_ratio", "p_value"]],
             )
         )
+    summary.alarms = _alarms(run_dir)
     trends = _trends_table(run_dir)
     if trends is not None:
         summary.tables.append(trends)
@@ -163,6 +165,7 @@ def run_report(
         ("Hot spots", HOTSPOTS_MAP),
         ("Where the rate rose and fell", SHIFT_MAP),
         ("Rising and fading over the months", TRENDS_MAP),
+        ("Early warning: clusters that started lately", SCAN_MAP),
     ):
         if (run_dir / name).exists():
             summary.maps.append((heading, name, (run_dir / name).read_text(encoding="utf-8")))
@@ -252,6 +255,20 @@ def _backtest_line(
         f"the {baseline.name} (difference {100 * baseline['diff']:+.1f} points, standard error "
         f"{100 * baseline['diff_se']:.1f})."
     )
+
+
+def _alarms(run_dir: Path) -> list[str]:
+    """The scan's alarms in words (its manifest keeps them), when the folder has a scan."""
+    if not (run_dir / CLUSTERS_CSV).exists():
+        return []
+    for name in ("manifest-scan.json", MANIFEST_FILE):
+        try:
+            manifest = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if manifest.get("command") in ("scan", "demo") and manifest.get("alarms"):
+            return [str(line) for line in manifest["alarms"]]
+    return ["The scan's record of its alarms is missing: see clusters.csv."]
 
 
 def _trends_table(run_dir: Path) -> tuple[str, str, pd.DataFrame] | None:

@@ -45,6 +45,7 @@ from .emerging import run_emerging
 from .hotspots import run_hotspots
 from .options import CubeOptions, MapOptions, UnitOptions
 from .report import run_report
+from .scan import ScanOptions, run_scan
 from .skeleton import MANIFEST_FILE
 from .trends import run_trends
 
@@ -96,6 +97,7 @@ class AnalysesConfig:
     alpha: float = 0.05
     shift_alpha: float = 0.10
     trends_months: int = 36
+    scan_weeks: int = 4
     permutations: int = 0
     seed: int = 12345
 
@@ -333,6 +335,20 @@ def _analyse_layer(
         overwrite=True,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")
+    run_scan(
+        store,
+        folder,
+        unit_options=units,
+        cube_options=CubeOptions(start=str(emerging_first), end=str(last)),
+        scan_options=ScanOptions(
+            history=analyses.emerging_weeks,
+            max_steps=min(analyses.scan_weeks, analyses.emerging_weeks // 2),
+            seed=analyses.seed,
+        ),
+        map_options=MapOptions(basemap=config.maps.basemap),
+        overwrite=True,
+    )
+    (folder / MANIFEST_FILE).replace(folder / "manifest-scan.json")
     months = _trend_months(config, last)
     if months is not None:
         run_trends(

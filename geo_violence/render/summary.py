@@ -35,6 +35,9 @@ class Summary:
         Interactive maps to embed (self-contained pages).
     notes : list of str
         How the numbers were made (the score, the corrections).
+    alarms : list of str
+        The early-warning scan's alarms, one sentence each, or the sentence saying there is
+        none: the page opens with them. Empty when no scan was run.
     """
 
     title: str
@@ -44,6 +47,7 @@ class Summary:
     tables: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
     maps: list[tuple[str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
 
 
 _STYLE = """
@@ -84,8 +88,12 @@ def summary_html(summary: Summary, path: str | Path) -> Path:
         f"<h1>{escape(summary.title)}</h1>",
         f'<p class="meta">{escape(summary.period)}</p>',
         f'<p class="meta">Source: {escape(summary.source)}</p>',
-        '<div class="headlines">',
     ]
+    if summary.alarms:
+        parts.append('<section class="alarms"><h2>Early warning</h2><ul>')
+        parts.extend(f"<li>{escape(line)}</li>" for line in summary.alarms)
+        parts.append("</ul></section>")
+    parts.append('<div class="headlines">')
     for label, value, comparison in summary.headlines:
         parts.append(
             f'<div class="headline"><div class="label">{escape(label)}</div>'
@@ -134,6 +142,10 @@ def summary_markdown(summary: Summary, path: str | Path) -> Path:
         f"Source: {markdown_text(summary.source)}",
         "",
     ]
+    if summary.alarms:
+        lines += ["## Early warning", ""]
+        lines += [f"- {markdown_text(line)}" for line in summary.alarms]
+        lines.append("")
     for label, value, comparison in summary.headlines:
         lines.append(
             f"- **{markdown_text(label)}**: {markdown_text(value)} ({markdown_text(comparison)})"
