@@ -885,7 +885,9 @@ def _family_codes(
 
 def _final_run(mask: np.ndarray) -> np.ndarray:
     """Per row: how many ``True`` in a row end at the last column (0 if it is ``False``)."""
-    return np.cumprod(mask[:, ::-1], axis=1).sum(axis=1)
+    reversed_mask = mask[:, ::-1]
+    first_false = np.argmax(~reversed_mask, axis=1)
+    return np.where(reversed_mask.all(axis=1), mask.shape[1], first_false)
 
 
 def _first_true(mask: np.ndarray) -> np.ndarray:
