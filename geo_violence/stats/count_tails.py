@@ -158,5 +158,9 @@ def are_counts(values: np.ndarray) -> bool:
     (True, False)
     """
     values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    return bool(finite.size) and bool(((finite >= 0) & (finite == np.rint(finite))).all())
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = values[finite]
+    if values.size == 0 or values.min() < 0:
+        return False
+    return bool(np.array_equal(values, np.rint(values)))
