@@ -14,7 +14,7 @@ from scipy import sparse, stats
 from test_local_stats import lattice
 
 from geo_violence import DataError, OptionError, load_units
-from geo_violence.stats import trend
+from geo_violence.stats import count_tails, trend
 from geo_violence.stats.emerging import (
     CATEGORY_NAMES,
     EmergingOptions,
@@ -25,7 +25,7 @@ from geo_violence.stats.emerging import (
     space_time_permutation_p,
 )
 from geo_violence.stats.shift import rate_ratio_test
-from geo_violence.stats.significance import permutations_needed
+from geo_violence.stats.significance import adjust_p, permutations_needed
 from geo_violence.stats.trend import mann_kendall
 from geo_violence.weights import build_weights
 
@@ -496,8 +496,11 @@ def test_trend_correction_options_of_the_whole_analysis():
         emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(trend_correction="ar1"))
 
 
-def brute_force_count_p(x: np.ndarray, adjacency: np.ndarray, k: int, window: str) -> np.ndarray:
-    """The exact tail bin by bin with scipy's distributions, from the module's definition."""
+def brute_force_count_p(
+    x: np.ndarray, adjacency: np.ndarray, k: int, window: str, dispersion: float | None = None
+) -> np.ndarray:
+    """The exact tail bin by bin with scipy's distributions, from the module's definition (with
+    ``dispersion``: the "rate" null, variance ``dispersion`` times the mean)."""
     n_units, n_steps = x.shape
     p = np.full(x.shape, np.nan)
     for i, t in itertools.product(range(n_units), range(n_steps)):
@@ -515,6 +518,8 @@ def brute_force_count_p(x: np.ndarray, adjacency: np.ndarray, k: int, window: st
             continue
         mean = pool.mean() * size
         variance = pool.var() * size * (n - size) / (n - 1)
+        if dispersion is not None:
+            variance = dispersion * mean
         if variance <= mean:
             distribution = stats.poisson(mean)
         else:
@@ -532,6 +537,57 @@ def test_exact_count_p_values_equal_the_brute_force_reference(window, k, rate):
     ours = space_time_count_p(x, CHAIN, time_window=k, window=window)
     expected = brute_force_count_p(x, CHAIN.toarray(), k, window)
     np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=0, equal_nan=True)
+
+
+def dispersion_by_least_squares(x: np.ndarray) -> float:
+    """Residual variance over the mean after a least-squares fit of unit and step effects."""
+    n_units, n_steps = x.shape
+    units = np.repeat(np.eye(n_units), n_steps, axis=0)
+    steps = np.tile(np.eye(n_steps), (n_units, 1))[:, 1:]
+    design = np.hstack([units, steps])
+    fitted = design @ np.linalg.lstsq(design, x.ravel(), rcond=None)[0]
+    residual_variance = ((x.ravel() - fitted) ** 2).sum() / ((n_units - 1) * (n_steps - 1))
+    return max(1.0, residual_variance / x.mean())
+
+
+@pytest.mark.parametrize("window", ["cube", "step"])
+def test_rate_p_values_equal_the_brute_force_reference(window):
+    rng = np.random.default_rng(32)
+    x = rng.poisson(rng.gamma(2.0, 1.5, (4, 12))).astype(float)
+    dispersion = dispersion_by_least_squares(x)
+    assert dispersion > 1.2
+    assert count_tails.week_to_week_dispersion(x) == pytest.approx(dispersion, rel=1e-10)
+    ours = space_time_count_p(x, CHAIN, window=window, null="rate")
+    expected = brute_force_count_p(x, CHAIN.toarray(), 1, window, dispersion)
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=0, equal_nan=True)
+
+
+def test_rate_p_values_find_units_above_the_citys_rate_that_gi_star_calls_noise():
+    """Constant rates that differ by unit: the randomisation null takes the differences as noise,
+    the rate null finds the neighbourhoods whose true rate is above (or below) the city's, and
+    holds its level on overdispersed counts of one rate."""
+    units = load_units("community_areas").units
+    adjacency = build_weights(units).matrix
+    star = adjacency + sparse.eye_array(77, format="csr")
+    rng = np.random.default_rng(33)
+    rates = rng.gamma(2.0, 1.0, (77, 1)) * np.ones((1, 104))
+    x = rng.poisson(rates).astype(float)
+    ids = pd.Index(units.index)
+    by_rate = emerging_hotspots(x, adjacency, ids, options=EmergingOptions(p_values="rate"))
+    exact = emerging_hotspots(x, adjacency, ids)
+    true_rate = np.asarray(star @ rates[:, 0]) / np.asarray(star.sum(axis=1)).ravel()
+    hot_units = by_rate.hot.any(axis=1)
+    cold_units = by_rate.cold.any(axis=1)
+    assert by_rate.hot.sum() >= 20 and by_rate.cold.sum() >= 5 and not exact.hot.any()
+    assert (true_rate[hot_units] > rates.mean()).mean() >= 0.9
+    assert (true_rate[cold_units] < rates.mean()).mean() >= 0.9
+    assert by_rate.p_values == "rate" and any("vary 1.0" in note for note in by_rate.notes)
+    found = 0
+    for run in range(10):
+        noise = np.random.default_rng(34 + run).poisson(rng.gamma(1.0, 1.0, (77, 104)))
+        p = space_time_count_p(noise.astype(float), adjacency, null="rate")
+        found += (adjust_p(p.ravel()) <= 0.05).any()
+    assert found <= 1
 
 
 def test_exact_p_values_hold_their_level_where_the_normal_ones_do_not():

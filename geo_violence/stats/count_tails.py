@@ -13,6 +13,12 @@ doubles the smaller tail, ``min(1, 2 min(P(X >= k), P(X <= k)))``; both tails in
 observed count, so the p-value is valid (never below its nominal rate) however discrete the
 counts are.
 
+A second null, for counts, asks another question: is the neighbourhood's rate above the
+window's? Its sum then gets a Poisson tail with mean ``mu = xbar |N|``, negative binomial with
+variance ``phi mu`` when the counts vary from step to step more than Poisson counts
+(:func:`week_to_week_dispersion`). Differences of level between units are then findings, not
+noise: an area whose rate stays above the city's is hot in every step where the data show it.
+
 The normal approximation is used for counts only when it is good at the level a bin must reach
 after the correction for testing every bin: a lone bin needs ``p <= alpha / m`` (``m`` bins) under
 Benjamini-Hochberg and Bonferroni, so ``|z| >= z* = Phi^-1(1 - alpha / (2 m))``. The first
@@ -147,6 +153,34 @@ def normal_tail_error(skew: np.ndarray, z: float) -> np.ndarray:
     """
     hazard = stats.norm.pdf(z) / stats.norm.sf(z)
     return np.abs(np.asarray(skew, dtype=float)) * (z**2 - 1) * hazard / 6
+
+
+def week_to_week_dispersion(values: np.ndarray) -> float:
+    """How much more the counts vary from step to step than Poisson counts would: the variance of
+    the counts once each unit's and each step's mean are taken out, over the mean (at least 1).
+
+    The residual variance ``sum (x_it - xbar_i. - xbar_.t + xbar)^2 / ((N-1)(T-1))`` leaves out
+    the differences of level between units and between steps, so it measures noise, not pattern:
+    about 1 for Poisson counts whatever their rates, ``1 + mu / k`` for gamma-Poisson counts of
+    shape ``k``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> levels = rng.uniform(0.5, 5, (200, 1))  # unequal but constant rates: still Poisson noise
+    >>> round(week_to_week_dispersion(rng.poisson(levels, (200, 300))), 1)
+    1.0
+    >>> gamma_poisson = rng.poisson(rng.gamma(1.0, 2.0, (200, 300)))  # mean 2, variance 6
+    >>> round(week_to_week_dispersion(gamma_poisson))
+    3
+    """
+    x = np.asarray(values, dtype=float)
+    mean = x.mean()
+    if mean <= 0 or min(x.shape) < 2:
+        return 1.0
+    residual = x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + mean
+    variance = (residual**2).sum() / ((x.shape[0] - 1) * (x.shape[1] - 1))
+    return float(max(1.0, variance / mean))
 
 
 def are_counts(values: np.ndarray) -> bool:

@@ -26,15 +26,22 @@ code name                    rule
 0    no pattern              none of the above
 ==== ======================= ==============================================================
 
-Bin p-values (``p_values``). ``"normal"``: two-sided from the normal distribution, as ArcGIS
-does. ``"exact"``: the neighbourhood's sum of counts gets the count distribution with the mean and
-variance its z-score uses (Poisson, or negative binomial when the window is overdispersed) and
-the smaller tail is doubled (:mod:`geo_violence.stats.count_tails`); valid however sparse the
-counts. ``"permutation"``: conditional permutations. ``"auto"`` (the default) takes permutations
-when ``permutations > 0``; otherwise the exact tail for counts unless the normal tail is within
-10% of it at the threshold a lone bin must reach after the correction (by the first Edgeworth
-term, in the sparsest neighbourhood); the normal tail for values that are not counts. The
-z-scores are the same whichever is used.
+Bin p-values (``p_values``). Gi*'s null hypothesis is that the window's values are spread at
+random, and its z-score standardises the neighbourhood's sum by the mean and variance that the sum
+then has. ``"normal"``: the two-sided normal tail of z, as ArcGIS does; far too thin on the hot
+side for sparse counts, and too thick on the cold side. ``"exact"``: the same null with a tail
+of the right shape, the count distribution with the same mean and variance (Poisson, or negative
+binomial when the window is overdispersed; :mod:`geo_violence.stats.count_tails`), the smaller
+tail doubled; valid however sparse the counts, and within a few percent of the exact
+randomisation tail and of permutations on the real and simulated cubes checked.
+``"permutation"``: conditional permutations of the same null. ``"rate"``: another null, for
+counts: that the neighbourhood's rate is the window's mean rate, with Poisson noise, or negative
+binomial noise when the counts vary from step to step more than that; units whose rates differ
+from the city's are then hot or cold, not noise (an option: it answers another question than
+Gi*'s z-score). ``"auto"`` (the default) takes permutations when ``permutations > 0``; otherwise
+the exact tail for counts unless the normal tail is within 10% of it at the threshold a lone bin
+must reach after the correction (by the first Edgeworth term, in the sparsest neighbourhood); the
+normal tail for values that are not counts. The z-scores are the same whichever is used.
 
 Trend (``trend_correction``). Mann-Kendall on each unit's z series. With a time window ``K`` the
 z-scores of neighbouring steps sum ``K`` common steps of their ``K + 1``, so the series are
@@ -71,6 +78,7 @@ from .count_tails import (
     normal_tail_error,
     skewness,
     threshold_z,
+    week_to_week_dispersion,
 )
 from .permutation import conditional_draw_sums, two_sided_pseudo_p
 from .significance import adjust_p, gi_classes, resolution_note
@@ -79,7 +87,7 @@ from .trend import mann_kendall, serial_correlation, window_autocorrelation
 #: The global windows whose mean and standard deviation standardise a bin.
 WINDOWS = ("cube", "step", "neighbourhood")
 #: How the bins' p-values are computed.
-P_VALUE_METHODS = ("auto", "normal", "exact", "permutation")
+P_VALUE_METHODS = ("auto", "normal", "exact", "rate", "permutation")
 #: How the trend test allows for the serial correlation of the z series.
 TREND_CORRECTIONS = ("window", "hamed-rao", "yue-wang", "none")
 #: The fewest steps the trend test is run on.
@@ -133,10 +141,11 @@ class EmergingOptions:
     drop_empty : bool
         Leave units with no event at all out of the statistics (they stay in the output as
         "no pattern"), as ArcGIS does.
-    p_values : {"auto", "normal", "exact", "permutation"}
+    p_values : {"auto", "normal", "exact", "rate", "permutation"}
         How the bins' p-values are computed (see the module docstring): "auto" takes
         permutations when ``permutations > 0``, else exact count tails where the counts are too
-        sparse for the normal approximation, else the normal one.
+        sparse for the normal approximation, else the normal one; "rate" tests the
+        neighbourhood's rate against the window's instead.
     trend_correction : {"window", "hamed-rao", "yue-wang", "none"}
         How the Mann-Kendall test allows for the serial correlation of the z series: the
         correlation the time window builds in (the default), one estimated from each series at
@@ -251,15 +260,19 @@ def space_time_count_p(
     *,
     time_window: int = 1,
     window: str = "cube",
+    null: str = "randomisation",
 ) -> np.ndarray:
     """Two-sided exact p-value of every bin's neighbourhood sum of counts.
 
-    The sum gets the count distribution with the mean and variance that its Gi* z-score
-    standardises it by, ``mu = xbar |N|`` and ``v = S^2 |N| (n - |N|) / (n - 1)``: Poisson when
-    ``v <= mu``, negative binomial when the window is overdispersed; the p-value doubles the
-    smaller tail (:func:`geo_violence.stats.count_tails.count_tail_p`). So the z-scores stay those
-    of :func:`space_time_gi_star` and only the shape of the tail changes: a sum of sparse counts
-    is skewed, which the normal tail ignores.
+    Under Gi*'s null (``"randomisation"``), the sum gets the count distribution with the mean and
+    variance that its z-score standardises it by, ``mu = xbar |N|`` and ``v = S^2 |N| (n - |N|) /
+    (n - 1)``: Poisson when ``v <= mu``, negative binomial when the window is overdispersed; the
+    p-value doubles the smaller tail (:func:`geo_violence.stats.count_tails.count_tail_p`). So the
+    z-scores stay those of :func:`space_time_gi_star` and only the shape of the tail changes: a
+    sum of sparse counts is skewed, which the normal tail ignores. Under ``"rate"`` the variance is
+    ``phi mu`` instead, ``phi`` the counts' week-to-week dispersion
+    (:func:`geo_violence.stats.count_tails.week_to_week_dispersion`): the neighbourhood's rate is
+    tested against the window's.
 
     Parameters
     ----------
@@ -271,6 +284,8 @@ def space_time_count_p(
         ``K``.
     window : {"cube", "step", "neighbourhood"}
         The global window.
+    null : {"randomisation", "rate"}
+        The null hypothesis (see above).
 
     Returns
     -------
@@ -280,7 +295,7 @@ def space_time_count_p(
     Raises
     ------
     OptionError
-        The values are not counts.
+        The values are not counts, or ``null`` is neither of the two.
 
     Examples
     --------
@@ -300,8 +315,11 @@ def space_time_count_p(
             "exact p-values need counts (whole numbers of at least 0); the values include "
             f"{x[np.isfinite(x) & ((x < 0) | (x != np.rint(x)))][:3].tolist()}"
         )
+    if null not in ("randomisation", "rate"):
+        raise OptionError.expected("null", null, ["randomisation", "rate"])
     parts = _gi_parts(x, adjacency, time_window, window)
-    return _count_p(parts, np.isnan(_z_scores(parts)))
+    dispersion = week_to_week_dispersion(x) if null == "rate" else None
+    return _count_p(parts, np.isnan(_z_scores(parts)), dispersion=dispersion)
 
 
 def _count_groups(parts: _GiParts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -333,8 +351,14 @@ def _count_groups(parts: _GiParts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return group, group_mean, group_variance
 
 
-def _count_p(parts: _GiParts, undefined: np.ndarray) -> np.ndarray:
+def _count_p(
+    parts: _GiParts, undefined: np.ndarray, *, dispersion: float | None = None
+) -> np.ndarray:
+    """Exact tails under the randomisation null, or, with ``dispersion``, under the null of the
+    window's mean rate with that overdispersion."""
     group, mean, variance = _count_groups(parts)
+    if dispersion is not None:
+        variance = np.where(np.isfinite(variance), dispersion * mean, np.nan)
     p = count_tail_p(parts.neighbourhood_sum, group, mean, variance)
     return np.where(undefined, np.nan, p)
 
@@ -449,7 +473,7 @@ class EmergingResult:
         What a reader of the run must know: the p-values and trend test used and why, units left
         out, permutations too few to reach the corrected threshold.
     p_values : str
-        The p-values used: "normal", "exact" or "permutation".
+        The p-values used: "normal", "exact", "rate" or "permutation".
     trend_correction : str
         The trend test's correction for serial correlation.
     resolution_note : str or None
@@ -567,6 +591,10 @@ def emerging_hotspots(
             notes.append(permutation_note)
     elif method == "exact":
         p_tested = _count_p(parts, undefined)
+    elif method == "rate":
+        dispersion = week_to_week_dispersion(x_tested)
+        notes.append(f"rate p-values: the counts vary {dispersion:.2f} times as much as Poisson")
+        p_tested = _count_p(parts, undefined, dispersion=dispersion)
     else:
         p_tested = 2 * stats.norm.sf(np.abs(z_tested))
     if options.window != "cube":
@@ -656,7 +684,7 @@ def _check_options(options: EmergingOptions) -> None:
         raise OptionError(
             "'permutations' was 0 but p_values 'permutation' needs at least 1 (999, say)"
         )
-    if options.p_values in ("normal", "exact") and options.permutations > 0:
+    if options.p_values in ("normal", "exact", "rate") and options.permutations > 0:
         raise OptionError(
             f"'permutations' was {options.permutations} but p_values {options.p_values!r} uses "
             "none: give p_values 'permutation' (or 'auto'), or permutations 0"
@@ -672,9 +700,10 @@ def _p_value_method(
 ) -> tuple[str, str]:
     """The p-values to use, and why (the ``auto`` rule of the module docstring)."""
     counts = are_counts(x)
-    if options.p_values == "exact" and not counts:
+    if options.p_values in ("exact", "rate") and not counts:
         raise OptionError(
-            "p_values 'exact' needs counts (whole numbers of at least 0); the values include "
+            f"p_values {options.p_values!r} needs counts (whole numbers of at least 0); the values "
+            "include "
             f"{x[np.isfinite(x) & ((x < 0) | (x != np.rint(x)))][:3].tolist()}"
         )
     if options.p_values != "auto":
