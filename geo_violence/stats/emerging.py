@@ -473,9 +473,10 @@ class EmergingResult:
         What a reader of the run must know: the p-values and trend test used and why, units left
         out, permutations too few to reach the corrected threshold.
     p_values : str
-        The p-values used: "normal", "exact", "rate" or "permutation".
+        The p-values used: "normal", "exact", "rate" or "permutation" (None only in a result
+        built by hand).
     trend_correction : str
-        The trend test's correction for serial correlation.
+        The trend test's correction for serial correlation (see :class:`EmergingOptions`).
     resolution_note : str or None
         When permutations cannot reach the corrected threshold: why, and how many would.
     recent_steps : int
@@ -490,8 +491,8 @@ class EmergingResult:
     hot: np.ndarray
     cold: np.ndarray
     notes: list
-    p_values: str = "normal"
-    trend_correction: str = "none"
+    p_values: str | None = None
+    trend_correction: str | None = None
     resolution_note: str | None = None
     recent_steps: int = 0
 
