@@ -13,16 +13,19 @@ import pytest
 from scipy import sparse, stats
 from test_local_stats import lattice
 
-from geo_violence import DataError, load_units
-from geo_violence.stats import trend
+from geo_violence import DataError, OptionError, load_units
+from geo_violence.stats import count_tails, trend
 from geo_violence.stats.emerging import (
     CATEGORY_NAMES,
     EmergingOptions,
     classify,
     emerging_hotspots,
+    space_time_count_p,
     space_time_gi_star,
     space_time_permutation_p,
 )
+from geo_violence.stats.shift import rate_ratio_test
+from geo_violence.stats.significance import adjust_p, permutations_needed
 from geo_violence.stats.trend import mann_kendall
 from geo_violence.units.neighbours import build_weights
 
@@ -319,7 +322,14 @@ def test_bug_historical_tested_on_a_negative_last_z():
     counts = np.random.default_rng(0).poisson(2.0, (30, 20)).astype(float)
     counts[0, :19] = 30  # hot for (nearly) every step ...
     counts[0, 19] = 6  # ... and at the last step above average: z > 0, but not significant
-    result = emerging_hotspots(counts, ring, pd.Index([str(i) for i in range(30)]))
+    # normal p-values: under the exact count tail (the default) a lone unit's run of high counts is
+    # not significant after the correction (see test_a_lone_units_run_is_not_a_cluster_under_...)
+    result = emerging_hotspots(
+        counts,
+        ring,
+        pd.Index([str(i) for i in range(30)]),
+        options=EmergingOptions(p_values="normal"),
+    )
     unit = result.units.loc["0"]
     assert unit["last_z"] > 0 and not result.hot[0, -1]
     assert unit["hot_fraction"] >= 0.9
@@ -391,3 +401,350 @@ def test_no_pattern_gives_few_categories_on_the_real_beats(beats):
         shares.append((result.units["category_code"] != 0).mean())
     print(f"share of beats with a category on data with no pattern: {np.mean(shares):.2%}")
     assert np.mean(shares) < 0.05
+
+
+# --- issue 15: the trend test on z series, exact bin p-values, honest permutations, new columns --
+
+
+def moving_sums(noise: np.ndarray, k: int) -> np.ndarray:
+    """Sums of the steps t-K .. t of each row (fewer at the start), as a Gi* window sums them."""
+    running = np.cumsum(noise, axis=1)
+    result = running.copy()
+    result[:, k + 1 :] -= running[:, : -(k + 1)]
+    return result
+
+
+def test_window_autocorrelation_is_that_of_overlapping_sums():
+    noise = np.random.default_rng(21).normal(size=(400, 600))
+    for k in (1, 4):
+        series = moving_sums(noise, k)[:, k:]  # full windows only
+        centred = series - series.mean(axis=1, keepdims=True)
+        empirical = [
+            (centred[:, lag:] * centred[:, :-lag]).sum() / (centred**2).sum()
+            for lag in range(1, k + 3)
+        ]
+        expected = [*trend.window_autocorrelation(k).tolist(), 0.0, 0.0]
+        np.testing.assert_allclose(empirical, expected, atol=0.02)
+
+
+def test_window_corrected_variance_of_s_matches_its_simulated_variance():
+    """Independent of the formula: the variance of S over many series with no trend."""
+    rng = np.random.default_rng(22)
+    for k in (1, 4):
+        series = moving_sums(rng.poisson(2.0, (4000, 104 + k)).astype(float), k)[:, k:]
+        corrected = mann_kendall(series, autocorrelation=trend.window_autocorrelation(k))
+        simulated = corrected.s.var()
+        assert np.median(corrected.variance) == pytest.approx(simulated, rel=0.08)
+        plain = mann_kendall(series)
+        assert np.median(plain.variance) < 0.75 * simulated  # the uncorrected one is too small
+
+
+@pytest.mark.parametrize("lag", [1, 2, 4])
+def test_corrected_mann_kendall_matches_pymannkendall_on_gi_z_series(lag):
+    pymannkendall = pytest.importorskip("pymannkendall")
+    x = np.random.default_rng(lag).poisson(1.5, (4, 40)).astype(float)
+    z = space_time_gi_star(x, CHAIN, time_window=lag)
+    for correction, reference in (
+        ("hamed-rao", pymannkendall.hamed_rao_modification_test),
+        ("yue-wang", pymannkendall.yue_wang_modification_test),
+    ):
+        rho = trend.serial_correlation(z, lag, correction=correction)
+        ours = mann_kendall(z, autocorrelation=rho, correction=correction)
+        for row in range(len(z)):
+            expected = reference(z[row], alpha=0.05, lag=lag)
+            assert ours.variance[row] == pytest.approx(expected.var_s, rel=1e-9)
+            assert ours.p[row] == pytest.approx(expected.p, rel=1e-9, abs=1e-12)
+            assert ours.s[row] == expected.s
+
+
+def test_window_correction_is_hamed_rao_with_the_windows_autocorrelation():
+    pymannkendall = pytest.importorskip("pymannkendall")
+    x = np.random.default_rng(23).poisson(2.0, (4, 30)).astype(float)
+    z = space_time_gi_star(x, CHAIN, time_window=3)
+    ours = mann_kendall(z, autocorrelation=trend.window_autocorrelation(3))
+    n = 30
+    for row in range(len(z)):
+        plain = pymannkendall.original_test(z[row])
+        factor = 1 + 2 / (n * (n - 1) * (n - 2)) * sum(
+            (n - k) * (n - k - 1) * (n - k - 2) * (1 - k / 4) for k in (1, 2, 3)
+        )
+        z_score = (plain.s - np.sign(plain.s)) / np.sqrt(plain.var_s * factor)
+        assert ours.p[row] == pytest.approx(2 * stats.norm.sf(abs(z_score)), rel=1e-9)
+
+
+def test_trend_correction_options_of_the_whole_analysis():
+    x = np.random.default_rng(24).poisson(3.0, (4, 40)).astype(float)
+    ids = pd.Index(list("abcd"))
+    p = {
+        correction: emerging_hotspots(
+            x, CHAIN, ids, options=EmergingOptions(time_window=2, trend_correction=correction)
+        ).units["mk_p"]
+        for correction in ("window", "none", "hamed-rao", "yue-wang")
+    }
+    z = space_time_gi_star(x, CHAIN, time_window=2)
+    np.testing.assert_allclose(p["none"], mann_kendall(z).p)
+    # the corrected tests leave out the first K steps, whose windows are not full
+    full = z[:, 2:]
+    np.testing.assert_allclose(
+        p["window"], mann_kendall(full, autocorrelation=trend.window_autocorrelation(2)).p
+    )
+    rho = trend.serial_correlation(full, 2, correction="yue-wang")
+    np.testing.assert_allclose(
+        p["yue-wang"], mann_kendall(full, autocorrelation=rho, correction="yue-wang").p
+    )
+    with pytest.raises(OptionError, match="'trend_correction' was 'ar1'"):
+        emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(trend_correction="ar1"))
+
+
+def brute_force_count_p(
+    x: np.ndarray, adjacency: np.ndarray, k: int, window: str, dispersion: float | None = None
+) -> np.ndarray:
+    """The exact tail bin by bin with scipy's distributions, from the module's definition (with
+    ``dispersion``: the "rate" null, variance ``dispersion`` times the mean)."""
+    n_units, n_steps = x.shape
+    p = np.full(x.shape, np.nan)
+    for i, t in itertools.product(range(n_units), range(n_steps)):
+        members = [j for j in range(n_units) if j == i or adjacency[i, j]]
+        steps = range(max(0, t - k), t + 1)
+        total = int(sum(x[j, s] for j in members for s in steps))
+        size = len(members) * len(steps)
+        pool = {
+            "cube": x.ravel(),
+            "step": x[:, t],
+            "neighbourhood": x[:, max(0, t - k) : t + 1].ravel(),
+        }[window]
+        n = len(pool)
+        if pool.std() == 0 or n <= size:
+            continue
+        mean = pool.mean() * size
+        variance = pool.var() * size * (n - size) / (n - 1)
+        if dispersion is not None:
+            variance = dispersion * mean
+        if variance <= mean:
+            distribution = stats.poisson(mean)
+        else:
+            distribution = stats.nbinom(mean**2 / (variance - mean), mean / variance)
+        upper, lower = distribution.sf(total - 1), distribution.cdf(total)
+        p[i, t] = min(1.0, 2 * min(upper, lower))
+    return p
+
+
+@pytest.mark.parametrize("window", ["cube", "step", "neighbourhood"])
+@pytest.mark.parametrize(("k", "rate"), [(0, 0.3), (1, 3.0), (2, 1.0)])
+def test_exact_count_p_values_equal_the_brute_force_reference(window, k, rate):
+    rng = np.random.default_rng(k)
+    x = rng.poisson(rng.gamma(1.0, rate, (4, 1)), (4, 12)).astype(float)  # overdispersed
+    ours = space_time_count_p(x, CHAIN, time_window=k, window=window)
+    expected = brute_force_count_p(x, CHAIN.toarray(), k, window)
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=0, equal_nan=True)
+
+
+def dispersion_by_least_squares(x: np.ndarray) -> float:
+    """Residual variance over the mean after a least-squares fit of unit and step effects."""
+    n_units, n_steps = x.shape
+    units = np.repeat(np.eye(n_units), n_steps, axis=0)
+    steps = np.tile(np.eye(n_steps), (n_units, 1))[:, 1:]
+    design = np.hstack([units, steps])
+    fitted = design @ np.linalg.lstsq(design, x.ravel(), rcond=None)[0]
+    residual_variance = ((x.ravel() - fitted) ** 2).sum() / ((n_units - 1) * (n_steps - 1))
+    return max(1.0, residual_variance / x.mean())
+
+
+@pytest.mark.parametrize("window", ["cube", "step"])
+def test_rate_p_values_equal_the_brute_force_reference(window):
+    rng = np.random.default_rng(32)
+    x = rng.poisson(rng.gamma(2.0, 1.5, (4, 12))).astype(float)
+    dispersion = dispersion_by_least_squares(x)
+    assert dispersion > 1.2
+    assert count_tails.week_to_week_dispersion(x) == pytest.approx(dispersion, rel=1e-10)
+    ours = space_time_count_p(x, CHAIN, window=window, null="rate")
+    expected = brute_force_count_p(x, CHAIN.toarray(), 1, window, dispersion)
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=0, equal_nan=True)
+
+
+def test_rate_p_values_find_units_above_the_citys_rate_that_gi_star_calls_noise():
+    """Constant rates that differ by unit: the randomisation null takes the differences as noise,
+    the rate null finds the neighbourhoods whose true rate is above (or below) the city's, and
+    holds its level on overdispersed counts of one rate."""
+    units = load_units("community_areas").units
+    adjacency = build_weights(units).matrix
+    star = adjacency + sparse.eye_array(77, format="csr")
+    rng = np.random.default_rng(33)
+    rates = rng.gamma(2.0, 1.0, (77, 1)) * np.ones((1, 104))
+    x = rng.poisson(rates).astype(float)
+    ids = pd.Index(units.index)
+    by_rate = emerging_hotspots(x, adjacency, ids, options=EmergingOptions(p_values="rate"))
+    exact = emerging_hotspots(x, adjacency, ids)
+    true_rate = np.asarray(star @ rates[:, 0]) / np.asarray(star.sum(axis=1)).ravel()
+    hot_units = by_rate.hot.any(axis=1)
+    cold_units = by_rate.cold.any(axis=1)
+    assert by_rate.hot.sum() >= 20 and by_rate.cold.sum() >= 5 and not exact.hot.any()
+    assert (true_rate[hot_units] > rates.mean()).mean() >= 0.9
+    assert (true_rate[cold_units] < rates.mean()).mean() >= 0.9
+    assert by_rate.p_values == "rate" and any("vary 1.0" in note for note in by_rate.notes)
+    found = 0
+    for run in range(10):
+        noise = np.random.default_rng(34 + run).poisson(rng.gamma(1.0, 1.0, (77, 104)))
+        p = space_time_count_p(noise.astype(float), adjacency, null="rate")
+        found += (adjust_p(p.ravel()) <= 0.05).any()
+    assert found <= 1
+
+
+def test_exact_p_values_hold_their_level_where_the_normal_ones_do_not():
+    """Sparse Poisson counts on the 77 community areas: the share of bins with p <= a stays at or
+    under a for the exact tail; the normal tail gives the hot side several times too many."""
+    units = load_units("community_areas").units
+    adjacency = build_weights(units).matrix
+    rng = np.random.default_rng(25)
+    exact, normal, z_all = [], [], []
+    for _ in range(30):
+        x = rng.poisson(0.2, (77, 104)).astype(float)
+        z = space_time_gi_star(x, adjacency)
+        exact.append(space_time_count_p(x, adjacency).ravel())
+        normal.append(2 * stats.norm.sf(np.abs(z)).ravel())
+        z_all.append(z.ravel())
+    exact, normal, z_all = np.concatenate(exact), np.concatenate(normal), np.concatenate(z_all)
+    bins = exact.size  # 240,240 bins, far from independent: a generous tolerance
+    for level in (0.05, 0.01, 0.001):
+        tolerance = 4 * np.sqrt(level * (1 - level) / bins) * 10
+        assert (exact <= level).mean() <= level + tolerance
+    hot_normal = ((normal <= 0.001) & (z_all > 0)).mean()
+    hot_exact = ((exact <= 0.001) & (z_all > 0)).mean()
+    assert hot_normal > 3 * 0.0005 and hot_exact <= 0.0005 * 1.5
+
+
+def test_cold_bins_are_reachable_with_exact_p_values():
+    adjacency = lattice(8, 8).matrix
+    x = np.random.default_rng(26).poisson(4.0, (64, 30)).astype(float)
+    quiet = [27, 28, 35, 36]
+    x[np.ix_([19, 20, 26, 27, 28, 29, 34, 35, 36, 37, 43, 44], range(24, 30))] = 0
+    result = emerging_hotspots(x, adjacency, pd.Index([str(i) for i in range(64)]))
+    assert result.p_values == "exact"
+    assert result.cold[quiet, -3:].all()
+    assert result.units["category_code"].iloc[quiet].lt(0).all()
+
+
+def test_the_automatic_choice_of_p_values_and_its_note():
+    x = np.random.default_rng(27).poisson(2.0, (4, 20)).astype(float)
+    ids = pd.Index(list("abcd"))
+    sparse_counts = emerging_hotspots(x, CHAIN, ids)
+    assert sparse_counts.p_values == "exact"
+    assert any("bin p-values: exact (counts too sparse" in note for note in sparse_counts.notes)
+    dense = np.random.default_rng(28).poisson(1e6, (4, 20)).astype(float)
+    assert emerging_hotspots(dense, CHAIN, ids).p_values == "normal"
+    rates = emerging_hotspots(x + 0.5, CHAIN, ids)
+    assert rates.p_values == "normal"
+    assert any("not counts" in note for note in rates.notes)
+    permuted = emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(permutations=99))
+    assert permuted.p_values == "permutation"
+    forced = emerging_hotspots(dense, CHAIN, ids, options=EmergingOptions(p_values="exact"))
+    assert forced.p_values == "exact"
+    np.testing.assert_allclose(forced.z, emerging_hotspots(dense, CHAIN, ids).z)  # z unchanged
+    with pytest.raises(OptionError, match="'exact' needs counts"):
+        emerging_hotspots(x + 0.5, CHAIN, ids, options=EmergingOptions(p_values="exact"))
+    with pytest.raises(OptionError, match="'permutations' was 0"):
+        emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(p_values="permutation"))
+    with pytest.raises(OptionError, match="'permutations' was 99"):
+        emerging_hotspots(
+            x, CHAIN, ids, options=EmergingOptions(p_values="normal", permutations=99)
+        )
+    with pytest.raises(OptionError, match="'p_values' was 'mid-p'"):
+        emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(p_values="mid-p"))
+
+
+def test_a_lone_units_run_is_not_a_cluster_under_the_exact_tail_nor_permutations():
+    """The case of test_bug_historical_tested_on_a_negative_last_z under the default p-values:
+    one unit at 30 among Poisson(2) counts. Its neighbourhoods hold two of the cube's 19 large
+    values; drawn at random, six bins hold two of them about 1.5% of the time, so after the
+    correction over 600 bins they are not significant. The conditional permutations say the same;
+    only the normal tail, far too thin for these skewed values, calls them hot."""
+    ring = sparse.csr_array(np.roll(np.eye(30), 1, axis=1) + np.roll(np.eye(30), -1, axis=1))
+    counts = np.random.default_rng(0).poisson(2.0, (30, 20)).astype(float)
+    counts[0, :19] = 30
+    counts[0, 19] = 6
+    ids = pd.Index([str(i) for i in range(30)])
+    exact = emerging_hotspots(counts, ring, ids)
+    normal = emerging_hotspots(counts, ring, ids, options=EmergingOptions(p_values="normal"))
+    permuted = space_time_permutation_p(
+        counts, ring, time_window=1, window="cube", permutations=9999, seed=3
+    )
+    assert normal.hot[0].sum() >= 18 and not exact.hot[0].any()
+    assert (permuted[0, 1:19] > 0.05).all() and (exact.p[0, 1:19] > 0.001).all()
+
+
+def test_too_few_permutations_are_said_with_how_many_would_do(beats):
+    units, neighbours = beats
+    rng = np.random.default_rng(29)
+    rates = np.full((len(units), 104), 2.0)
+    rates[:5, -8:] = 10.0
+    counts = rng.poisson(rates).astype(float)
+    options = EmergingOptions(permutations=99, seed=4)
+    result = emerging_hotspots(counts, neighbours.matrix, units.index, options=options)
+    needed = permutations_needed(len(units) * 104, 0.05, "bh")
+    assert result.p_values == "permutation" and not result.hot.any()
+    assert result.resolution_note in result.notes
+    assert f"use at least {needed} permutations" in result.resolution_note
+    assert "exact count p-values" in result.resolution_note
+    assert 2 / (needed + 1) * len(units) * 104 <= 0.05 < 2 / needed * len(units) * 104
+    assert emerging_hotspots(counts, neighbours.matrix, units.index).resolution_note is None
+
+
+def test_recent_columns_follow_the_hot_steps_and_the_exact_rate_ratio():
+    adjacency = lattice(8, 8).matrix
+    rng = np.random.default_rng(30)
+    rates = np.full((64, 40), 1.0)
+    rates[[27, 28, 35, 36], -7:] = 8.0
+    counts = rng.poisson(rates).astype(float)
+    result = emerging_hotspots(counts, adjacency, pd.Index([str(i) for i in range(64)]))
+    table = result.units
+    old_columns = [
+        "category_code", "category", "hot_fraction", "cold_fraction", "n_hot", "n_cold",
+        "first_hot", "last_hot", "last_z", "last_p", "mk_tau", "mk_p", "sen_slope", "total",
+        "last_count",
+    ]  # fmt: skip
+    assert table.columns[: len(old_columns)].tolist() == old_columns
+    assert result.recent_steps == 10
+    for row, hot in enumerate(result.hot):
+        run = 0
+        while run < len(hot) and hot[len(hot) - 1 - run]:
+            run += 1
+        assert table["last_hot_run"].iloc[row] == run
+        assert table["recent_hot_share"].iloc[row] == hot[-10:].sum() / 10
+        assert table["recent_cold_share"].iloc[row] == result.cold[row, -10:].sum() / 10
+    assert (table["last_hot_run"].iloc[[27, 28, 35, 36]] >= 5).all()
+    reference = rate_ratio_test(counts[:, :-10].sum(axis=1), counts[:, -10:].sum(axis=1), 30, 10)
+    np.testing.assert_allclose(table["recent_rate_ratio"], reference["rate_ratio"])
+    np.testing.assert_allclose(table["recent_rate_ratio_low"], reference["rate_ratio_low"])
+    np.testing.assert_allclose(table["recent_rate_ratio_high"], reference["rate_ratio_high"])
+    # the interval is Clopper-Pearson's for the share of the unit's events in the recent steps
+    after, total = int(counts[27, -10:].sum()), int(counts[27].sum())
+    interval = stats.binomtest(after, total).proportion_ci(method="exact")
+    odds = np.array([interval.low, interval.high]) / (1 - np.array([interval.low, interval.high]))
+    np.testing.assert_allclose(
+        table.loc["27", ["recent_rate_ratio_low", "recent_rate_ratio_high"]], odds * 3
+    )
+
+
+def test_the_recent_rate_ratio_finds_a_sparse_rise():
+    """Homicide-like weekly counts (0.15 a week per community area): a rise to 0.6 a week over
+    the last quarter in the Loop and three neighbours shows in the ratio's exact interval, while
+    quiet areas get an interval above 1 about 2.5% of the time (one-sided, no correction)."""
+    units = load_units("community_areas").units
+    adjacency = build_weights(units).matrix
+    rng = np.random.default_rng(31)
+    block = [31, 7, 27, 32]  # the Loop and its neighbours (rows of "32", "8", "28", "33")
+    quiet = np.setdiff1d(np.arange(77), block)
+    found, false, ratios = [], [], []
+    for _ in range(10):
+        rates = np.full((77, 104), 0.15)
+        rates[block, -26:] = 0.6
+        counts = rng.poisson(rates).astype(float)
+        table = emerging_hotspots(counts, adjacency, units.index).units
+        above = (table["recent_rate_ratio_low"] > 1).to_numpy()
+        found.append(above[block].mean())
+        false.append(above[quiet].mean())
+        ratios.append(np.median(table["recent_rate_ratio"].iloc[block]))
+    print(f"planted rise found {np.mean(found):.0%}, quiet units above 1 {np.mean(false):.1%}")
+    assert np.mean(found) >= 0.7
+    assert np.mean(false) <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / (10 * len(quiet)))
+    assert 3 < np.median(ratios) < 5.5  # 4 planted

@@ -80,12 +80,50 @@ def lisa_clusters(quadrant: np.ndarray, q: np.ndarray, alpha: float = 0.05) -> n
     return np.where(np.asarray(q) <= alpha, labels, NOT_SIGNIFICANT).astype(object)
 
 
-def resolution_note(n_tests: int, permutations: int, alpha: float, fdr: str) -> str | None:
-    """A warning when too few permutations keep a lone unit from ever being significant.
+def permutations_needed(n_tests: int, alpha: float, fdr: str) -> int:
+    """The fewest permutations whose smallest two-sided p-value, ``2 / (permutations + 1)``, lets
+    one test alone be significant at ``alpha`` after the correction over ``n_tests`` tests.
+
+    Examples
+    --------
+    >>> permutations_needed(277, 0.05, "bh"), permutations_needed(28_600, 0.05, "bh")
+    (11079, 1143999)
+    >>> permutations_needed(28_600, 0.05, "none")
+    39
+    """
+    if fdr not in FDR_METHODS:
+        raise OptionError.expected("fdr", fdr, FDR_METHODS)
+    tests = 1 if fdr == "none" else max(int(n_tests), 1)
+    return int(np.ceil(2 * tests / alpha - 1 - 1e-9))
+
+
+def resolution_note(
+    n_tests: int, permutations: int, alpha: float, fdr: str, *, tested: str = "units"
+) -> str | None:
+    """A warning when too few permutations keep a lone test from ever being significant.
 
     The smallest two-sided permutation p-value is ``2 / (permutations + 1)``; after a correction
-    over ``n_tests`` units, one unit alone is significant only if that times ``n_tests`` is at most
-    ``alpha``.
+    over ``n_tests`` tests, one test alone is significant only if that times ``n_tests`` is at most
+    ``alpha`` (Benjamini-Hochberg lets ``k`` tests at that p-value through together once ``k`` is at
+    least ``n_tests`` times it over ``alpha``).
+
+    Parameters
+    ----------
+    n_tests : int
+        The number of tests the correction is over.
+    permutations : int
+        The permutations each p-value comes from (0: none, no note).
+    alpha : float
+        The level after the correction.
+    fdr : {"bh", "bonferroni", "none"}
+        The correction.
+    tested : str
+        What a test is, for the message ("units", "unit-steps").
+
+    Returns
+    -------
+    str or None
+        None when a lone test can be significant.
 
     Examples
     --------
@@ -93,15 +131,23 @@ def resolution_note(n_tests: int, permutations: int, alpha: float, fdr: str) -> 
     'with 999 permutations the smallest p-val'
     >>> resolution_note(77, 99999, 0.05, "bh") is None
     True
+    >>> print(resolution_note(28_600, 999, 0.05, "bh", tested="unit-steps"))
+    with 999 permutations the smallest p-value is 0.0020, so after the bh correction over 28600 \
+unit-steps a unit-step can be significant only together with others (at least 1144 at that \
+p-value); use at least 1143999 permutations to let a lone unit-step reach 0.05
     """
     if fdr == "none" or permutations <= 0:
         return None
     smallest = 2 / (permutations + 1)
     if smallest * n_tests <= alpha:
         return None
-    needed = int(np.ceil(2 * n_tests / alpha)) - 1
+    needed = permutations_needed(n_tests, alpha, fdr)
+    one = tested[:-1] if tested.endswith("s") else tested
+    together = ""
+    if fdr == "bh":
+        together = f" (at least {int(np.ceil(smallest * n_tests / alpha - 1e-9))} at that p-value)"
     return (
         f"with {permutations} permutations the smallest p-value is {smallest:.4f}, so after the "
-        f"{fdr} correction over {n_tests} units a unit can be significant only together with "
-        f"others; use at least {needed} permutations to let a lone unit reach {alpha}"
+        f"{fdr} correction over {n_tests} {tested} a {one} can be significant only together with "
+        f"others{together}; use at least {needed} permutations to let a lone {one} reach {alpha}"
     )
