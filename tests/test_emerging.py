@@ -562,6 +562,10 @@ def test_rate_p_values_equal_the_brute_force_reference(window):
     np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=0, equal_nan=True)
 
 
+#: The calibrated p-values (not yet the default).
+AUTO = EmergingOptions(p_values="auto")
+
+
 def test_rate_p_values_find_units_above_the_citys_rate_that_gi_star_calls_noise():
     """Constant rates that differ by unit: the randomisation null takes the differences as noise,
     the rate null finds the neighbourhoods whose true rate is above (or below) the city's, and
@@ -574,7 +578,7 @@ def test_rate_p_values_find_units_above_the_citys_rate_that_gi_star_calls_noise(
     x = rng.poisson(rates).astype(float)
     ids = pd.Index(units.index)
     by_rate = emerging_hotspots(x, adjacency, ids, options=EmergingOptions(p_values="rate"))
-    exact = emerging_hotspots(x, adjacency, ids)
+    exact = emerging_hotspots(x, adjacency, ids, options=AUTO)
     true_rate = np.asarray(star @ rates[:, 0]) / np.asarray(star.sum(axis=1)).ravel()
     hot_units = by_rate.hot.any(axis=1)
     cold_units = by_rate.cold.any(axis=1)
@@ -618,7 +622,7 @@ def test_cold_bins_are_reachable_with_exact_p_values():
     x = np.random.default_rng(26).poisson(4.0, (64, 30)).astype(float)
     quiet = [27, 28, 35, 36]
     x[np.ix_([19, 20, 26, 27, 28, 29, 34, 35, 36, 37, 43, 44], range(24, 30))] = 0
-    result = emerging_hotspots(x, adjacency, pd.Index([str(i) for i in range(64)]))
+    result = emerging_hotspots(x, adjacency, pd.Index([str(i) for i in range(64)]), options=AUTO)
     assert result.p_values == "exact"
     assert result.cold[quiet, -3:].all()
     assert result.units["category_code"].iloc[quiet].lt(0).all()
@@ -627,12 +631,12 @@ def test_cold_bins_are_reachable_with_exact_p_values():
 def test_the_automatic_choice_of_p_values_and_its_note():
     x = np.random.default_rng(27).poisson(2.0, (4, 20)).astype(float)
     ids = pd.Index(list("abcd"))
-    sparse_counts = emerging_hotspots(x, CHAIN, ids)
+    sparse_counts = emerging_hotspots(x, CHAIN, ids, options=AUTO)
     assert sparse_counts.p_values == "exact"
     assert any("bin p-values: exact (counts too sparse" in note for note in sparse_counts.notes)
     dense = np.random.default_rng(28).poisson(1e6, (4, 20)).astype(float)
-    assert emerging_hotspots(dense, CHAIN, ids).p_values == "normal"
-    rates = emerging_hotspots(x + 0.5, CHAIN, ids)
+    assert emerging_hotspots(dense, CHAIN, ids, options=AUTO).p_values == "normal"
+    rates = emerging_hotspots(x + 0.5, CHAIN, ids, options=AUTO)
     assert rates.p_values == "normal"
     assert any("not counts" in note for note in rates.notes)
     permuted = emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(permutations=99))
@@ -663,7 +667,7 @@ def test_a_lone_units_run_is_not_a_cluster_under_the_exact_tail_nor_permutations
     counts[0, :19] = 30
     counts[0, 19] = 6
     ids = pd.Index([str(i) for i in range(30)])
-    exact = emerging_hotspots(counts, ring, ids)
+    exact = emerging_hotspots(counts, ring, ids, options=AUTO)
     normal = emerging_hotspots(counts, ring, ids, options=EmergingOptions(p_values="normal"))
     permuted = space_time_permutation_p(
         counts, ring, time_window=1, window="cube", permutations=9999, seed=3

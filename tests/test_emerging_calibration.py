@@ -18,6 +18,9 @@ pytestmark = pytest.mark.shared_data
 
 #: The defaults before issue 15: normal p-values, Mann-Kendall without correction.
 BEFORE = EmergingOptions(p_values="normal", trend_correction="none")
+#: The calibrated settings (the trend's window correction is the default; the count p-values
+#: are chosen with p_values="auto").
+CALIBRATED = EmergingOptions(p_values="auto")
 #: Categories that say a unit is rising or trending: new, consecutive, intensifying, diminishing.
 TRENDING = (1, 2, 3, 5)
 RUNS = 20
@@ -58,7 +61,7 @@ def test_the_trend_test_rejects_at_most_7_percent_of_units_with_no_trend(beats, 
     for run in range(4):
         kind = ("mixed", "single 1")[run % 2]
         x = pattern_free(kind, len(ids), np.random.default_rng(100 + run))
-        options = EmergingOptions(time_window=k)
+        options = EmergingOptions(time_window=k, p_values="auto")
         ours.append(emerging_hotspots(x, adjacency, ids, options=options).units["mk_p"] < 0.05)
         plain = EmergingOptions(time_window=k, trend_correction="none")
         before.append(emerging_hotspots(x, adjacency, ids, options=plain).units["mk_p"] < 0.05)
@@ -87,7 +90,9 @@ def pattern_free_runs(beats):
         tally = np.zeros((RUNS, 3), dtype=bool)
         for run in range(RUNS):
             x = pattern_free(kind, len(ids), np.random.default_rng(200 + run))
-            result = emerging_hotspots(x, adjacency, ids, options=EmergingOptions(window=window))
+            result = emerging_hotspots(
+                x, adjacency, ids, options=EmergingOptions(window=window, p_values="auto")
+            )
             codes = np.abs(result.units["category_code"].to_numpy())
             tally[run, 0] = (result.hot | result.cold).any()
             tally[run, 1] = np.isin(codes, TRENDING).any()
@@ -138,7 +143,7 @@ def test_unequal_constant_rates_give_no_trend_category_and_only_true_rate_differ
     for run in range(10):
         rates = rates_of("mixed", len(ids), np.random.default_rng(400 + run))
         x = np.random.default_rng(500 + run).poisson(rates).astype(float)
-        result = emerging_hotspots(x, adjacency, ids)
+        result = emerging_hotspots(x, adjacency, ids, options=CALIBRATED)
         trending += np.isin(np.abs(result.units["category_code"]), TRENDING).any()
         expected = np.asarray(star @ rates[:, 0]) / np.asarray(star.sum(axis=1)).ravel()
         hot_units = np.flatnonzero(result.hot.any(axis=1))
@@ -161,7 +166,7 @@ def test_a_planted_rise_of_four_community_areas_is_labelled_rising(areas):
         rates = np.full((len(ids), 104), 2.0)
         rates[block, -8:] *= 3
         x = np.random.default_rng(300 + run).poisson(rates).astype(float)
-        table = emerging_hotspots(x, adjacency, ids).units.iloc[block]
+        table = emerging_hotspots(x, adjacency, ids, options=CALIBRATED).units.iloc[block]
         rising = table["category_code"].isin([1, 2, 3]).to_numpy()
         labelled.append(rising.any())
         half.append(rising.sum() >= 2)

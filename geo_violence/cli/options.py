@@ -22,7 +22,7 @@ from ..jobs import (
 )
 from ..jobs.scan import ScanOptions
 from ..render import BASEMAPS
-from ..stats.emerging import WINDOWS, EmergingOptions
+from ..stats.emerging import P_VALUE_METHODS, TREND_CORRECTIONS, WINDOWS, EmergingOptions
 from ..stats.hotspots import SMOOTHING_METHODS, HotspotOptions
 from ..stats.shift import ShiftOptions
 from ..stats.significance import FDR_METHODS
@@ -260,6 +260,29 @@ emerging_options = option_group(
         click.option("--trend-alpha", type=PROBABILITY, default=0.05, show_default=True),
         click.option(
             "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
+        ),
+        click.option(
+            "--p-values",
+            type=click.Choice(P_VALUE_METHODS),
+            default="arcgis",
+            show_default=True,
+            help="Bin p-values: arcgis (normal, or permutations), auto (exact count tails where "
+            "counts are sparse: holds its error rate), normal, exact, rate, permutation.",
+        ),
+        click.option(
+            "--trend-correction",
+            type=click.Choice(TREND_CORRECTIONS),
+            default="window",
+            show_default=True,
+            help="Mann-Kendall's variance allowing for the serial correlation of the z series: "
+            "the window's, estimated (hamed-rao, yue-wang), or none (ArcGIS, sfdep).",
+        ),
+        click.option(
+            "--recent-fraction",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.25,
+            show_default=True,
+            help="The share of the last steps recent_hot_share and recent_rate_ratio call recent.",
         ),
     ],
 )

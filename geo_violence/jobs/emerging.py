@@ -57,6 +57,8 @@ def emerging_of(
     )
     result = _expand_to_units(result, rows, cube)
     job.note(*result.notes)
+    if result.resolution_note:
+        job.note(result.resolution_note, warn=True)
     starts = cube.step_starts
     table = result.units.copy()
     table["total"] = cube.counts.sum(axis=1)
@@ -96,8 +98,12 @@ def _expand_to_units(result: EmergingResult, rows: np.ndarray, cube: Cube) -> Em
     units = result.units.reindex(cube.unit_ids)
     units["category_code"] = units["category_code"].fillna(0).astype(np.int64)
     units["category"] = units["category"].fillna("no pattern")
-    for column in ("n_hot", "n_cold"):
-        units[column] = units[column].fillna(0).astype(np.int64)
+    for column in ("n_hot", "n_cold", "last_hot_run", "last_cold_run"):
+        if column in units:
+            units[column] = units[column].fillna(0).astype(np.int64)
+    for column in ("recent_hot_share", "recent_cold_share"):
+        if column in units:
+            units[column] = units[column].fillna(0.0)
     for column in ("first_hot", "last_hot"):
         units[column] = units[column].fillna(-1).astype(np.int64)
     return EmergingResult(
@@ -109,6 +115,10 @@ def _expand_to_units(result: EmergingResult, rows: np.ndarray, cube: Cube) -> Em
         hot=spread(result.hot, False),
         cold=spread(result.cold, False),
         notes=result.notes,
+        p_values=result.p_values,
+        trend_correction=result.trend_correction,
+        resolution_note=result.resolution_note,
+        recent_steps=result.recent_steps,
     )
 
 
