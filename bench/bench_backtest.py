@@ -35,16 +35,15 @@ import warnings
 import numpy as np
 import pandas as pd
 from common import DATA, best_of
-from scipy import sparse
 
 from geo_violence import (
     assign_units,
     build_cube,
     build_weights,
     load_units,
-    rank_for_outreach,
     read_incidents,
 )
+from geo_violence.jobs.backtest import previous_deploy_ranking
 from geo_violence.stats.backtest import (
     Ranking,
     all_history,
@@ -55,7 +54,6 @@ from geo_violence.stats.backtest import (
     last_steps,
     origin_steps,
 )
-from geo_violence.stats.emerging import emerging_hotspots
 from geo_violence.stats.forecast import (
     _design,
     _neighbour_matrix,
@@ -83,24 +81,6 @@ def homicides():
     read = read_incidents(DATA / "homicides_2001_2024.csv")
     cube = build_cube(assign_units(read.incidents, layer.units).incidents, layer.units)
     return cube, build_weights(layer.units)
-
-
-def deploy_ranking(unit_ids: pd.Index, weeks: int = 52) -> Ranking:
-    """The previous deploy.csv order: emerging hot spots of the last ``weeks`` weeks, then the
-    outreach points (ties to more recent incidents); unlisted units last."""
-    ids = pd.Index(unit_ids.astype(str), name="unit_id")
-
-    def rank(history) -> np.ndarray:
-        window = np.asarray(history.counts[:, -weeks:], dtype=float)
-        result = emerging_hotspots(window, sparse.csr_array(history.adjacency), ids)
-        table = result.units.copy()
-        table.insert(0, "name", ids.to_numpy())
-        listed = rank_for_outreach(table, window, result.bins[:, -1])
-        score = np.full(len(ids), -np.inf)
-        score[ids.get_indexer(listed["unit_id"])] = -listed["rank"].to_numpy(dtype=float)
-        return score
-
-    return Ranking("previous deploy.csv score", rank, expected=False, history=lambda h, s: weeks)
 
 
 def keeping(forecasts: list, level: float = 0.9) -> Ranking:
@@ -210,7 +190,7 @@ def replay(label, cube, neighbours, *, start, end, top, horizon, extra_half_live
     forecasts: list = []
     rankings = [keeping(forecasts), *default_rankings("week")[1:]]
     rankings += [ewma(h) for h in extra_half_lives]
-    rankings.append(deploy_ranking(cube.unit_ids))
+    rankings.append(previous_deploy_ranking(cube.unit_ids))
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
