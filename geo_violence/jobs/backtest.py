@@ -101,7 +101,8 @@ def run_backtest(
     Returns
     -------
     BacktestRun
-        The prepared cube and the backtest (``rows``, ``summary``).
+        What was read and counted, and the replay: its ``rows`` (one per origin and ranking)
+        and ``summary`` (one per ranking and metric, with the paired differences).
     """
     if not 1 <= horizon <= MAX_HORIZON:
         raise OptionError(f"--horizon was {horizon}; the forecast supports 1 to {MAX_HORIZON}")
