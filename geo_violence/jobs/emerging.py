@@ -147,7 +147,14 @@ def write_emerging(
         bins=np.where(np.isnan(result.z), np.nan, result.bins),
         step_name=cube.step,
     )
-    content = emerging_content(table, title=title, series=series, subtitle=subtitle, source=source)
+    content = emerging_content(
+        table,
+        title=title,
+        series=series,
+        subtitle=subtitle,
+        source=source,
+        recent_steps=result.recent_steps,
+    )
     job.map(EMERGING_MAP, units, content)
 
 

@@ -15,6 +15,7 @@ from ..errors import InputFileError
 from ..outputs import prepare_output_dir, write_csv
 from ..render.summary import Summary, summary_html, summary_markdown
 from ..stats.backtest import backtest, forecast_ranking, last_steps
+from ..stats.emerging import recent_steps_of
 from ..stats.forecast import forecast_counts, history_needed
 from ..stats.outreach import RECENT_STEPS, rank_by_expected, watch_list
 from .compare import SHIFT_CSV, SHIFT_MAP
@@ -96,8 +97,15 @@ def run_report(
     step = (manifest.get("steps") or {}).get("step", "week")
     history = counts.to_numpy(dtype=float)
     expected, basis = _expectations(history, starts, step)
+    fraction = ((manifest.get("emerging") or {}).get("recent_fraction")) or 0.25
     deploy = rank_by_expected(
-        emerging, history, gi_bins.to_numpy()[:, -1], *expected, level=LEVEL, step=step
+        emerging,
+        history,
+        gi_bins.to_numpy()[:, -1],
+        *expected,
+        level=LEVEL,
+        step=step,
+        recent_steps=recent_steps_of(history.shape[1], fraction) if history.shape[1] > 1 else None,
     )
     watch = watch_list(deploy, _rising_units(run_dir), top=top)
     summary = Summary(

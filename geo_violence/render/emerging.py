@@ -9,7 +9,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..stats.emerging import recent_text
 from .page import MapContent, MapSeries, write_map
+from .shift import rate_ratio_text
 
 #: Colour and one-sentence explanation of each category: reds for hot, blues for cold, darker
 #: for the newer and stronger patterns.
@@ -41,8 +43,14 @@ def emerging_content(
     series: MapSeries | None = None,
     subtitle: str = "",
     source: str = "",
+    recent_steps: int | None = None,
 ) -> MapContent:
     """What the emerging map shows, from ``emerging.csv``'s table indexed by unit id.
+
+    With ``recent_steps`` (the analysis's recent window) and the table's ``recent_hot_share``,
+    ``last_hot_run`` and ``recent_rate_ratio`` columns, the popup says in words what the rules
+    may call sporadic: "hot in 7 of the last 8 weeks, the last 3 in a row", and the rate of
+    those weeks against the ones before.
 
     Only the categories present are in the legend.
 
@@ -85,6 +93,21 @@ def emerging_content(
         },
         index=table.index,
     )
+    if recent_steps and {"recent_hot_share", "last_hot_run"} <= set(table.columns):
+        popup[f"the last {recent_steps} {step}s"] = [
+            recent_text(share, run, recent_steps, step)
+            for share, run in zip(table["recent_hot_share"], table["last_hot_run"], strict=True)
+        ]
+    if "recent_rate_ratio" in table.columns:
+        popup["their rate against the steps before (95% interval)"] = [
+            "" if not np.isfinite(ratio) else rate_ratio_text(ratio, low, high)
+            for ratio, low, high in zip(
+                table["recent_rate_ratio"],
+                table["recent_rate_ratio_low"],
+                table["recent_rate_ratio_high"],
+                strict=True,
+            )
+        ]
     return MapContent(
         title=title,
         colours=colours,

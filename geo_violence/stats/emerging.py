@@ -634,7 +634,7 @@ def emerging_hotspots(
         trend_alpha=options.trend_alpha,
     )
     codes[~tested] = 0
-    recent_steps = _recent_steps(n_steps, options.recent_fraction)
+    recent_steps = recent_steps_of(n_steps, options.recent_fraction)
     change = recent_change(x, recent_steps)
     change[~tested] = np.nan
     units = pd.DataFrame(
@@ -787,10 +787,41 @@ def _trend_note(options: EmergingOptions, n_steps: int) -> str:
     )
 
 
-def _recent_steps(n_steps: int, fraction: float) -> int:
+def recent_steps_of(n_steps: int, fraction: float) -> int:
     """The last steps that are "recent": ``fraction`` of them, rounded up, at least 1 and at
-    most ``n_steps - 1``."""
+    most ``n_steps - 1``.
+
+    Examples
+    --------
+    >>> recent_steps_of(104, 0.25), recent_steps_of(10, 0.25), recent_steps_of(2, 0.9)
+    (26, 3, 1)
+    """
     return int(min(max(np.ceil(fraction * n_steps - 1e-9), 1), n_steps - 1))
+
+
+def recent_text(share: float, run: float, recent_steps: int, step: str) -> str:
+    """The recent hot weeks in words.
+
+    Examples
+    --------
+    >>> recent_text(7 / 8, 3, 8, "week")
+    'hot in 7 of the last 8 weeks, the last 3 in a row'
+    >>> recent_text(0.0, 0, 26, "week")
+    'not hot in the last 26 weeks'
+    >>> recent_text(1.0, 104, 26, "week")
+    'hot in all of the last 26 weeks (104 in a row)'
+    """
+    hot = round(float(share) * recent_steps) if np.isfinite(share) else 0
+    if hot == 0:
+        return f"not hot in the last {recent_steps} {step}s"
+    if run >= recent_steps:
+        return f"hot in all of the last {recent_steps} {step}s ({int(run)} in a row)"
+    text = f"hot in {hot} of the last {recent_steps} {step}s"
+    if run >= 2:
+        text += f", the last {int(run)} in a row"
+    elif run == 1:
+        text += f", and the last {step}"
+    return text
 
 
 def recent_change(counts: np.ndarray, recent_steps: int, *, confidence: float = 0.95) -> np.ndarray:

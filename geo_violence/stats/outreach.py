@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .emerging import recent_text
+
 #: Points per emerging category (by code; see ``stats.emerging.CATEGORY_NAMES``).
 CATEGORY_POINTS = {1: 4.0, 2: 4.0, 3: 3.0, 4: 2.0, 6: 2.0, 7: 2.0, 5: 1.0, 8: 0.5}
 #: Steps counted as "recent".
@@ -139,6 +141,7 @@ def rank_by_expected(
     *,
     level: float = 0.9,
     step: str = "week",
+    recent_steps: int | None = None,
 ) -> pd.DataFrame:
     """Rank every unit for outreach by its expected incidents next step (a forecast), keeping
     what the analyses found as reasons.
@@ -161,6 +164,9 @@ def rank_by_expected(
         The interval's probability.
     step : str
         What a step is called.
+    recent_steps : int, optional
+        The emerging analysis's recent window: with ``emerging``'s ``recent_hot_share`` and
+        ``last_hot_run``, the reason says "hot in 7 of the last 8 weeks".
 
     Returns
     -------
@@ -210,6 +216,20 @@ def rank_by_expected(
         }
     )
     findings = points["reason"].reindex(ids).fillna("").to_numpy()
+    if recent_steps and {"recent_hot_share", "last_hot_run"} <= set(emerging.columns):
+        recently = [
+            recent_text(share, run, recent_steps, step)
+            for share, run in zip(
+                emerging["recent_hot_share"], emerging["last_hot_run"], strict=True
+            )
+        ]
+        findings = np.array(
+            [
+                f"{finding}; {recent}" if finding and not recent.startswith("not") else finding
+                for finding, recent in zip(findings, recently, strict=True)
+            ],
+            dtype=object,
+        )
     ranked["reason"] = [
         f"expected {value:.2g} incidents next {step} ({level:.0%} interval {lo:.0f} to {hi:.0f})"
         + (f"; {finding}" if finding else "")
