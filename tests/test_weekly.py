@@ -252,7 +252,6 @@ EVERY_OUTPUT = {
     "trends.csv",
     "trends.parquet",
     "trends.html",
-    "trends.png",
     "manifest-trends.json",
     "clusters.csv",
     "cluster_steps.csv",

@@ -53,9 +53,15 @@ def trends_of(
 
 
 def write_trends(
-    job: Job, prepared: PreparedCube, result: TrendResult, *, title: str, source: str
+    job: Job,
+    prepared: PreparedCube,
+    result: TrendResult,
+    *,
+    title: str,
+    source: str,
+    png: bool = True,
 ) -> None:
-    """Write ``trends.csv``, ``trends.parquet`` (GeoParquet), ``trends.html`` and
+    """Write ``trends.csv``, ``trends.parquet`` (GeoParquet), ``trends.html`` and, with ``png``,
     ``trends.png``."""
     cube, units = prepared.cube, prepared.layer.units
     table = result.units.copy()
@@ -78,7 +84,7 @@ def write_trends(
         subtitle=prepared.period_text(),
         source=source,
     )
-    job.map(TRENDS_MAP, units, content, png=True)
+    job.map(TRENDS_MAP, units, content, png=png or None)
 
 
 @takes_stage_options
@@ -87,6 +93,7 @@ def run_trends(
     out_dir: str | Path,
     *,
     trend_options: TrendOptions | None = None,
+    png: bool = True,
     stages: StageOptions,
 ) -> TrendsRun:
     """The ``trends`` job: each unit's change over the whole period, since when, and against
@@ -101,6 +108,9 @@ def run_trends(
         The incident file, and the folder of the outputs.
     trend_options : TrendOptions, optional
         Level, correction, interval and seed of the analysis.
+    png : bool
+        Write ``trends.png`` (the command always does; the weekly job only with ``png`` in
+        its ``[maps]``).
     stages : StageOptions
         The stage options every job takes, as keywords (see :mod:`geo_violence.jobs.options`).
 
@@ -119,7 +129,8 @@ def run_trends(
     ['rising', 'falling']
     """
     options = trend_options or TrendOptions()
-    job = Job("trends", out_dir, stages, files=TRENDS_FILES, maps=[TRENDS_MAP])
+    files = TRENDS_FILES if png else tuple(name for name in TRENDS_FILES if name != TRENDS_PNG)
+    job = Job("trends", out_dir, stages, files=files, maps=[TRENDS_MAP])
     prepared = job.prepare(incidents_path)
     neighbours, result = trends_of(job, prepared, options=options)
     write_trends(
@@ -128,6 +139,7 @@ def run_trends(
         result,
         title=f"Where violence is rising and falling ({prepared.layer.title})",
         source=prepared.source_text(),
+        png=png,
     )
     units = result.units
     job.finish(

@@ -357,7 +357,8 @@ def _analyse_layer(
             unit_options=units,
             cube_options=CubeOptions(step="month", start=str(months[0]), end=str(months[1])),
             trend_options=TrendOptions(seed=analyses.seed),
-            map_options=MapOptions(basemap=config.maps.basemap),
+            png=config.maps.png,
+            map_options=MapOptions(basemap=config.maps.basemap, png=config.maps.png),
             overwrite=True,
         )
         (folder / MANIFEST_FILE).replace(folder / "manifest-trends.json")
