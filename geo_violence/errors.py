@@ -1,6 +1,7 @@
 """Every error a user can cause is a :class:`GeoViolenceError`.
 
-The command line prints these as one line and exits with status 1; anything else is a bug.
+The command line prints these as one line and exits with status 1 (or the status the class
+carries: 4 for :class:`BusyError`); anything else is a bug.
 """
 
 from __future__ import annotations
@@ -60,3 +61,10 @@ class OutputExistsError(GeoViolenceError):
 
 class DataError(GeoViolenceError):
     """The data cannot support the statistic (zero variance, too few steps, islands, ...)."""
+
+
+class BusyError(GeoViolenceError):
+    """Another run holds the lock of the folder or store this run would write (exit status 4)."""
+
+    exit_code = 4
+

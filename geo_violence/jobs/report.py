@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from ..outputs import prepare_output_dir, write_csv
+from ..outputs import folder_lock, prepare_output_dir, write_csv
 from ..render.summary import Summary, summary_html, summary_markdown
 from ..stats.outreach import RECENT_STEPS, rank_for_outreach
 from .compare import SHIFT_CSV, SHIFT_MAP
@@ -64,6 +64,11 @@ def run_report(
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
+    with folder_lock(out_dir, what=f"geo-violence report into {out_dir}"):
+        return _report(run_dir, out_dir, top=top, overwrite=overwrite)
+
+
+def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> ReportRun:
     for name in (EMERGING_CSV, EMERGING_BINS):
         if not (run_dir / name).exists():
             raise InputFileError(

@@ -3,8 +3,11 @@ and publish ``runs/YYYY-Www/`` with ``runs/latest`` moved only when the whole ru
 
 Trust:
 
-- **A lock** (``runs/.weekly.lock``: pid, host, start) keeps a second run from starting while
-  one runs (:class:`BusyError`, exit 4); a lock whose process is gone is stale and taken over.
+- **A lock** (``runs/.weekly.lock``, as :func:`geo_violence.outputs.file_lock` keeps it: pid and
+  the process's start time, host, machine and boot ids) keeps a second run from starting while
+  one runs (:class:`BusyError`, exit 4); a lock whose process is gone (or whose pid now belongs to
+  another process, or taken before the machine restarted) is stale and taken over; another host's
+  lock is live for a day.
 - **Nothing half-done is published.** The run is built in ``runs/.staging-YYYY-Www-PID/``,
   moved to ``runs/.weeks/``, and only then are the symlinks ``runs/YYYY-Www`` and
   ``runs/latest`` replaced, each atomically. A run killed at any point leaves the previous
@@ -25,14 +28,14 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..columns import TIMEZONE
-from ..errors import GeoViolenceError, InputFileError, OptionError
-from ..outputs import manifest_base, write_json
+from ..errors import BusyError as BusyError  # raised by the lock; importable from here too
+from ..errors import InputFileError, OptionError
+from ..outputs import file_lock, manifest_base, process_alive, write_json
 from ..sources.portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
@@ -53,12 +56,6 @@ LATEST = "latest"
 WEEKS_FOLDER = ".weeks"
 #: Set to a crash point's name to kill the job there (for the tests of interrupted runs).
 CRASH_VARIABLE = "GEO_VIOLENCE_CRASH_AT"
-
-
-class BusyError(GeoViolenceError):
-    """Another weekly run holds the lock (exit status 4)."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -232,7 +229,7 @@ def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyR
     """Pull, analyse every layer, publish ``runs/YYYY-Www`` and move ``runs/latest``."""
     runs = config.path(config.output.folder)
     runs.mkdir(parents=True, exist_ok=True)
-    with _Lock(runs / LOCK_FILE):
+    with file_lock(runs / LOCK_FILE, what="a weekly run"):
         _clear_dead_staging(runs)
         source = config.source
         pull = pull_crimes(
@@ -386,7 +383,7 @@ def _swap_link(link: Path, points_to: Path) -> None:
 def _clear_dead_staging(runs: Path) -> None:
     for folder in [*runs.glob(".staging-*"), *runs.glob(".link-*")]:
         pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             logger.info("removing %s, left by an interrupted run", folder.name)
             if folder.is_symlink() or folder.is_file():
                 folder.unlink()
@@ -399,58 +396,6 @@ def _clear_dead_staging(runs: Path) -> None:
             if folder.resolve() not in linked:
                 logger.info("removing %s, never published", folder.name)
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-class _Lock:
-    """An exclusive lock file; a lock whose process is gone is stale and taken over."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> _Lock:
-        for _ in range(2):
-            try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                pid = holder.get("pid")
-                same_host = holder.get("host") == socket.gethostname()
-                if isinstance(pid, int) and same_host and _alive(pid):
-                    raise BusyError(
-                        f"another weekly run (pid {pid}, started {holder.get('started')}) holds "
-                        f"{self.path}; try again when it has finished"
-                    ) from None
-                logger.warning("removing a stale lock %s (%s)", self.path, holder or "unreadable")
-                self.path.unlink(missing_ok=True)
-                continue
-            record = {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
-            with os.fdopen(handle, "w") as lock:
-                json.dump(record, lock)
-            return self
-        raise BusyError(f"could not take the lock {self.path}")
-
-    def __exit__(self, *exc_info) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def _holder(self) -> dict:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _crash_point(name: str) -> None:

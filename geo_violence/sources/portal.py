@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import GeoViolenceError, OptionError
-from ..outputs import write_atomically, write_parquet
+from ..outputs import file_lock, remove_dead_temporaries, write_atomically, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +249,8 @@ def pull_crimes(
         already fetched are kept for the next attempt.
     SchemaChangedError
         A page lacks a field the tool needs.
+    BusyError
+        Another pull into the same store is running (it holds ``STORE.lock``).
     """
     options = options or FetchOptions()
     store = Path(store)
@@ -256,6 +258,29 @@ def pull_crimes(
         first_day = dt.date.fromisoformat(since)
     except ValueError as error:
         raise OptionError(f"--since was {since!r}, which is not a date (YYYY-MM-DD)") from error
+    created = [folder for folder in [store.parent, *store.parent.parents] if not folder.exists()]
+    store.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with file_lock(Path(f"{store}.lock"), what=f"a pull into {store}"):
+            remove_dead_temporaries(store.parent, f"{store.name}.*")
+            return _pull(store, first_day, since, types, options, sleep)
+    finally:
+        for folder in created:  # a pull that stored nothing leaves no empty folder
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _pull(
+    store: Path,
+    first_day: dt.date,
+    since: str,
+    types: tuple[str, ...],
+    options: FetchOptions,
+    sleep,
+) -> PullResult:
+    """:func:`pull_crimes`, holding the store's lock."""
     client = PortalClient(options, sleep=sleep)
     stored = _read_store(store)
     last_updated = _last_updated(stored)
@@ -283,12 +308,14 @@ def pull_crimes(
         )
         frame = _records(page)
         if len(frame):
-            write_parquet(frame, staging / f"page-{state['pages_done']:06d}.parquet", {})
+            name = f"page-{state['pages_done']:06d}.parquet"
+            write_parquet(frame, staging / name, {})
+            state["pages"].append(name)
         state["pages_done"] += 1
         state["complete"] = len(page) < options.page_size
         _save_state(staging, state)
     live_ids = _live_ids(client, window, options.page_size)
-    fetched = _read_pages(staging)
+    fetched = _read_pages(staging, state["pages"])
     merged, replaced, deleted = _merge(stored, fetched, live_ids)
     write_parquet(
         merged,
@@ -384,25 +411,33 @@ def _last_updated(frame: pd.DataFrame) -> str | None:
     return values.max() if len(values) else None
 
 
-def _read_pages(staging: Path) -> pd.DataFrame:
-    pages = sorted(staging.glob("page-*.parquet"))
-    if not pages:
+def _read_pages(staging: Path, names: list[str]) -> pd.DataFrame:
+    if not names:
         return _records([])
-    return pd.concat([pd.read_parquet(page) for page in pages], ignore_index=True)
+    return pd.concat([pd.read_parquet(staging / name) for name in names], ignore_index=True)
 
 
 def _load_state(staging: Path, where: str, page_size: int) -> dict:
-    """The staged progress of an interrupted pull of the same query, or a fresh start."""
+    """The staged progress of an interrupted pull of the same query, or a fresh start (also when
+    a page it lists is missing: staged pages are never merged incomplete)."""
     path = staging / "state.json"
     fresh = {"where": where, "page_size": page_size, "pages_done": 0, "complete": False}
+    fresh["pages"] = []
     if path.exists():
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
+        except (OSError, ValueError):
             state = {}
-        if state.get("where") == where and state.get("page_size") == page_size:
+        pages = state.get("pages") if isinstance(state, dict) else None
+        if (
+            state.get("where") == where
+            and state.get("page_size") == page_size
+            and isinstance(pages, list)
+            and all((staging / str(name)).is_file() for name in pages)
+        ):
+            remove_dead_temporaries(staging)
             return state
-        shutil.rmtree(staging, ignore_errors=True)  # another query: start again
+        shutil.rmtree(staging, ignore_errors=True)  # another query, or pages lost: start again
     staging.mkdir(parents=True, exist_ok=True)
     _save_state(staging, fresh)
     return fresh

@@ -1,0 +1,306 @@
+"""The faults an adversarial review found (issue 16), each kept fixed: concurrent writers, zero
+usable incidents, impossible dates, config and option values, a hostile portal, run folders shared
+by several jobs, and the rest. Hostile files are generated here (hypothesis where it fits), the
+hostile portal is a local HTTP server on 127.0.0.1, and concurrent runs are real processes.
+
+Every command run here either succeeds with its rows adding up
+(``read = filtered_out + rejected + unassigned + assigned``) or fails with a one-line message,
+no traceback, and the exit status the README gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import write_csv
+
+from geo_violence.cli import main
+from geo_violence.errors import BusyError
+from geo_violence.outputs import LOCK_NAME, file_lock, folder_lock
+from geo_violence.testing.fake_portal import FakePortal
+
+OPTIONS = ["--time-col", "when", "--x-col", "lon", "--y-col", "lat"]
+#: A point in the Loop (community area 32), longitude/latitude and Illinois East feet.
+LOOP = (-87.6298, 41.8781)
+LOOP_FEET = (1176000, 1900000)
+ENVIRONMENT = os.environ | {
+    "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    "OMP_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+
+
+def one_line_error(result, status: int = 1) -> str:
+    """The run failed with ``status`` and said why in one line, with no traceback."""
+    output = result.output if hasattr(result, "output") else result.stderr
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code == status, output
+    assert "Traceback" not in output and "Aborted!" not in output, output
+    lines = output.strip().splitlines()
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]], output
+    return lines[-1]
+
+
+def rows_add_up(folder: Path) -> dict:
+    """The manifest's rows: every row read went somewhere, and the files say the same."""
+    rows = json.loads((folder / "manifest.json").read_text())["rows"]
+    assert rows["read"] == (
+        rows["filtered_out"] + rows["rejected"] + rows["unassigned"] + rows["assigned"]
+    ), rows
+    assert rows["assigned"] == rows["counted"] + rows["outside_period"], rows
+    rejects = pd.read_csv(folder / "rejects.csv")
+    assert rejects["line"].nunique() == rows["rejected"]
+    assert len(pd.read_csv(folder / "unassigned.csv")) == rows["unassigned"]
+    return rows
+
+
+def portal_csv(path: Path, rows: list[tuple[str, str]], *, extra: str = "") -> Path:
+    """A small file in the portal export's shape: (ID, Date) per row, in the Loop."""
+    header = "ID,Date,X Coordinate,Y Coordinate,Beat,Community Area,Primary Type" + extra
+    lines = [
+        f"{row_id},{when},{LOOP_FEET[0]},{LOOP_FEET[1]},0111,32,HOMICIDE" for row_id, when in rows
+    ]
+    return write_csv(path, header, lines)
+
+
+def no_temporary_files(folder: Path) -> None:
+    assert not [p.name for p in folder.rglob("*") if p.name.endswith(".tmp")]
+    assert not (folder / LOCK_NAME).exists()
+
+
+# --- 1. concurrent writers of one store or run folder -------------------------------------------
+
+
+def hold(path: Path, kind: str) -> subprocess.Popen:
+    """Another process holding the lock with the package's own code until its stdin closes
+    (it loads ``geo_violence.outputs`` alone, without the package's heavy imports)."""
+    package = Path(__file__).resolve().parents[1] / "geo_violence"
+    code = (
+        "import sys, types\nfrom pathlib import Path\n"
+        "package = types.ModuleType('geo_violence')\n"
+        f"package.__path__ = [{str(package)!r}]\n"
+        "sys.modules['geo_violence'] = package\n"
+        "from geo_violence.outputs import file_lock, folder_lock\n"
+        f"path = Path({str(path)!r})\n"
+        f"lock = folder_lock(path, what='test') if {kind!r} == 'folder' else "
+        "file_lock(path, what='test')\n"
+        "with lock:\n    print('held', flush=True)\n    sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENVIRONMENT,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.fixture
+def loop_file(tmp_path) -> Path:
+    return write_csv(
+        tmp_path / "x.csv",
+        "when,lon,lat",
+        [f"2024-01-0{day} 10:00,{LOOP[0]},{LOOP[1]}" for day in range(1, 8)],
+    )
+
+
+def test_a_run_folder_in_use_is_refused_with_exit_4_then_a_dead_holder_is_taken_over(
+    tmp_path, loop_file
+):
+    out = tmp_path / "out"
+    holder = hold(out, "folder")
+    try:
+        busy = run("counts", loop_file, *OPTIONS, "--out", out)
+        assert "holds" in one_line_error(busy, 4)
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    done = run("counts", loop_file, *OPTIONS, "--out", out)  # the holder died: a stale lock
+    assert done.exit_code == 0, done.output
+    assert "stale lock" in done.output
+    rows_add_up(out)
+    no_temporary_files(out)
+
+
+def lock_record(**changes) -> str:
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return json.dumps(record | changes)
+
+
+@pytest.mark.parametrize(
+    ("record", "busy"),
+    [
+        # this live process, with the start time /proc gives it: a real holder
+        (lambda: lock_record(pid_start=_start_of(os.getpid())), True),
+        # a process that has ended
+        (lambda: lock_record(pid=_ended_process()), False),
+        # this pid, but a process that started at another time: the pid was reused
+        (lambda: lock_record(pid_start=_start_of(os.getpid()) + 12345), False),
+        # the machine rebooted since the lock was taken
+        (lambda: lock_record(boot="0000-not-this-boot"), False),
+        # another host, fresh: it cannot be checked from here, so it is live
+        (lambda: lock_record(host="another-host", pid=1), True),
+        # another host, three days old: stale
+        (
+            lambda: lock_record(
+                host="another-host",
+                pid=1,
+                started=(dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).isoformat(),
+            ),
+            False,
+        ),
+        (lambda: "{not json", False),
+    ],
+    ids=[
+        "live",
+        "ended",
+        "reused-pid",
+        "rebooted",
+        "other-host-fresh",
+        "other-host-old",
+        "garbage",
+    ],
+)
+def test_stale_detection_does_not_trust_a_pid_or_another_host_blindly(
+    tmp_path, loop_file, record, busy
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_NAME).write_text(record())
+    result = run("counts", loop_file, *OPTIONS, "--out", out)
+    if busy:
+        assert "holds" in one_line_error(result, 4)
+        assert (out / LOCK_NAME).exists()
+    else:
+        assert result.exit_code == 0, result.output
+        assert "stale lock" in result.output
+        rows_add_up(out)
+        no_temporary_files(out)
+
+
+def _ended_process() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def _start_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def test_the_lock_is_reentrant_in_one_process_and_exclusive_across_processes(tmp_path):
+    lock = tmp_path / "store.lock"
+    with file_lock(lock, what="a pull"), file_lock(lock, what="a pull"):
+        assert lock.exists()
+    assert not lock.exists()
+    holder = hold(lock, "file")
+    try:
+        with pytest.raises(BusyError, match="holds"), file_lock(lock, what="a pull"):
+            pass
+    finally:
+        holder.stdin.close()
+        assert holder.wait(60) == 0
+    assert not lock.exists()  # released by its holder, not left for a takeover
+    with file_lock(lock, what="a pull"):
+        pass
+    with folder_lock(tmp_path / "new" / "deeper", what="a job"):
+        assert (tmp_path / "new" / "deeper" / LOCK_NAME).exists()
+    assert not (tmp_path / "new").exists()  # nothing written: the folders it made are gone
+
+
+RECORDS = [
+    {
+        "id": str(1000 + i),
+        "case_number": f"JA{i:06d}",
+        "date": f"2024-0{1 + i % 3}-{1 + i % 27:02d}T10:00:00.000",
+        "block": "001XX W MADISON ST",
+        "primary_type": "HOMICIDE",
+        "beat": "0111",
+        "community_area": "32",
+        "x_coordinate": str(LOOP_FEET[0] + 10 * i),
+        "y_coordinate": str(LOOP_FEET[1]),
+        "latitude": "41.8781",
+        "longitude": "-87.6298",
+        "updated_on": f"2024-04-{1 + i % 20:02d}T00:00:00.000",
+    }
+    for i in range(40)
+]
+
+
+@pytest.fixture
+def portal():
+    server = FakePortal(RECORDS)
+    server.url = server.start()
+    yield server
+    if server.gate is not None:
+        server.gate.set()
+    server.stop()
+
+
+def test_two_pulls_into_one_store_cannot_both_run(portal, tmp_path):
+    """The review's case: two ``fetch crimes`` into one --out shared the staging folder, the store
+    ended empty and both exited 0."""
+    store = tmp_path / "crimes.parquet"
+    portal.gate = threading.Event()  # the first pull waits at its first request
+    command = ["fetch", "crimes", "--since", "2024-01-01", "--out", str(store)]
+    command += ["--base-url", portal.url, "--page-size", "7"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "geo_violence", *command],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENVIRONMENT,
+    )
+    try:
+        for _ in range(600):
+            if portal.requests:
+                break
+            time.sleep(0.1)
+        assert portal.requests, "the first pull never asked the portal"
+        second = run(*command)
+        assert "holds" in one_line_error(second, 4)
+    finally:
+        portal.gate.set()
+        assert first.wait(120) == 0, first.stderr.read()
+    table = pd.read_parquet(store)
+    assert sorted(table["ID"]) == sorted(record["id"] for record in RECORDS)
+    assert not Path(f"{store}.partial").exists() and not Path(f"{store}.lock").exists()
+
+
+def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = _ended_process()
+    left = [
+        out / f".counts.parquet.{dead}.abc123de.tmp",
+        out / ".rejects.csv.x1y2z3w4.tmp",  # an older spelling, without the pid
+    ]
+    for path in left:
+        path.write_text("half")
+    os.utime(left[1], (time.time() - 7200, time.time() - 7200))
+    done = run("counts", loop_file, *OPTIONS, "--out", out)
+    assert done.exit_code == 0, done.output
+    assert not any(path.exists() for path in left)
+    no_temporary_files(out)
