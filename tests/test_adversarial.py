@@ -289,6 +289,85 @@ def test_two_pulls_into_one_store_cannot_both_run(portal, tmp_path):
     assert not Path(f"{store}.partial").exists() and not Path(f"{store}.lock").exists()
 
 
+# --- 2. zero usable incidents ------------------------------------------------------------------
+
+PERIOD = ["--start", "2024-01-01", "--end", "2024-01-14"]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[], [("1", "not a date"), ("2", "")]],
+    ids=["header-only", "every-row-rejected"],
+)
+def test_counts_with_no_usable_incident_gives_an_honest_zero_cube_with_a_note(tmp_path, rows):
+    source = portal_csv(tmp_path / "x.csv", rows)  # with Community Area: the agreement report
+    out = tmp_path / "out"
+    result = run("counts", source, *PERIOD, "--out", out)
+    assert result.exit_code == 0, result.output
+    counts = pd.read_parquet(out / "counts.parquet")
+    assert len(counts) == 77 * 2 and counts["count"].sum() == 0
+    notes = json.loads((out / "manifest.json").read_text())["notes"]
+    assert any("no usable incident" in note for note in notes), notes
+    assert "no usable incident" in result.output
+    rows_add_up(out)
+    beats = run("counts", source, *PERIOD, "--assign", "recorded", "--out", tmp_path / "b")
+    assert beats.exit_code == 0, beats.output
+
+
+def test_counts_with_no_usable_incident_and_no_period_says_why_in_one_line(tmp_path):
+    source = portal_csv(tmp_path / "x.csv", [("1", "not a date")])
+    line = one_line_error(run("counts", source, "--out", tmp_path / "o"))
+    assert "no usable incident" in line and "1 unparseable time" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["hotspots", "emerging", "compare"])
+@pytest.mark.parametrize(
+    ("rows", "extra", "why"),
+    [
+        ([], [], "0 rows read"),
+        ([("1", "not a date")], [], "1 rejected"),
+        ([("1", "01/03/2024 10:00:00 AM")], ["--filter-category", "THEFT"], "THEFT"),
+    ],
+    ids=["header-only", "all-rejected", "filter-matches-nothing"],
+)
+def test_analyses_with_no_usable_incident_say_so_in_one_line(tmp_path, command, rows, extra, why):
+    source = portal_csv(tmp_path / "x.csv", rows)
+    period = (
+        ["--before", "2024-01-01..2024-01-07", "--after", "2024-01-08..2024-01-14"]
+        if command == "compare"
+        else PERIOD
+    )
+    line = one_line_error(run(command, source, *period, *extra, "--out", tmp_path / "o"))
+    assert "no usable incident" in line and why in line, line
+
+
+def weekly_config(folder: Path, url: str, **sections: str) -> Path:
+    text = {
+        "source": f'base_url = "{url}"\nsince = "2024-01-01"\ntypes = ["HOMICIDE"]\n'
+        "page_size = 100\ntimeout = 5\nretries = 0",
+        "output": 'folder = "runs"\nstore = "data/crimes.parquet"',
+        "analyses": "emerging_weeks = 10\nshift_before_weeks = 4",
+    } | sections
+    path = folder / "weekly.toml"
+    body = "\n".join(f"[{name}]\n{value}\n" for name, value in text.items())
+    path.write_text(body + '[[layers]]\nunits = "community_areas"\n')
+    return path
+
+
+def test_a_weekly_pull_with_no_record_says_so_and_publishes_nothing(tmp_path):
+    server = FakePortal([])
+    url = server.start()
+    try:
+        config = weekly_config(tmp_path, url)
+        result = run("weekly", "--config", config, "--today", "2024-04-24")
+    finally:
+        server.stop()
+    line = one_line_error(result)
+    assert "no record" in line and "HOMICIDE" in line
+    assert not (tmp_path / "runs" / "latest").exists()
+
+
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
     out = tmp_path / "out"
     out.mkdir()

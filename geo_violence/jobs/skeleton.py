@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..columns import NAME, UNIT_ID, WORKING_CRS
+from ..columns import NAME, OCCURRED_AT, REASON, SOURCE_LINE, TIMEZONE, UNIT_ID, WORKING_CRS
 from ..cube.counts import Cube, build_cube
+from ..errors import DataError
 from ..outputs import (
     manifest_base,
     package_versions,
@@ -126,15 +127,23 @@ class Job:
         self._neighbour_units = None
 
     # -- the first stages --------------------------------------------------------------------
-    def prepare(self, incidents_path: str | Path, **cube_changes: object) -> PreparedCube:
+    def prepare(
+        self, incidents_path: str | Path, *, allow_empty: bool = False, **cube_changes: object
+    ) -> PreparedCube:
         """Read, load units, assign and count with the job's options (``cube_changes`` replace
-        fields of its :class:`CubeOptions`, e.g. ``step="day"``)."""
+        fields of its :class:`CubeOptions`, e.g. ``step="day"``).
+
+        An analysis needs incidents: with none left to count (every row rejected, filtered out
+        or in no unit, or none in the period) it is refused with a :class:`DataError` that says
+        where the rows went, unless ``allow_empty`` (``counts`` writes an all-zero cube)."""
         prepared = prepare_cube(
             incidents_path,
             read_options=self.stages.read,
             unit_options=self.stages.units,
             cube_options=replace(self.stages.cube, **cube_changes),
         )
+        if not allow_empty:
+            require_incidents(prepared)
         return self.use(prepared)
 
     def use(self, prepared: PreparedCube) -> PreparedCube:
@@ -432,6 +441,13 @@ def prepare_cube(
     assignment = assign_units(
         read.incidents, layer.units, how=cube_options.assign, code_column=code_column
     )
+    empty_notes = []
+    if len(assignment.incidents) == 0:
+        why = nothing_usable(incidents_path, read, assignment)
+        if cube_options.start is None or cube_options.end is None:
+            raise DataError(f"{why}; nothing to count: give --start and --end for an all-zero cube")
+        empty_notes.append(f"{why}: every count is zero")
+        logger.warning(empty_notes[0])
     inputs = [incidents_path]
     population = None
     population_notes: list[str] = []
@@ -466,8 +482,59 @@ def prepare_cube(
         *assignment.notes,
         *population_notes,
         *cube.notes,
+        *empty_notes,
     ]
     return PreparedCube(read, layer, assignment, cube, inputs, options, notes)
+
+
+def nothing_usable(path: str | Path, read: IncidentRead, assignment: Assignment) -> str:
+    """Why no incident is left to count, in one clause: where every row of the file went.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = path.write_text("when,lon,lat\\nsoon,-87.6,41.9\\n")
+    >>> read = read_incidents(path, time_col="when", x_col="lon", y_col="lat")
+    >>> nothing_usable(path, read, assign_units(read.incidents, layer_for(UnitOptions()).units))
+    'no usable incident in x.csv: 1 row read, 1 rejected (1 unparseable time)'
+    """
+    rows = read.rows_read
+    parts = []
+    if read.rows_rejected:
+        reasons = read.rejects.groupby(REASON)[SOURCE_LINE].nunique()
+        parts.append(
+            f"{read.rows_rejected:,} rejected ("
+            + "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+            + ")"
+        )
+    if read.rows_filtered_out:
+        wanted = ", ".join(
+            sorted({str(value) for value in read.filter_category or ()}) or ["the filter"]
+        )
+        parts.append(f"{read.rows_filtered_out:,} left out by --filter-category {wanted}")
+    if len(assignment.unassigned):
+        parts.append(f"{len(assignment.unassigned):,} in no unit")
+    where = ", ".join([f"{rows:,} row{'' if rows == 1 else 's'} read", *parts])
+    return f"no usable incident in {Path(path).name}: {where}"
+
+
+def require_incidents(prepared: PreparedCube) -> None:
+    """Refuse to analyse a cube with no incident counted, saying why (:class:`DataError`)."""
+    rows = prepared.row_counts()
+    if rows["counted"]:
+        return
+    if not rows["assigned"]:
+        why = nothing_usable(prepared.inputs[0], prepared.read, prepared.assignment)
+        raise DataError(f"{why}; nothing to analyse")
+    cube = prepared.cube
+    days = prepared.assignment.incidents[OCCURRED_AT].dt.tz_convert(TIMEZONE)
+    last_day = cube.edges[-1] - pd.Timedelta(days=1)
+    raise DataError(
+        f"no incident in the period {cube.edges[0]:%Y-%m-%d}..{last_day:%Y-%m-%d}: the "
+        f"{rows['assigned']:,} usable incidents fall from {days.min():%Y-%m-%d} to "
+        f"{days.max():%Y-%m-%d}; choose a period with incidents"
+    )
 
 
 def manifest(command: str, prepared: PreparedCube, outputs: dict[str, Path], **extra) -> dict:

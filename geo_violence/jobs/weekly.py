@@ -251,6 +251,13 @@ def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyR
             pull.replaced,
             pull.deleted,
         )
+        if pull.records == 0:
+            kinds = ", ".join(source.types) or "any type"
+            raise OptionError(
+                f"the portal ({source.base_url}, dataset {source.dataset}) has no record of "
+                f"{kinds} since {source.since}: check [source] types and since; nothing was "
+                "published"
+            )
         _crash_point("after-fetch")
         today = today or dt.datetime.now(dt.UTC).astimezone(_zone()).date()
         week, first, last = week_to_report(today)

@@ -116,6 +116,8 @@ class IncidentRead:
         The columns that were used.
     notes : list of str
         What the reader decided that a user should know (format recognised, DST adjustments...).
+    filter_category : tuple of str
+        The categories kept, as given (empty: all).
     """
 
     incidents: object
@@ -124,6 +126,7 @@ class IncidentRead:
     rows_filtered_out: int
     columns: IncidentColumns
     notes: list[str] = field(default_factory=list)
+    filter_category: tuple[str, ...] = ()
 
     @property
     def rows_rejected(self) -> int:
@@ -338,6 +341,7 @@ def incidents_from_table(
         rows_filtered_out=rows_filtered_out,
         columns=columns,
         notes=notes,
+        filter_category=tuple(str(value) for value in filter_category or ()),
     )
 
 
