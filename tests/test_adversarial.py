@@ -24,7 +24,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import write_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from geo_violence import read_incidents
 from geo_violence.cli import main
 from geo_violence.errors import BusyError
 from geo_violence.outputs import LOCK_NAME, file_lock, folder_lock
@@ -366,6 +369,98 @@ def test_a_weekly_pull_with_no_record_says_so_and_publishes_nothing(tmp_path):
     line = one_line_error(result)
     assert "no record" in line and "HOMICIDE" in line
     assert not (tmp_path / "runs" / "latest").exists()
+
+
+# --- 3. impossible dates -----------------------------------------------------------------------
+
+
+def test_times_out_of_range_or_implausible_are_rejected_not_wrapped(tmp_path):
+    future = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    times = [
+        "1677-01-01 10:00",  # became 2261-07-22
+        "9999-12-31 10:00",  # became 1816-03-30
+        "0001-01-01 00:00",
+        "1899-12-31 23:00",
+        "2262-04-12 00:00",
+        "99999-01-01 00:00",
+        f"{future} 10:00",
+        "9999-12-31T00:00:00Z",
+        "2024-01-03 10:00",
+    ]
+    source = write_csv(
+        tmp_path / "x.csv", "when,lon,lat", [f"{t},{LOOP[0]},{LOOP[1]}" for t in times]
+    )
+    read = read_incidents(source, time_col="when", x_col="lon", y_col="lat")
+    assert read.incidents["occurred_at"].dt.year.tolist() == [2024]
+    rejected = read.rejects.set_index("line")["reason"]
+    assert sorted(rejected.index) == list(range(2, 10))
+    assert all("time" in reason for reason in rejected), rejected.tolist()
+    out = tmp_path / "out"
+    result = run("counts", source, *OPTIONS, "--step", "day", "--out", out)
+    assert result.exit_code == 0, result.output
+    counts = pd.read_parquet(out / "counts.parquet")
+    assert counts["step_start"].dt.year.unique().tolist() == [2024]
+    rows_add_up(out)
+
+
+def test_parquet_times_beyond_pandas_range_are_rejected_not_wrapped(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = pa.array(
+        [dt.datetime(1500, 1, 1), dt.datetime(3000, 1, 1), dt.datetime(2024, 1, 3, 10)],
+        type=pa.timestamp("ms"),
+    )
+    table = pa.table({"when": stamps, "lon": [LOOP[0]] * 3, "lat": [LOOP[1]] * 3})
+    pq.write_table(table, tmp_path / "x.parquet")
+    read = read_incidents(tmp_path / "x.parquet", time_col="when", x_col="lon", y_col="lat")
+    assert read.incidents["occurred_at"].dt.year.tolist() == [2024]
+    assert sorted(read.rejects["line"]) == [1, 2]
+
+
+def test_a_cube_spanning_a_century_is_refused_naming_the_rows(tmp_path):
+    rows = [f"2024-01-0{day} 10:00,{LOOP[0]},{LOOP[1]}" for day in range(1, 8)]
+    rows.insert(3, f"1901-02-03 10:00,{LOOP[0]},{LOOP[1]}")
+    source = write_csv(tmp_path / "x.csv", "when,lon,lat", rows)
+    line = one_line_error(run("counts", source, *OPTIONS, "--out", tmp_path / "o"))
+    assert "line 5 (1901-02-03)" in line and "--start" in line
+    assert not (tmp_path / "o").exists()
+    with_period = run(
+        "counts", source, *OPTIONS, *PERIOD, "--out", tmp_path / "p"
+    )  # a period given: the row is outside it, counted as such
+    assert with_period.exit_code == 0, with_period.output
+    assert rows_add_up(tmp_path / "p")["outside_period"] == 1
+
+
+@pytest.mark.parametrize(
+    "period", [["--start", "1000-01-01"], ["--end", "9999-12-31"], ["--start", "0001-01-01"]]
+)
+def test_a_period_of_thousands_of_years_is_refused(tmp_path, loop_file, period):
+    line = one_line_error(run("counts", loop_file, *OPTIONS, *period, "--out", tmp_path / "o"))
+    assert period[0] in line
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    year=st.integers(1, 99999),
+    month=st.integers(1, 12),
+    day=st.integers(1, 28),
+    offset=st.sampled_from(["", "Z", "-05:00"]),
+)
+def test_any_date_is_read_as_written_or_rejected(tmp_path, year, month, day, offset):
+    text = f"{year:04d}-{month:02d}-{day:02d}T12:00:00{offset}"
+    source = write_csv(tmp_path / "h.csv", "when,lon,lat", [f"{text},{LOOP[0]},{LOOP[1]}"] * 2)
+    read = read_incidents(source, time_col="when", x_col="lon", y_col="lat")
+    this_year = dt.date.today().year
+    if len(read.incidents):
+        assert 1900 <= year <= this_year + 1, text
+        assert read.incidents["occurred_at"].dt.year.tolist() == [year, year]
+    else:
+        assert read.rows_rejected == 2
+        assert read.rejects["reason"].str.contains("time").all()
+        assert not 1901 <= year < this_year, text
 
 
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):

@@ -6,6 +6,7 @@ its line, the column, the value and the reason), or a row left out by ``filter_c
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field, replace
@@ -158,9 +159,10 @@ def read_incidents(
     clock showed) moves forward to the first valid instant; one inside the fall-back hour takes the
     first occurrence (daylight time). Both are counted in :attr:`IncidentRead.notes`.
 
-    Rows with a missing or unparseable time, missing, non-numeric or non-finite coordinates, the
-    ``(0, 0)`` placeholder, or coordinates more than one degree outside the area of use of their
-    CRS go to :attr:`IncidentRead.rejects`.
+    Rows with a missing or unparseable time, an implausible time (before 1900, or in the future:
+    dates beyond what pandas holds among them, never wrapped around), missing, non-numeric or
+    non-finite coordinates, the ``(0, 0)`` placeholder, or coordinates more than one degree
+    outside the area of use of their CRS go to :attr:`IncidentRead.rejects`.
 
     Parameters
     ----------
@@ -543,20 +545,30 @@ def _incident_ids(raw: pd.DataFrame, columns: IncidentColumns, line: np.ndarray)
 def _parse_times(
     values: pd.Series, columns: IncidentColumns
 ) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], list[str]]:
-    """Parse times to tz-aware America/Chicago; return the masks of bad rows with reasons."""
+    """Parse times to tz-aware America/Chicago; return the masks of bad rows with reasons.
+
+    Times are checked against :func:`plausible_times` at the resolution they were read in,
+    before any conversion that could wrap them around (pandas' nanoseconds end in 2262)."""
     notes: list[str] = []
+    window = plausible_times()
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = pd.DatetimeIndex(values)
         missing = np.asarray(parsed.isna())
+        utc = parsed.tz_convert("UTC").tz_localize(None) if parsed.tz is not None else parsed
+        early, late = _outside(utc.to_numpy(dtype="datetime64[us]"), window)
+        parsed = parsed.where(~(early | late)).as_unit("ns")
+        problems = [(missing, "missing time"), *_implausible(early, late)]
         if parsed.tz is not None:
-            return parsed.tz_convert(TIMEZONE), [(missing, "missing time")], notes
+            return parsed.tz_convert(TIMEZONE), problems, notes
         localized, dst_notes = _localize(parsed)
-        return localized, [(missing, "missing time")], dst_notes
+        return localized, problems, dst_notes
 
     text = as_text(values)
     missing = text.eq("").to_numpy()
     with_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
     aware_utc = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    early = np.zeros(len(text), dtype=bool)
+    late = np.zeros(len(text), dtype=bool)
 
     pending = ~missing & ~with_offset
     formats = (columns.time_format,) if columns.time_format else _likely_first(text[pending])
@@ -567,15 +579,25 @@ def _parse_times(
         parsed = _parse_with(text[pending], time_format)
         if getattr(parsed.dt, "tz", None) is not None:  # an offset the pattern did not catch
             parsed = parsed.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
-        values_ns = parsed.to_numpy(dtype="datetime64[ns]")
         index = np.flatnonzero(pending)
-        ok = ~np.isnat(values_ns)
-        local_wall[index[ok]] = values_ns[ok]
-        pending[index[ok]] = False
+        values_us = parsed.to_numpy(dtype="datetime64[us]")
+        read = ~np.isnat(values_us)
+        too_early, too_late = _outside(values_us, window)
+        good = read & ~too_early & ~too_late
+        local_wall[index[good]] = values_us[good].astype("datetime64[ns]")
+        early[index[too_early]] = True
+        late[index[too_late]] = True
+        pending[index[read]] = False
     if with_offset.any():
         parsed = pd.to_datetime(text[with_offset], format="ISO8601", utc=True, errors="coerce")
-        aware_utc[with_offset] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc)
+        values_us = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        too_early, too_late = _outside(values_us, window)
+        good = ~np.isnat(values_us) & ~too_early & ~too_late
+        index = np.flatnonzero(with_offset)
+        aware_utc[index[good]] = values_us[good].astype("datetime64[ns]")
+        early[index[too_early]] = True
+        late[index[too_late]] = True
+    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc) & ~early & ~late
 
     localized, dst_notes = _localize(pd.DatetimeIndex(local_wall))
     notes.extend(dst_notes)
@@ -585,7 +607,44 @@ def _parse_times(
         localized.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
     )
     result = pd.DatetimeIndex(utc_wall).tz_localize("UTC").tz_convert(TIMEZONE)
-    return result, [(missing, "missing time"), (unparseable, "unparseable time")], notes
+    problems = [
+        (missing, "missing time"),
+        (unparseable, "unparseable time"),
+        *_implausible(early, late),
+    ]
+    return result, problems, notes
+
+
+#: The first day an incident may have happened; earlier times are rejected as implausible.
+EARLIEST_TIME = "1900-01-01"
+
+
+def plausible_times() -> tuple[np.datetime64, np.datetime64]:
+    """The times an incident can have: from :data:`EARLIEST_TIME` to a day after now (UTC).
+
+    Examples
+    --------
+    >>> first, last = plausible_times()
+    >>> str(first), bool(last > np.datetime64("2024-01-01"))
+    ('1900-01-01T00:00:00.000000', True)
+    """
+    now = np.datetime64(dt.datetime.now(dt.UTC).replace(tzinfo=None), "us")
+    return np.datetime64(EARLIEST_TIME, "us"), now + np.timedelta64(1, "D")
+
+
+def _outside(
+    values: np.ndarray, window: tuple[np.datetime64, np.datetime64]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which read times fall before or after the plausible window (NaT: neither)."""
+    read = ~np.isnat(values)
+    return read & (values < window[0]), read & (values > window[1])
+
+
+def _implausible(early: np.ndarray, late: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    return [
+        (early, f"implausible time (before {EARLIEST_TIME})"),
+        (late, "implausible time (in the future)"),
+    ]
 
 
 def _likely_first(text: pd.Series) -> tuple[str, ...]:
