@@ -463,6 +463,98 @@ def test_any_date_is_read_as_written_or_rejected(tmp_path, year, month, day, off
         assert not 1901 <= year < this_year, text
 
 
+# --- 4. config and option values ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "text", "key"),
+    [
+        ("analyses", "alpha = 5", "alpha"),
+        ("analyses", 'alpha = "0.05"', "alpha"),
+        ("analyses", "shift_alpha = 0", "shift_alpha"),
+        ("analyses", "emerging_weeks = 3", "emerging_weeks"),
+        ("analyses", "hotspot_weeks = 1.5", "hotspot_weeks"),
+        ("analyses", "permutations = -1", "permutations"),
+        ("analyses", "seed = true", "seed"),
+        ("source", 'types = "HOMICIDE"', "types"),
+        ("source", "types = [1, 2]", "types"),
+        ("source", 'since = "yesterday"', "since"),
+        ("source", "since = 2024-01-01T10:00:00", "since"),
+        ("source", "page_size = 0", "page_size"),
+        ("source", 'page_size = "100"', "page_size"),
+        ("source", "timeout = -1", "timeout"),
+        ("source", "retries = true", "retries"),
+        ("source", 'base_url = "ftp://example.org"', "base_url"),
+        ("maps", 'embed = "no"', "embed"),
+        ("maps", 'basemap = "satellite"', "basemap"),
+        ("output", "folder = 5", "folder"),
+        ("output", 'store = ""', "store"),
+    ],
+)
+def test_every_weekly_config_value_is_checked_with_its_key_named(tmp_path, section, text, key):
+    config = weekly_config(tmp_path, "http://127.0.0.1:9", **{section: text})
+    line = one_line_error(run("weekly", "--config", config, "--print-config"))
+    assert f"[{section}] {key}" in line, line
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('source = 5\n[[layers]]\nunits = "beats"', "[source]"),
+        ('layers = "beats"', "[[layers]]"),
+        ("[[layers]]\nunits = 5", "[[layers]] units"),
+        ('[[layers]]\nunits = "beats"\nunits_file = []', "[[layers]] units_file"),
+    ],
+)
+def test_config_sections_of_the_wrong_shape_are_refused(tmp_path, text, message):
+    config = tmp_path / "weekly.toml"
+    config.write_text(text + "\n")
+    assert message in one_line_error(run("weekly", "--config", config, "--print-config"))
+
+
+def test_a_toml_date_literal_is_a_date(tmp_path):
+    config = weekly_config(tmp_path, "http://127.0.0.1:9")
+    config.write_text(config.read_text().replace('since = "2024-01-01"', "since = 2024-01-01"))
+    result = run("weekly", "--config", config, "--print-config")
+    assert result.exit_code == 0, result.output
+    assert 'since = "2024-01-01"' in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("hotspots", ["--permutations", "1e9"]),
+        ("hotspots", ["--permutations", "1000000000"]),
+        ("hotspots", ["--lisa-permutations", "1000000000"]),
+        ("emerging", ["--permutations", "1e9"]),
+        ("compare", ["--lisa-permutations", "1e9"]),
+    ],
+)
+def test_permutations_that_cannot_fit_in_memory_are_refused_with_the_size(
+    tmp_path, loop_file, command, option
+):
+    period = (
+        ["--before", "2024-01-01..2024-01-03", "--after", "2024-01-04..2024-01-07"]
+        if command == "compare"
+        else []
+    )
+    line = one_line_error(
+        run(command, loop_file, *OPTIONS, *period, *option, "--out", tmp_path / "o")
+    )
+    assert option[0] in line and "memory" in line and "GB" in line, line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("units", ["h3:15", "h3:12", "grid:0.001", "grid:0.5"])
+def test_grids_too_fine_to_build_are_refused_at_once_with_their_size(tmp_path, loop_file, units):
+    started = time.perf_counter()
+    line = one_line_error(
+        run("counts", loop_file, *OPTIONS, "--units", units, "--out", tmp_path / "o")
+    )
+    assert "cells" in line and units.split(":")[0] in line, line
+    assert time.perf_counter() - started < 30  # not minutes of work that ignores Ctrl-C
+
+
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
     out = tmp_path / "out"
     out.mkdir()

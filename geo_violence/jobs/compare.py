@@ -18,6 +18,7 @@ from ..sources.population import align_population, read_population
 from ..stats.shift import ShiftOptions, compare_periods
 from ..units.layers import UnitLayer
 from ..units.neighbours import Neighbours
+from .limits import check_permutations
 from .options import CubeOptions, StageOptions, takes_stage_options
 from .skeleton import Job, PreparedCube, layer_for
 
@@ -153,6 +154,10 @@ def run_compare(
             },
         }
     neighbours = job.neighbours(layer.units)
+    n_units = len(neighbours.unit_ids)
+    check_permutations(
+        "--lisa-permutations", options.lisa_permutations, items=n_units, pool=n_units
+    )
     table = compare_periods(
         count_before,
         count_after,

@@ -25,7 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import signal
 import tomllib
@@ -36,6 +38,7 @@ from ..columns import TIMEZONE
 from ..errors import BusyError as BusyError  # raised by the lock; importable from here too
 from ..errors import InputFileError, OptionError
 from ..outputs import file_lock, manifest_base, process_alive, write_json
+from ..render import BASEMAPS
 from ..sources.portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
@@ -111,7 +114,9 @@ class WeeklyConfig:
 
 
 def read_config(path: str | Path) -> WeeklyConfig:
-    """Read and check a weekly TOML file; unknown sections and keys are refused by name.
+    """Read and check a weekly TOML file: unknown sections and keys are refused by name, and
+    every value is checked for its type and range, the message naming the key
+    (``[analyses] alpha was 5; expected a number between 0 and 1, both excluded``).
 
     Examples
     --------
@@ -121,13 +126,19 @@ def read_config(path: str | Path) -> WeeklyConfig:
     >>> config = read_config(path)
     >>> config.source.since, [layer.units for layer in config.layers]
     ('2024-06-01', ['beats'])
+    >>> _ = path.write_text('[analyses]\\nalpha = 5\\n')
+    >>> read_config(path)
+    Traceback (most recent call last):
+    ...
+    geo_violence.errors.OptionError: [analyses] alpha was 5; expected a number between 0 and 1, \
+both excluded
     """
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"config file {str(path)!r} does not exist")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise InputFileError(f"cannot read config file {str(path)!r}: {error}") from error
     sections = {
         "source": SourceConfig,
@@ -141,8 +152,16 @@ def read_config(path: str | Path) -> WeeklyConfig:
             f"{path.name}: unknown section(s) {', '.join(sorted(unknown))} "
             f"(known: {', '.join([*sections, 'layers'])})"
         )
-    values = {name: _section(raw.get(name, {}), kind, name) for name, kind in sections.items()}
-    layers = tuple(_section(layer, LayerConfig, "layers") for layer in raw.get("layers", [{}]))
+    values = {
+        name: _section(raw.get(name, {}), kind, f"[{name}]") for name, kind in sections.items()
+    }
+    layer_tables = raw.get("layers", [{}])
+    if not isinstance(layer_tables, list):
+        raise OptionError(
+            f"[[layers]] was {layer_tables!r}; expected one [[layers]] table per units layer "
+            '(for example [[layers]] then units = "beats")'
+        )
+    layers = tuple(_section(layer, LayerConfig, "[[layers]]") for layer in layer_tables)
     if not layers:
         raise OptionError(f"{path.name}: [[layers]] names no units layer")
     defaults = WeeklyConfig()
@@ -151,20 +170,117 @@ def read_config(path: str | Path) -> WeeklyConfig:
     return WeeklyConfig(layers=layers, folder=path.resolve().parent, **values)
 
 
-def _section(values: dict, kind, name: str):
+def _section(values: object, kind, label: str):
+    if not isinstance(values, dict):
+        raise OptionError(f"{label} was {values!r}; expected a table of keys ({label} then lines)")
     known = {item.name for item in fields(kind)}
     unknown = set(values) - known
     if unknown:
         raise OptionError(
-            f"[{name}] has unknown key(s) {', '.join(sorted(unknown))} "
+            f"{label} has unknown key(s) {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(known))})"
         )
-    if "types" in values:
-        values = values | {"types": tuple(values["types"])}
-    try:
-        return kind(**values)
-    except TypeError as error:
-        raise OptionError(f"[{name}]: {error}") from error
+    checked = {}
+    for key, value in values.items():
+        check, expected = _RULES[label.strip("[]"), key]
+        try:
+            checked[key] = check(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"{label} {key} was {value!r}; expected {expected}") from None
+    return kind(**checked)
+
+
+def _whole(low: int) -> object:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError
+        return value
+
+    return check
+
+
+def _number(low: float, high: float | None = None) -> object:
+    def check(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError
+        if not math.isfinite(value) or value <= low or (high is not None and value >= high):
+            raise ValueError
+        return value
+
+    return check
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _day(value: object) -> str:
+    if isinstance(value, dt.datetime) or not isinstance(value, (str, dt.date)):
+        raise ValueError  # a TOML date literal is a date; a date and time is not
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+    if day.year < 1900:
+        raise ValueError
+    return day.isoformat()
+
+
+def _url(value: object) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError
+    return value
+
+
+def _types(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError
+    return tuple(_text(item).strip() for item in value)
+
+
+def _optional_text(value: object) -> str:
+    return _text(value)
+
+
+def _basemap(value: object) -> str:
+    if value not in BASEMAPS:
+        raise ValueError
+    return value
+
+
+#: How each key of the weekly TOML is checked, and what it expects, in words.
+_RULES = {
+    ("source", "base_url"): (_url, "an http:// or https:// address"),
+    ("source", "dataset"): (_text, "a dataset id (text), e.g. ijzp-q8t2"),
+    ("source", "since"): (_day, 'a day from 1900 on, e.g. since = "2024-01-01"'),
+    ("source", "types"): (_types, 'a list of primary types, e.g. types = ["HOMICIDE"]'),
+    ("source", "page_size"): (_whole(1), "a whole number, 1 or more"),
+    ("source", "timeout"): (_number(0), "a number of seconds above 0"),
+    ("source", "retries"): (_whole(0), "a whole number, 0 or more"),
+    ("output", "folder"): (_text, "a folder (text)"),
+    ("output", "store"): (_text, "a file (text)"),
+    ("layers", "units"): (_text, 'a units layer (text), e.g. units = "beats"'),
+    ("layers", "units_file"): (_optional_text, "a file (text)"),
+    ("analyses", "hotspot_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
+    ("analyses", "emerging_weeks"): (
+        _whole(10),
+        "a whole number of weeks, 10 or more (the trend needs 10 steps)",
+    ),
+    ("analyses", "shift_after_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
+    ("analyses", "shift_before_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
+    ("analyses", "alpha"): (_number(0, 1), "a number between 0 and 1, both excluded"),
+    ("analyses", "shift_alpha"): (_number(0, 1), "a number between 0 and 1, both excluded"),
+    ("analyses", "permutations"): (_whole(0), "a whole number, 0 or more"),
+    ("analyses", "seed"): (_whole(0), "a whole number, 0 or more"),
+    ("maps", "basemap"): (_basemap, f"one of {', '.join(BASEMAPS)}"),
+    ("maps", "png"): (_flag, "true or false"),
+    ("maps", "embed"): (_flag, "true or false"),
+}
 
 
 def config_toml(config: WeeklyConfig) -> str:
