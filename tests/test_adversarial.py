@@ -31,6 +31,11 @@ from geo_violence import read_incidents
 from geo_violence.cli import main
 from geo_violence.errors import BusyError
 from geo_violence.outputs import LOCK_NAME, file_lock, folder_lock
+from geo_violence.sources.portal import (
+    FetchOptions,
+    SourceUnavailableError,
+    pull_crimes,
+)
 from geo_violence.testing.fake_portal import FakePortal
 
 OPTIONS = ["--time-col", "when", "--x-col", "lon", "--y-col", "lat"]
@@ -553,6 +558,127 @@ def test_grids_too_fine_to_build_are_refused_at_once_with_their_size(tmp_path, l
     )
     assert "cells" in line and units.split(":")[0] in line, line
     assert time.perf_counter() - started < 30  # not minutes of work that ignores Ctrl-C
+
+
+# --- 5. a hostile or broken portal -------------------------------------------------------------
+
+
+def fetch(url: str, store: Path, *extra: str):
+    return run(
+        "fetch",
+        "crimes",
+        "--since",
+        "2024-01-01",
+        "--out",
+        store,
+        "--base-url",
+        url,
+        "--page-size",
+        "10",
+        *extra,
+    )
+
+
+def quick(url: str, **changes) -> FetchOptions:
+    return FetchOptions(
+        base_url=url,
+        page_size=changes.pop("page_size", 10),
+        timeout=changes.pop("timeout", 2.0),
+        backoff=0.01,
+        **changes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("soon", [0.01]),  # not a number: the backoff
+        ("-5", [0.0]),
+        ("nan", [0.01]),
+        ("1e400", None),  # infinite: more than the cap
+        ("999999", None),  # eleven days: more than the cap
+        ("Wed, 21 Oct 2015 07:28:00 GMT", [0.0]),  # a date in the past
+        ("Wed, 21 Oct 2015 07:28:00 -0000", [0.0]),  # a date without a zone
+        ("Thu, 99 Foo 2015 99:99:99 GMT", [0.01]),  # a broken date
+    ],
+)
+def test_any_retry_after_is_obeyed_up_to_a_cap_or_ignored(portal, tmp_path, header, expected):
+    portal.faults.append(f"429:{header}")
+    waits: list[float] = []
+    store = tmp_path / "crimes.parquet"
+    if expected is None:
+        with pytest.raises(SourceUnavailableError, match="Retry-After"):
+            pull_crimes(store, since="2024-01-01", options=quick(portal.url), sleep=waits.append)
+        assert waits == []
+        return
+    result = pull_crimes(store, since="2024-01-01", options=quick(portal.url), sleep=waits.append)
+    assert waits == pytest.approx(expected, abs=0.01) and result.records == len(RECORDS)
+
+
+def test_a_retry_after_date_in_the_future_is_waited_for(portal, tmp_path):
+    import email.utils
+
+    soon = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30), True)
+    portal.faults.append(f"429:{soon}")
+    waits: list[float] = []
+    pull_crimes(
+        tmp_path / "s.parquet", since="2024-01-01", options=quick(portal.url), sleep=waits.append
+    )
+    assert len(waits) == 1 and 25 <= waits[0] <= 31
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "message"),
+    [
+        ("not-a-list", 3, "not a list"),
+        ("not-records", 3, "not records"),
+        ("no-id", 3, "without id"),
+        ("null-id", 3, "without id"),
+        ("ok,ok,ok,ok,ok,no-id", 3, "without id"),  # the listing of live ids
+        ("ok,ok,ok,ok,ok,not-records", 3, "not records"),
+        ("html", 2, "unreadable"),
+        ("404", 2, "HTTP 404"),
+    ],
+)
+def test_a_broken_answer_ends_with_exit_2_or_3_and_one_line(
+    portal, tmp_path, fault, status, message
+):
+    portal.faults += fault.split(",")
+    store = tmp_path / "crimes.parquet"
+    result = fetch(portal.url, store, "--retries", "0")
+    assert message in one_line_error(result, status)
+    assert not store.exists()
+
+
+def test_a_drip_feeding_server_times_out_within_the_deadline(portal, tmp_path):
+    portal.faults.append("drip")
+    started = time.perf_counter()
+    with pytest.raises(SourceUnavailableError, match="deadline"):
+        pull_crimes(
+            tmp_path / "s.parquet",
+            since="2024-01-01",
+            options=quick(portal.url, retries=0, timeout=1.0, deadline=2.0),
+        )
+    assert time.perf_counter() - started < 15
+
+
+def test_a_server_ignoring_offset_is_caught(portal, tmp_path):
+    portal.ignore_offset = True
+    store = tmp_path / "crimes.parquet"
+    started = time.perf_counter()
+    assert "$offset" in one_line_error(fetch(portal.url, store), 3)
+    assert len(portal.requests) < 5 and time.perf_counter() - started < 30
+    assert not store.exists()
+
+
+def test_an_answer_larger_than_any_page_is_refused(portal, tmp_path):
+    portal.faults.append("huge")
+    with pytest.raises(SourceUnavailableError, match="larger than"):
+        pull_crimes(
+            tmp_path / "s.parquet",
+            since="2024-01-01",
+            options=quick(portal.url, retries=0, page_size=1),
+        )
 
 
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
