@@ -681,6 +681,61 @@ def test_an_answer_larger_than_any_page_is_refused(portal, tmp_path):
         )
 
 
+# --- 6. run folders shared by several jobs -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory) -> Path:
+    from geo_violence.jobs.demo_data import write_demo_incidents
+
+    return write_demo_incidents(tmp_path_factory.mktemp("demo"), seed=5)
+
+
+@pytest.fixture(scope="module")
+def emerging_folder(demo_file, tmp_path_factory) -> Path:
+    """An ``emerging`` run of the demo's incidents, for the tests to copy."""
+    out = tmp_path_factory.mktemp("emerging") / "run"
+    assert run("emerging", demo_file, "--out", out).exit_code == 0
+    return out
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(folder, tmp_path / "run"))
+
+
+def test_jobs_sharing_a_folder_keep_each_manifest_and_report_reads_the_emerging_step(
+    tmp_path, demo_file, emerging_folder
+):
+    out = copy_of(emerging_folder, tmp_path)
+    common = [demo_file, "--out", out, "--overwrite"]
+    hotspots = run("hotspots", *common, "--start", "2025-12-01", "--end", "2025-12-28")
+    assert hotspots.exit_code == 0, hotspots.output
+    periods = ["--before", "2025-09-01..2025-10-26", "--after", "2025-10-27..2025-12-21"]
+    compare = run("compare", *common, *periods)
+    assert compare.exit_code == 0, compare.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "compare"  # the last job's, as before
+    assert set(manifest["jobs"]) == {"emerging", "hotspots", "compare"}
+    assert manifest["jobs"]["emerging"]["steps"]["step"] == "week"
+    assert manifest["jobs"]["hotspots"]["steps"]["step"] == "day"
+    assert manifest["jobs"]["emerging"]["outputs"]["emerging.csv"]
+    rows_add_up(out)
+    report = run("report", out)
+    assert report.exit_code == 0, report.output
+    summary = (out / "summary.md").read_text()
+    assert "next week" in summary and "next day" not in summary
+
+
+def test_report_reads_the_step_even_when_no_manifest_says_it(tmp_path, demo_file):
+    out = tmp_path / "run"
+    assert run("emerging", demo_file, "--step", "month", "--out", out).exit_code == 0
+    (out / "manifest.json").unlink()
+    assert run("report", out).exit_code == 0
+    assert "next month" in (out / "summary.md").read_text()
+
+
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
     out = tmp_path / "out"
     out.mkdir()

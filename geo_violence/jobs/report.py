@@ -3,22 +3,24 @@ units ranked for outreach next week (``deploy.csv``)."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from ..cube.counts import STEPS
 from ..errors import InputFileError
-from ..outputs import folder_lock, prepare_output_dir, write_csv
+from ..outputs import folder_lock, prepare_output_dir, read_run_metadata, write_csv
 from ..render.summary import Summary, summary_html, summary_markdown
 from ..stats.outreach import RECENT_STEPS, rank_for_outreach
 from .compare import SHIFT_CSV, SHIFT_MAP
 from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
 from .hotspots import HOTSPOTS_MAP
-from .skeleton import MANIFEST_FILE
+from .skeleton import MANIFEST_FILE, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> Repor
     )
     starts = pd.DatetimeIndex(counts.columns)
     manifest = _read_manifest(run_dir)
-    step = (manifest.get("steps") or {}).get("step", "week")
+    step = _step(run_dir / EMERGING_BINS, manifest, starts)
     deploy = rank_for_outreach(
         emerging, counts.to_numpy(dtype=float), gi_bins.to_numpy()[:, -1], step=step
     )
@@ -153,19 +155,35 @@ def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> Repor
     return ReportRun(summary, deploy, outputs)
 
 
+def _step(bins_path: Path, manifest: dict, starts: pd.DatetimeIndex) -> str:
+    """The emerging analysis's step: from its bins' own metadata, else its manifest, else the
+    spacing of its steps (never another job's: a hot spot run into the folder counts days)."""
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, pa.ArrowException):
+        step = read_run_metadata(bins_path)["options"]["cube"]["step"]
+        if step in STEPS:
+            return step
+    step = (manifest.get("steps") or {}).get("step")
+    if step in STEPS:
+        return step
+    if len(starts) > 1:
+        days = (starts[1] - starts[0]).days
+        return "day" if days == 1 else "week" if days == 7 else "month"
+    return "week"
+
+
 def _read_manifest(run_dir: Path) -> dict:
-    """The emerging job's manifest (``manifest.json``, or ``manifest-emerging.json`` in a weekly
-    run folder, where each job keeps its own)."""
-    path = run_dir / MANIFEST_FILE
-    if not path.exists():
-        path = run_dir / "manifest-emerging.json"
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        logger.warning("%s is unreadable: the summary names no source", path)
-        return {}
+    """The emerging job's manifest: its section of ``manifest.json`` (where every job that wrote
+    into the folder keeps one), or ``manifest-emerging.json`` in a weekly run folder."""
+    weekly = read_manifest(run_dir / "manifest-emerging.json")
+    if weekly:
+        return weekly
+    manifest = read_manifest(run_dir / MANIFEST_FILE)
+    jobs = manifest.get("jobs")
+    if isinstance(jobs, dict) and isinstance(jobs.get("emerging"), dict):
+        return jobs["emerging"]
+    if manifest.get("command") in ("emerging", "demo"):
+        return manifest
+    return {}
 
 
 def _source(manifest: dict) -> str:

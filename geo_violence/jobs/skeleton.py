@@ -26,6 +26,7 @@ cube's table)::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
@@ -117,9 +118,9 @@ class Job:
         names = [*files, *(name for html in maps for name in map_file_names(html, stages.maps))]
         if row_reports:
             names += [REJECTS_FILE, UNASSIGNED_FILE]
-        self.folder = prepare_output_dir(
-            out_dir, [*names, MANIFEST_FILE], overwrite=stages.overwrite
-        )
+        if not is_job_manifest(Path(out_dir) / MANIFEST_FILE):
+            names.append(MANIFEST_FILE)  # ours is merged with the other jobs' (write_manifest)
+        self.folder = prepare_output_dir(out_dir, names, overwrite=stages.overwrite)
         self.outputs: dict[str, Path] = {}
         self.prepared: PreparedCube | None = None
         self.notes: list[str] = []
@@ -232,7 +233,8 @@ class Job:
     # -- the end -------------------------------------------------------------------------------
     def finish(self, *, inputs: Iterable[Path] = (), **extra: object) -> dict:
         """Write ``rejects.csv`` and ``unassigned.csv`` (after :meth:`prepare`) and
-        ``manifest.json``; ``extra`` sections join the manifest. Returns the manifest."""
+        ``manifest.json`` (:func:`write_manifest`: the other jobs' manifests in the folder are
+        kept); ``extra`` sections join the manifest. Returns the job's manifest."""
         if self._neighbours is not None and "neighbours" not in extra:
             extra["neighbours"] = asdict(self.stages.neighbours) | {
                 "islands_found": self._neighbours.islands
@@ -245,8 +247,52 @@ class Job:
             document = manifest_base(
                 self.command, list(inputs), self.outputs, notes=self.notes, **extra
             )
-        write_json(document, self.folder / MANIFEST_FILE)
+        write_manifest(self.folder, document)
         return document
+
+
+def write_manifest(folder: Path, document: dict) -> dict:
+    """Write ``manifest.json``: this job's manifest at the top (as every manifest reads), and
+    under ``jobs`` the manifest of every job that has written into the folder, by command, so
+    jobs sharing a run folder (``emerging``, then ``hotspots`` and ``compare``) do not erase
+    each other's. Returns what was written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_manifest(folder, {"command": "emerging", "steps": {"step": "week"}})
+    >>> merged = write_manifest(folder, {"command": "hotspots", "steps": {"step": "day"}})
+    >>> merged["command"], sorted(merged["jobs"]), merged["jobs"]["emerging"]["steps"]["step"]
+    ('hotspots', ['emerging', 'hotspots'], 'week')
+    """
+    path = folder / MANIFEST_FILE
+    jobs: dict[str, dict] = {}
+    previous = read_manifest(path)
+    earlier = previous.get("jobs")
+    if isinstance(earlier, dict):
+        jobs.update({name: job for name, job in earlier.items() if isinstance(job, dict)})
+    elif previous.get("command"):  # written before manifests were merged
+        jobs[str(previous["command"])] = previous
+    own = {key: value for key, value in document.items() if key != "jobs"}
+    jobs[str(own["command"])] = own
+    merged = {**own, "jobs": dict(sorted(jobs.items()))}
+    write_json(merged, path)
+    return merged
+
+
+def read_manifest(path: Path) -> dict:
+    """A manifest's content, or ``{}`` when it is missing or unreadable."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def is_job_manifest(path: Path) -> bool:
+    """Whether ``path`` is a manifest a job wrote (a job merges its own with it)."""
+    return "command" in read_manifest(path)
 
 
 def write_map_files(
