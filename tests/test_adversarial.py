@@ -736,6 +736,16 @@ def test_report_reads_the_step_even_when_no_manifest_says_it(tmp_path, demo_file
     assert "next month" in (out / "summary.md").read_text()
 
 
+# --- 7. everything else found ------------------------------------------------------------------
+
+
+def test_engine_stream_on_a_csv_is_one_line(tmp_path, loop_file):
+    line = one_line_error(
+        run("counts", loop_file, *OPTIONS, *PERIOD, "--engine", "stream", "--out", tmp_path / "o")
+    )
+    assert "Parquet" in line and "--engine memory" in line
+
+
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
     out = tmp_path / "out"
     out.mkdir()
