@@ -746,6 +746,30 @@ def test_engine_stream_on_a_csv_is_one_line(tmp_path, loop_file):
     assert "Parquet" in line and "--engine memory" in line
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("emerging_bins.parquet", b"PAR1 not really"),
+        ("emerging_bins.parquet", b""),
+        ("emerging.csv", b""),
+        ("emerging.csv", b"unit_id,name\n"),
+        ("emerging.csv", b"\x00\xff\xfe garbage"),
+        ("emerging_bins.parquet", "no rows"),
+    ],
+    ids=["bins-garbage", "bins-empty", "csv-empty", "csv-header-only", "csv-binary", "bins-none"],
+)
+def test_report_on_corrupt_or_empty_emerging_outputs_is_one_line(
+    tmp_path, emerging_folder, name, content
+):
+    out = copy_of(emerging_folder, tmp_path)
+    if content == "no rows":
+        pd.read_parquet(out / name).head(0).to_parquet(out / name)
+    else:
+        (out / name).write_bytes(content)
+    line = one_line_error(run("report", out))
+    assert name in line and "emerging" in line
+
+
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
     out = tmp_path / "out"
     out.mkdir()

@@ -78,11 +78,7 @@ def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> Repor
                 "geo-violence emerging, or the weekly job, into that folder first)"
             )
     folder = prepare_output_dir(out_dir, REPORT_FILES, overwrite=overwrite)
-    emerging = pd.read_csv(
-        run_dir / EMERGING_CSV, dtype={"unit_id": str}, keep_default_na=False, na_values=[""]
-    ).set_index("unit_id")
-    emerging["name"] = emerging["name"].astype(str)
-    bins = pd.read_parquet(run_dir / EMERGING_BINS)
+    emerging, bins = _read_emerging(run_dir)
     counts = bins.pivot(index="unit_id", columns="step_start", values="count").reindex(
         emerging.index
     )
@@ -130,8 +126,8 @@ def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> Repor
             emerging["category"].value_counts().rename_axis("category").reset_index(name="units"),
         )
     )
-    if (run_dir / SHIFT_CSV).exists():
-        shift = pd.read_csv(run_dir / SHIFT_CSV, dtype={"unit_id": str})
+    shift = _read_shift(run_dir / SHIFT_CSV)
+    if shift is not None:
         changed = shift[shift["label"] != "stable"].sort_values("p_value")
         summary.tables.append(
             (
@@ -153,6 +149,77 @@ def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> Repor
         SUMMARY_MD: summary_markdown(summary, folder / SUMMARY_MD),
     }
     return ReportRun(summary, deploy, outputs)
+
+
+#: The columns the report reads from each emerging output.
+EMERGING_COLUMNS = (
+    "unit_id",
+    "name",
+    "category_code",
+    "category",
+    "last_z",
+    "last_p",
+    "mk_tau",
+    "mk_p",
+)
+BINS_COLUMNS = ("unit_id", "step_start", "count", "bin")
+
+
+def _read_emerging(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The emerging table (indexed by unit) and bins, checked: a file that cannot be read, lacks
+    a column or has no row is an :class:`InputFileError` naming it."""
+    again = "rerun geo-violence emerging (or the weekly job) into that folder"
+    path = run_dir / EMERGING_CSV
+    try:
+        emerging = pd.read_csv(path, dtype={"unit_id": str}, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise InputFileError(f"cannot read {path} ({error}); {again}") from error
+    _check_columns(emerging, EMERGING_COLUMNS, path, again)
+    emerging = emerging.set_index("unit_id")
+    emerging["name"] = emerging["name"].astype(str)
+    path = run_dir / EMERGING_BINS
+    try:
+        bins = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {path} ({error}); {again}") from error
+    _check_columns(bins, BINS_COLUMNS, path, again)
+    try:
+        bins["step_start"] = pd.DatetimeIndex(bins["step_start"])
+        bins["unit_id"] = bins["unit_id"].astype(str)
+    except (TypeError, ValueError) as error:
+        raise InputFileError(f"{path} has no step dates ({error}); {again}") from error
+    if not bins["unit_id"].isin(emerging.index).any():
+        raise InputFileError(f"{path} and {EMERGING_CSV} name different units; {again}")
+    return emerging, bins
+
+
+def _check_columns(table: pd.DataFrame, wanted: tuple[str, ...], path: Path, again: str) -> None:
+    missing = [column for column in wanted if column not in table.columns]
+    if missing:
+        raise InputFileError(
+            f"{path} is not an emerging output: it lacks {', '.join(missing)}; {again}"
+        )
+    if table.empty:
+        raise InputFileError(f"{path} has no row; {again}")
+
+
+SHIFT_COLUMNS = ("name", "label", "count_before", "count_after", "rate_ratio", "p_value")
+
+
+def _read_shift(path: Path) -> pd.DataFrame | None:
+    """The shift table when the folder has a readable one (it is optional: else a warning)."""
+    if not path.exists():
+        return None
+    try:
+        shift = pd.read_csv(path, dtype={"unit_id": str})
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        logger.warning("%s is unreadable (%s): the summary leaves the shift out", path, error)
+        return None
+    missing = [column for column in SHIFT_COLUMNS if column not in shift.columns]
+    if missing:
+        logger.warning("%s lacks %s: the summary leaves the shift out", path, ", ".join(missing))
+        return None
+    return shift
 
 
 def _step(bins_path: Path, manifest: dict, starts: pd.DatetimeIndex) -> str:
