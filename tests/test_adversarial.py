@@ -11,6 +11,7 @@ no traceback, and the exit status the README gives.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import socket
@@ -770,6 +771,18 @@ def test_report_on_corrupt_or_empty_emerging_outputs_is_one_line(
     assert name in line and "emerging" in line
 
 
+def test_a_truncated_gzip_file_is_one_line_naming_it(tmp_path):
+    rows = "when,lon,lat\n" + "".join(
+        f"2024-01-0{1 + i % 7} 10:00,{LOOP[0]},{LOOP[1]}\n" for i in range(3000)
+    )
+    data = gzip.compress(rows.encode())
+    source = tmp_path / "x.csv.gz"
+    for cut in (len(data) // 2, 30, 5):
+        source.write_bytes(data[:cut])
+        line = one_line_error(run("counts", source, *OPTIONS, "--out", tmp_path / "o"))
+        assert "x.csv.gz" in line, line
+
+
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
     out = tmp_path / "out"
     out.mkdir()
@@ -785,3 +798,71 @@ def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_
     assert done.exit_code == 0, done.output
     assert not any(path.exists() for path in left)
     no_temporary_files(out)
+
+
+def test_rejected_lines_are_file_lines_when_fields_hold_newlines(tmp_path):
+    text = (
+        "id,when,lon,lat,note\n"
+        f'1,2024-01-03 10:00,{LOOP[0]},{LOOP[1]},"a\nb\nc"\n'
+        f"2,bad,{LOOP[0]},{LOOP[1]},x\n"
+        "\n"
+        f'3,bad,{LOOP[0]},{LOOP[1]},"say ""hi""\r\nthere"\n'
+        f"4,2024-01-04 10:00,{LOOP[0]},{LOOP[1]},y"
+    )
+    (tmp_path / "x.csv").write_text(text, newline="")
+    read = read_incidents(
+        tmp_path / "x.csv", time_col="when", x_col="lon", y_col="lat", id_col="id"
+    )
+    assert read.rejects["line"].tolist() == [5, 7]
+    assert read.incidents["line"].tolist() == [2, 9]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.text(alphabet=st.sampled_from('ab\n"=,+ \r'), max_size=8),
+            st.integers(0, 2),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_every_rejected_line_is_where_its_record_starts(tmp_path, records):
+    lines = ["id,when,lon,lat,note"]
+    starts = {}
+    line_number = 2
+    for position, (good, note, blanks) in enumerate(records):
+        lines.extend([""] * blanks)
+        line_number += blanks
+        quoted = '"' + note.replace('"', '""') + '"'
+        when = "2024-01-03 10:00" if good else "bad"
+        record = f"{position},{when},{LOOP[0]},{LOOP[1]},{quoted}"
+        starts[str(position)] = line_number
+        lines.append(record)
+        line_number += record.count("\n") + record.count("\r") - record.count("\r\n") + 1
+    (tmp_path / "h.csv").write_text("\n".join(lines) + "\n", newline="")
+    read = read_incidents(
+        tmp_path / "h.csv", time_col="when", x_col="lon", y_col="lat", id_col="id"
+    )
+    assert read.rows_read == len(records)
+    for frame in (read.rejects, read.incidents):
+        for record_id, line in zip(frame["incident_id"], frame["line"], strict=True):
+            assert starts[record_id] == line
+
+
+def test_a_valid_csv_with_a_field_of_megabytes_is_read(tmp_path):
+    note = "x" * 3_000_000
+    source = write_csv(
+        tmp_path / "x.csv",
+        "when,lon,lat,note",
+        [
+            f'2024-01-03 10:00,{LOOP[0]},{LOOP[1]},"{note}"',
+            f"2024-01-04 10:00,{LOOP[0]},{LOOP[1]},y",
+        ],
+    )
+    read = read_incidents(source, time_col="when", x_col="lon", y_col="lat")
+    assert len(read.incidents) == 2 and read.rows_rejected == 0

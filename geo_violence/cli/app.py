@@ -29,6 +29,8 @@ class Group(click.Group):
             _fail(ctx, str(error), getattr(error, "exit_code", 1))
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
+        except EOFError as error:  # a compressed file cut short, where no reader caught it
+            _fail(ctx, f"a file ends too early, cut off or truncated ({error})")
 
 
 def _fail(ctx: click.Context, message: str, status: int = 1) -> None:

@@ -7,6 +7,7 @@ and of 2025. They feed :func:`geo_violence.stats.shift.compare_periods` like cou
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def _read_attributes(path: Path) -> pd.DataFrame:
         import pyogrio
 
         return pyogrio.read_dataframe(path, read_geometry=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as error:
         raise InputFileError(f"cannot read counts file {str(path)!r}: {error}") from error
     except Exception as error:  # pyogrio's own errors for unreadable vector files
         if type(error).__module__.startswith("pyogrio"):

@@ -6,9 +6,12 @@ its line, the column, the value and the reason), or a row left out by ``filter_c
 
 from __future__ import annotations
 
+import bz2
 import datetime as dt
+import gzip
 import logging
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -222,11 +225,11 @@ def read_incidents(
         notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
-    raw, point_geometry, raw_crs = _read_table(path, columns, header)
+    raw, point_geometry, raw_crs, lines = _read_table(path, columns, header)
     return incidents_from_table(
         raw,
         columns,
-        line=_source_lines(path, len(raw)),
+        line=lines,
         point_geometry=point_geometry,
         raw_crs=raw_crs,
         filter_category=filter_category,
@@ -361,11 +364,23 @@ def _read_header(path: Path) -> list[str]:
             return list(pq.read_schema(path).names)
         if _is_csv(path):
             return [str(name) for name in pd.read_csv(path, nrows=0).columns]
-    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as error:
-        raise InputFileError(f"cannot read {str(path)!r}: {error}") from error
+    except (*_READ_ERRORS, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
     raise InputFileError(
         f"incident file {str(path)!r} is not a CSV (.csv, .csv.gz) or Parquet (.parquet) file"
     )
+
+
+#: What reading a broken file raises: an unreadable or cut-off file (a truncated .gz ends in
+#: EOFError, a garbled one in zlib.error), text that is not UTF-8, a malformed table.
+_READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError)
+
+
+def _what(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, EOFError):
+        return f"the file ends too early, cut off or truncated ({text})"
+    return text
 
 
 def _geoparquet_geometry_column(path: Path) -> str:
@@ -481,8 +496,9 @@ def _looks_like_lon_lat(x_col: str | None, y_col: str | None) -> bool:
 
 def _read_table(
     path: Path, columns: IncidentColumns, header: list[str]
-) -> tuple[pd.DataFrame, np.ndarray | None, str]:
-    """The needed columns as text (or native types for Parquet), and points if GeoParquet."""
+) -> tuple[pd.DataFrame, np.ndarray | None, str, np.ndarray]:
+    """The needed columns as text (or native types for Parquet), points if GeoParquet, and each
+    row's line (the CSV line where its record starts, header = 1; the Parquet row from 1)."""
     wanted = [
         name
         for name in (
@@ -507,30 +523,112 @@ def _read_table(
                 frame = frame.rename_geometry(GEOMETRY) if geometry_column != GEOMETRY else frame
                 if not np.all(shapely.get_type_id(geometry[~shapely.is_missing(geometry)]) == 0):
                     raise InputFileError(f"the geometry of {str(path)!r} is not points")
-                return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs)
+                rows = _source_lines(path, len(frame))
+                return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs), rows
             table = pq.read_table(path, columns=wanted)
-            return table.to_pandas(), None, str(columns.crs)
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types=dict.fromkeys(wanted, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (OSError, pa.ArrowException) as error:
-        raise InputFileError(f"cannot read {str(path)!r}: {error}") from error
+            return table.to_pandas(), None, str(columns.crs), _source_lines(path, table.num_rows)
+        table, lines = _read_csv(path, wanted)
+    except (*_READ_ERRORS, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
     frame = table.to_pandas()
     for name in wanted:
         frame[name] = frame[name].astype(object)
-    return frame, None, str(columns.crs)
+    return frame, None, str(columns.crs), lines
 
 
 def _source_lines(path: Path, n_rows: int) -> np.ndarray:
-    """The line of each data row: the CSV line (header is line 1), or the Parquet row from 1."""
-    first = 2 if _is_csv(path) else 1
-    return np.arange(first, first + n_rows, dtype=np.int64)
+    """The row of each record of a Parquet file, from 1."""
+    return np.arange(1, 1 + n_rows, dtype=np.int64)
+
+
+#: pyarrow's first block size for a CSV; made larger while a record does not fit (a field of
+#: megabytes is valid CSV), up to :data:`_MAX_BLOCK_BYTES`.
+_FIRST_BLOCK_BYTES = 1 << 22
+_MAX_BLOCK_BYTES = 1 << 31
+
+
+def _read_csv(path: Path, wanted: list[str], *, newlines_in_values: bool = False):
+    """The wanted columns of a CSV as text, and the file line where each record starts."""
+    block = _FIRST_BLOCK_BYTES
+    while True:
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=block),
+                parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            break
+        except pa.ArrowInvalid as error:
+            if "straddling" not in str(error) or block >= _MAX_BLOCK_BYTES:
+                raise
+            block = min(block * 4, _MAX_BLOCK_BYTES)
+    lines = _record_lines(path, table.num_rows)
+    if len(lines) != table.num_rows:
+        if not newlines_in_values:  # a quoted field holds a line break: read it as one
+            return _read_csv(path, wanted, newlines_in_values=True)
+        raise InputFileError(
+            f"cannot read {str(path)!r}: its records cannot be told apart consistently "
+            f"({table.num_rows:,} by one reading, {len(lines):,} by another); check its quotes"
+        )
+    return table, lines
+
+
+def _open_binary(path: Path):
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return path.open("rb")
+
+
+def _record_lines(path: Path, n_records: int) -> np.ndarray:
+    """The line of the file (header = 1) where each of its ``n_records`` data records starts.
+
+    Usually each record is one line; when the file has more lines than records (a quoted field
+    holding a line break, blank lines), the records are found by reading the file as CSV, so a
+    rejected row's line is the line an editor shows.
+    """
+    newlines = returns = pairs = size = 0
+    last = b""
+    with _open_binary(path) as handle:
+        for chunk in iter(lambda: handle.read(1 << 24), b""):
+            newlines += chunk.count(b"\n")
+            returns += chunk.count(b"\r")
+            pairs += chunk.count(b"\r\n") + int(last == b"\r" and chunk[:1] == b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    lines = newlines + returns - pairs + (1 if size and last not in (b"\n", b"\r") else 0)
+    if lines == n_records + 1 and returns == pairs:
+        return np.arange(2, 2 + n_records, dtype=np.int64)
+    return _scanned_record_lines(path)
+
+
+def _scanned_record_lines(path: Path) -> np.ndarray:
+    """Where each data record starts, reading the file as CSV (blank lines are no record)."""
+    import csv
+    import io
+
+    starts: list[int] = []
+    csv.field_size_limit(_MAX_BLOCK_BYTES)
+    with _open_binary(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text)
+        before = 0
+        header_seen = False
+        for record in reader:
+            if record:
+                if header_seen:
+                    starts.append(before + 1)
+                header_seen = True
+            before = reader.line_num
+    return np.asarray(starts, dtype=np.int64)
 
 
 def _incident_ids(raw: pd.DataFrame, columns: IncidentColumns, line: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def read_population(
         raise InputFileError(f"population file {str(path)!r} does not exist")
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as error:
         raise InputFileError(f"cannot read population file {str(path)!r}: {error}") from error
     columns = list(table.columns)
     id_col = id_col or next((c for c in columns if c.lower().endswith("id")), columns[0])
