@@ -28,7 +28,7 @@ from conftest import write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_violence import read_incidents
+from geo_violence import load_units, read_incidents
 from geo_violence.cli import main
 from geo_violence.errors import BusyError
 from geo_violence.outputs import LOCK_NAME, file_lock, folder_lock
@@ -781,6 +781,19 @@ def test_a_truncated_gzip_file_is_one_line_naming_it(tmp_path):
         source.write_bytes(data[:cut])
         line = one_line_error(run("counts", source, *OPTIONS, "--out", tmp_path / "o"))
         assert "x.csv.gz" in line, line
+
+
+def test_a_units_file_without_a_crs_points_to_the_units_option(tmp_path, loop_file):
+    shapefile = tmp_path / "units.shp"
+    load_units("community_areas").units.head(3).reset_index().to_file(shapefile)
+    shapefile.with_suffix(".prj").unlink()
+    common = [*OPTIONS, *PERIOD, "--units", shapefile, "--id-field", "unit_id"]
+    common += ["--out", tmp_path / "o"]
+    line = one_line_error(run("counts", loop_file, *common))
+    assert "--units-crs" in line
+    done = run("counts", loop_file, *common, "--units-crs", "EPSG:3435")
+    assert done.exit_code == 0, done.output
+    rows_add_up(tmp_path / "o")
 
 
 def test_temporary_files_of_a_killed_run_are_cleared_by_the_next(tmp_path, loop_file):
