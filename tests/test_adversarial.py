@@ -867,6 +867,53 @@ def test_every_rejected_line_is_where_its_record_starts(tmp_path, records):
             assert starts[record_id] == line
 
 
+def test_duplicate_incident_ids_are_counted_once_and_said(tmp_path):
+    source = portal_csv(
+        tmp_path / "x.csv",
+        [
+            ("7", "01/03/2024 10:00:00 AM"),
+            ("8", "01/04/2024 10:00:00 AM"),
+            ("7", "01/03/2024 10:00:00 AM"),
+            ("7", "01/05/2024 10:00:00 AM"),
+        ],
+    )
+    out = tmp_path / "out"
+    result = run("counts", source, *PERIOD, "--out", out)
+    assert result.exit_code == 0, result.output
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert rejects["line"].tolist() == [4, 5]
+    assert rejects["reason"].str.contains("duplicate incident id").all()
+    assert "line 2" in rejects["reason"].iloc[0]
+    assert pd.read_parquet(out / "counts.parquet")["count"].sum() == 2
+    assert "duplicate" in result.output
+    rows_add_up(out)
+
+
+def test_duplicate_ids_across_stream_batches_are_counted_once(tmp_path):
+    from geo_violence import stream_parquet_cube
+
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "a", "d", "b"],
+            "when": ["2024-01-03 10:00"] * 6,
+            "lon": [LOOP[0]] * 6,
+            "lat": [LOOP[1]] * 6,
+        }
+    )
+    frame.to_parquet(tmp_path / "x.parquet", row_group_size=2)
+    units = load_units("community_areas").units
+    result = stream_parquet_cube(
+        tmp_path / "x.parquet",
+        units,
+        start="2024-01-01",
+        end="2024-01-07",
+        read_options={"time_col": "when", "x_col": "lon", "y_col": "lat", "id_col": "id"},
+        batch_rows=2,
+    )
+    assert int(result.cube.counts.sum()) == 4 and result.rejected == 2
+    assert sorted(result.rejects["line"]) == [4, 6]
+
+
 def test_a_valid_csv_with_a_field_of_megabytes_is_read(tmp_path):
     note = "x" * 3_000_000
     source = write_csv(

@@ -22,6 +22,7 @@ from ..errors import InputFileError, OptionError
 from ..sources.incidents import (
     _PARQUET_SUFFIXES,
     IncidentColumns,
+    SeenIds,
     _read_header,
     _resolve_columns,
     incidents_from_table,
@@ -72,9 +73,13 @@ def _count_part(
     step: str,
     start: str,
     end: str,
+    seen_ids: SeenIds | None = None,
 ) -> PartCounts:
     read = incidents_from_table(
-        raw, columns, line=np.arange(first_line, first_line + len(raw), dtype=np.int64)
+        raw,
+        columns,
+        line=np.arange(first_line, first_line + len(raw), dtype=np.int64),
+        seen_ids=seen_ids,
     )
     assigned = assign_units(read.incidents, units)
     cube = build_cube(assigned.incidents, units, step=step, start=start, end=end, keep_partial=True)
@@ -183,11 +188,23 @@ def stream_parquet_cube(
     template = _empty_cube(units, step, start, end)
     parts = []
     first_line = 1
+    seen_ids = SeenIds() if columns.id_col else None  # an id repeated across batches counts once
     for groups in _row_group_batches(parquet, batch_rows):
         # whole row groups at a time: ParquetFile.iter_batches pre-buffers and grows without
         # bound on large files (measured: +90 MB a batch), reading row groups does not
         raw = parquet.read_row_groups(groups, columns=wanted).to_pandas()
-        parts.append(_count_part(raw, first_line, columns, units, step=step, start=start, end=end))
+        parts.append(
+            _count_part(
+                raw,
+                first_line,
+                columns,
+                units,
+                step=step,
+                start=start,
+                end=end,
+                seen_ids=seen_ids,
+            )
+        )
         first_line += len(raw)
         logger.debug("counted %d rows", first_line - 1)
     return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches"])

@@ -246,6 +246,7 @@ def incidents_from_table(
     raw_crs: str | None = None,
     filter_category: tuple[str, ...] | list[str] | None = None,
     notes: list[str] | None = None,
+    seen_ids: SeenIds | None = None,
 ) -> IncidentRead:
     """The rules of :func:`read_incidents` applied to rows already read (a batch of a large file,
     or one file of a dataset read by a worker): times, coordinates, rejects, the working CRS.
@@ -266,6 +267,10 @@ def incidents_from_table(
         Keep only these categories.
     notes : list of str, optional
         Notes so far, extended in place.
+    seen_ids : SeenIds, optional
+        The ids of earlier parts of the same file (a stream's batches): a row repeating one is
+        rejected as a duplicate, as a row repeating an earlier row of this part is; this part's
+        ids are added.
 
     Returns
     -------
@@ -304,10 +309,18 @@ def incidents_from_table(
         _problem_frame(mask_reasons, line, incident_ids, column, raw)
         for column, mask_reasons in coordinate_problems
     )
-    rejects = _collect_rejects(problems)
     bad = np.zeros(len(raw), dtype=bool)
-    if len(rejects):
-        bad = np.isin(line, rejects[SOURCE_LINE].to_numpy())
+    for frame in problems:
+        if len(frame):
+            bad |= np.isin(line, frame[SOURCE_LINE].to_numpy())
+    if columns.id_col is not None:  # the same incident twice is counted once
+        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids)
+        if repeated.any():
+            problems.append(
+                _duplicate_frame(repeated, first_line, line, incident_ids, columns.id_col)
+            )
+            bad |= repeated
+    rejects = _collect_rejects(problems)
 
     good = ~bad
     gx, gy = _to_working_crs(x[good], y[good], raw_crs)
@@ -330,11 +343,12 @@ def incidents_from_table(
     frame[OCCURRED_AT] = pd.DatetimeIndex(occurred_at[good])
     incidents = gpd.GeoDataFrame(frame, geometry=shapely.points(gx, gy), crs=WORKING_CRS)
     if len(rejects):
+        kinds = rejects[REASON].str.replace(_FIRST_ON_LINE, "", regex=True)
         notes.append(
             f"{rejects[SOURCE_LINE].nunique()} of {rows_read} rows rejected: "
             + "; ".join(
                 f"{n} {reason}"
-                for reason, n in rejects.groupby(REASON)[SOURCE_LINE].nunique().items()
+                for reason, n in rejects.groupby(kinds)[SOURCE_LINE].nunique().items()
             )
         )
     for note in notes:
@@ -347,6 +361,85 @@ def incidents_from_table(
         columns=columns,
         notes=notes,
         filter_category=tuple(str(value) for value in filter_category or ()),
+    )
+
+
+DUPLICATE_ID = "duplicate incident id"
+_FIRST_ON_LINE = r" \((?:first on line \d+|first in an earlier part)\)$"
+
+
+class SeenIds:
+    """The ids of the incidents of earlier parts of one file (batches of a stream), kept as
+    64-bit hashes in one sorted array, so a part can tell its repeated ids.
+
+    Examples
+    --------
+    >>> seen = SeenIds()
+    >>> seen.repeated(np.array(["a", "b"], dtype=object)).tolist()
+    [False, False]
+    >>> seen.add(np.array(["a", "b"], dtype=object))
+    >>> seen.repeated(np.array(["c", "a"], dtype=object)).tolist()
+    [False, True]
+    """
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(0, dtype=np.uint64)
+
+    @staticmethod
+    def _hash(ids: np.ndarray) -> np.ndarray:
+        return pd.util.hash_array(np.asarray(ids, dtype=object))
+
+    def repeated(self, ids: np.ndarray) -> np.ndarray:
+        hashes = self._hash(ids)
+        where = np.searchsorted(self.hashes, hashes)
+        found = where < len(self.hashes)
+        found[found] = self.hashes[where[found]] == hashes[found]
+        return found
+
+    def add(self, ids: np.ndarray) -> None:
+        """Keep ``ids`` (new ones: none of them seen before)."""
+        merged = np.concatenate([self.hashes, np.unique(self._hash(ids))])
+        self.hashes = np.sort(merged, kind="stable")  # two sorted runs: timsort merges them
+
+
+def _repeated_ids(
+    ids: np.ndarray, line: np.ndarray, candidate: np.ndarray, seen_ids: SeenIds | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidate rows repeat the id of an earlier candidate row (or of an earlier part),
+    and the line of that first row (0 for an earlier part)."""
+    repeated = np.zeros(len(ids), dtype=bool)
+    first_line = np.zeros(len(ids), dtype=np.int64)
+    rows = np.flatnonzero(candidate)
+    if not len(rows):
+        return repeated, first_line
+    frame = pd.DataFrame({"id": ids[rows], "line": line[rows]})
+    again = frame["id"].duplicated(keep="first").to_numpy()
+    if again.any():
+        firsts = frame.drop_duplicates("id").set_index("id")["line"]
+        repeated[rows[again]] = True
+        first_line[rows[again]] = firsts.reindex(frame["id"][again]).to_numpy()
+    if seen_ids is not None:
+        earlier = seen_ids.repeated(ids[rows]) & ~repeated[rows]
+        repeated[rows[earlier]] = True
+        seen_ids.add(ids[rows][~repeated[rows]])
+    return repeated, first_line
+
+
+def _duplicate_frame(
+    repeated: np.ndarray, first_line: np.ndarray, line: np.ndarray, ids: np.ndarray, column: str
+) -> pd.DataFrame:
+    where = [
+        f"first on line {first}" if first else "first in an earlier part"
+        for first in first_line[repeated]
+    ]
+    return pd.DataFrame(
+        {
+            SOURCE_LINE: line[repeated],
+            INCIDENT_ID: ids[repeated],
+            COLUMN: column,
+            VALUE: ids[repeated],
+            REASON: [f"{DUPLICATE_ID} ({text})" for text in where],
+        }
     )
 
 
