@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -912,6 +913,23 @@ def test_duplicate_ids_across_stream_batches_are_counted_once(tmp_path):
     )
     assert int(result.cube.counts.sum()) == 4 and result.rejected == 2
     assert sorted(result.rejects["line"]) == [4, 6]
+
+
+@pytest.mark.parametrize("value", ["1e309", "inf", "-inf", "NaN", "-5"])
+def test_a_population_that_is_not_a_finite_positive_number_gets_no_rate(tmp_path, loop_file, value):
+    population = write_csv(
+        tmp_path / "pop.csv", "area_id,population", [f"{i},{1000 * i}" for i in range(1, 78)]
+    )
+    population.write_text(population.read_text().replace("32,32000", f"32,{value}"))
+    out = tmp_path / "out"
+    result = run("counts", loop_file, *OPTIONS, "--population", population, "--out", out)
+    assert result.exit_code == 0, result.output
+    counts = pd.read_parquet(out / "counts.parquet")
+    loop = counts[counts["unit_id"] == "32"]
+    assert loop["population"].isna().all() and loop["rate"].isna().all()
+    assert np.isfinite(counts["rate"].dropna()).all()
+    notes = json.loads((out / "manifest.json").read_text())["notes"]
+    assert any("32" in note and "population" in note for note in notes)
 
 
 def test_a_valid_csv_with_a_field_of_megabytes_is_read(tmp_path):
