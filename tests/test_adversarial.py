@@ -14,6 +14,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -944,3 +945,27 @@ def test_a_valid_csv_with_a_field_of_megabytes_is_read(tmp_path):
     )
     read = read_incidents(source, time_col="when", x_col="lon", y_col="lat")
     assert len(read.incidents) == 2 and read.rows_rejected == 0
+
+
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, loop_file):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "geo_violence",
+            "counts",
+            str(loop_file),
+            *OPTIONS,
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENVIRONMENT,
+    )
+    time.sleep(0.8)  # the imports take seconds: it is starting up
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "error: interrupted"
