@@ -4,6 +4,7 @@ never by two runs at once (a lock on each run folder and store)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -185,8 +186,101 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV (UTF-8, no index), atomically."""
-    return write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    """Write a table as CSV (UTF-8, no index), atomically, with every text cell that a
+    spreadsheet would run as a formula escaped (:func:`escape_formulas`).
+
+    A text with a carriage return is a line break to a CSV reader, and pandas does not quote it;
+    a table holding one is written with every text quoted, so it reads back whole.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = write_csv(pd.DataFrame({"name": ["A\\rB", "=1"], "n": [1, 2]}), path)
+    >>> pd.read_csv(path)["name"].tolist()
+    ['A\\rB', "'=1"]
+    """
+    safe = escape_formulas(frame)
+    quoting = csv.QUOTE_NONNUMERIC if _holds_return(safe) else csv.QUOTE_MINIMAL
+    return write_atomically(path, lambda tmp: safe.to_csv(tmp, index=False, quoting=quoting))
+
+
+def _holds_return(frame: pd.DataFrame) -> bool:
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = pd.Series(values.cat.categories.astype(object))
+        elif not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        text = values.astype(object)
+        strings = text[text.map(lambda value: isinstance(value, str)).astype(bool)]
+        if len(strings) and strings.astype(str).str.contains("\r", regex=False).any():
+            return True
+    return False
+
+
+#: What a spreadsheet takes as the start of a formula (OWASP's list: = + - @, tab, return).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with a ``'`` before every text cell that starts with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return and is not a plain number, so that a spreadsheet shows it as text
+    instead of running it (CSV formula injection). Numbers, and text like ``-87.6``, stay as
+    they are.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"name": ["=HYPERLINK(1)", "-87.6", "@x", "Loop"], "n": [-1, 2, 3, 4]})
+    >>> escape_formulas(frame)["name"].tolist()
+    ["'=HYPERLINK(1)", '-87.6', "'@x", 'Loop']
+    """
+    escaped = {}
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categories = values.cat.categories
+            if categories.dtype == object or pd.api.types.is_string_dtype(categories.dtype):
+                renamed = [_escape(value) for value in categories]
+                if renamed != list(categories):
+                    escaped[column] = values.cat.rename_categories(renamed)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            risky = _formula_mask(values)
+            if risky.any():
+                escaped[column] = values.where(~risky, "'" + values.astype(object).where(risky, ""))
+    return frame.assign(**escaped) if escaped else frame
+
+
+def unescape_formulas(values: pd.Series) -> pd.Series:
+    """Text as it was before :func:`escape_formulas` (for reading our own CSV tables back).
+
+    Examples
+    --------
+    >>> unescape_formulas(pd.Series(["'=1+1", "'-87.6", "Loop"])).tolist()
+    ['=1+1', "'-87.6", 'Loop']
+    """
+    text = values.astype(object)
+    is_text = text.map(lambda value: isinstance(value, str))
+    quoted = is_text & text.where(is_text, "").str.startswith("'")
+    inner = text.where(quoted, "").str[1:]
+    undo = quoted & _formula_mask(inner)
+    return text.where(~undo, inner)
+
+
+def _formula_mask(values: pd.Series) -> pd.Series:
+    text = values.astype(object)
+    is_text = text.map(lambda value: isinstance(value, str)).astype(bool)
+    strings = text.where(is_text, "").astype(str)
+    starts = strings.str[:1].isin(FORMULA_STARTS)
+    number = strings.str.fullmatch(_NUMBER).fillna(False).astype(bool)
+    return (is_text & starts & ~number).astype(bool)
+
+
+def _escape(value: object) -> object:
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS and not re.fullmatch(_NUMBER, value):
+        return "'" + value
+    return value
 
 
 def write_text(text: str, path: str | Path) -> Path:

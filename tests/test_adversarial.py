@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +35,7 @@ from geo_violence import load_units, read_incidents
 from geo_violence.cli import main
 from geo_violence.errors import BusyError
 from geo_violence.outputs import LOCK_NAME, file_lock, folder_lock
+from geo_violence.outputs import write_csv as write_table
 from geo_violence.sources.portal import (
     FetchOptions,
     SourceUnavailableError,
@@ -969,3 +971,81 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, loop_file):
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "error: interrupted"
+
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "+SUM(1,1)", "-2+3", "@cmd", "=1+1"]
+
+
+def test_no_csv_we_write_holds_a_formula_for_a_spreadsheet(tmp_path):
+    units = load_units("community_areas").units.reset_index()
+    units["name"] = [HOSTILE[i % len(HOSTILE)] for i in range(len(units))]
+    path = tmp_path / "units.geojson"
+    gpd.GeoDataFrame(units, crs=units.crs).to_file(path, driver="GeoJSON")
+    rows = [
+        f"=cmd|' /C calc'!A{i},2024-01-0{1 + i % 7} 10:00,{LOOP[0]},{LOOP[1]}" for i in range(5)
+    ]
+    rows += [
+        f"@evil,=1+1,{LOOP[0]},{LOOP[1]}",
+        f"-5,2024-01-03 10:00,=2+2,{LOOP[1]}",
+        "+7,2024-01-03 10:00,-87.0,-95.5",
+        "-8,2024-01-04 10:00,-87.9,42.4",
+    ]
+    source = write_csv(tmp_path / "x.csv", "id,when,lon,lat", rows)
+    out = tmp_path / "out"
+    common = [
+        *OPTIONS,
+        "--id-col",
+        "id",
+        "--units",
+        path,
+        "--id-field",
+        "unit_id",
+        "--name-field",
+        "name",
+    ]
+    result = run("hotspots", source, *common, "--out", out)
+    assert result.exit_code == 0, result.output
+    written = list(out.glob("*.csv"))
+    assert {"hotspots.csv", "rejects.csv", "unassigned.csv"} <= {p.name for p in written}
+    for path in written:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in table.columns:
+            for cell in table[column]:
+                assert not _formula(cell), (path.name, column, cell)
+    hotspots = pd.read_csv(out / "hotspots.csv", dtype=str)
+    assert set(hotspots["name"]) == {"'" + name for name in HOSTILE}
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    assert "'=1+1" in set(rejects["value"]) and "'@evil" in set(rejects["incident_id"])
+    assert "-5" in set(rejects["incident_id"])  # a number stays a number
+
+
+def _formula(cell: str) -> bool:
+    if not cell or cell[0] not in "=+-@\t\r":
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return True
+    return False
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=6),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_write_csv_escapes_every_text_a_spreadsheet_would_run(tmp_path, cells):
+    frame = pd.DataFrame({"text": cells, "number": range(len(cells))})
+    frame["number"] = -frame["number"]
+    write_table(frame, tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    for written, original in zip(back["text"], cells, strict=True):
+        assert not _formula(written)
+        if _formula(original):
+            assert written == "'" + original
+    assert back["number"].tolist() == [str(-i) for i in range(len(cells))]

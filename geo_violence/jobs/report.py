@@ -14,7 +14,13 @@ import pyarrow as pa
 
 from ..cube.counts import STEPS
 from ..errors import InputFileError
-from ..outputs import folder_lock, prepare_output_dir, read_run_metadata, write_csv
+from ..outputs import (
+    folder_lock,
+    prepare_output_dir,
+    read_run_metadata,
+    unescape_formulas,
+    write_csv,
+)
 from ..render.summary import Summary, summary_html, summary_markdown
 from ..stats.outreach import RECENT_STEPS, rank_for_outreach
 from .compare import SHIFT_CSV, SHIFT_MAP
@@ -176,7 +182,7 @@ def _read_emerging(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise InputFileError(f"cannot read {path} ({error}); {again}") from error
     _check_columns(emerging, EMERGING_COLUMNS, path, again)
     emerging = emerging.set_index("unit_id")
-    emerging["name"] = emerging["name"].astype(str)
+    emerging["name"] = unescape_formulas(emerging["name"].astype(str))
     path = run_dir / EMERGING_BINS
     try:
         bins = pd.read_parquet(path)
@@ -219,6 +225,7 @@ def _read_shift(path: Path) -> pd.DataFrame | None:
     if missing:
         logger.warning("%s lacks %s: the summary leaves the shift out", path, ", ".join(missing))
         return None
+    shift["name"] = unescape_formulas(shift["name"].astype(str))
     return shift
 
 
