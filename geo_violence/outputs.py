@@ -485,6 +485,8 @@ def remove_dead_temporaries(folder: Path, names: str = "*") -> list[Path]:
 
 def _take(path: Path, what: str) -> dict:
     """Create the lock file, taking over a stale one; the record written."""
+    if path.exists() and not path.is_file():
+        raise InputFileError(f"{path} is in the way of the lock: it is not a lock file; remove it")
     record = _lock_record(what)
     text = json.dumps(record, indent=1)
     for _ in range(5):

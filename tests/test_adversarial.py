@@ -1049,3 +1049,92 @@ def test_write_csv_escapes_every_text_a_spreadsheet_would_run(tmp_path, cells):
         if _formula(original):
             assert written == "'" + original
     assert back["number"].tolist() == [str(-i) for i in range(len(cells))]
+
+
+# --- found by the fresh pass after the fixes ---------------------------------------------------
+
+
+def test_a_directory_where_the_lock_goes_is_one_line(tmp_path, loop_file):
+    (tmp_path / "out" / LOCK_NAME).mkdir(parents=True)
+    assert "in the way" in one_line_error(
+        run("counts", loop_file, *OPTIONS, "--out", tmp_path / "out")
+    )
+    assert (tmp_path / "out" / LOCK_NAME).is_dir()  # left as it was
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "not a url", "ftp://127.0.0.1", "file:///etc"])
+def test_a_base_url_that_is_no_http_address_is_one_line(tmp_path, url):
+    assert "--base-url" in one_line_error(fetch(url, tmp_path / "s.parquet", "--retries", "0"))
+
+
+def test_a_store_that_is_no_store_is_one_line(portal, tmp_path, loop_file):
+    line = one_line_error(fetch(portal.url, loop_file))
+    assert "store" in line and loop_file.read_text().startswith("when")  # untouched
+
+
+def test_a_config_with_a_byte_order_mark_and_an_impossible_today(tmp_path):
+    config = weekly_config(tmp_path, "http://127.0.0.1:9")
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+    assert run("weekly", "--config", config, "--print-config").exit_code == 0
+    line = one_line_error(run("weekly", "--config", config, "--today", "0001-01-01"))
+    assert "--today" in line
+
+
+def test_aggregated_counts_of_1e309_are_refused_by_name(tmp_path):
+    counts = write_csv(
+        tmp_path / "c.csv",
+        "area_id,b,a",
+        [f"{i},{'1e309' if i == 7 else i},{i}" for i in range(1, 78)],
+    )
+    line = one_line_error(
+        run(
+            "compare",
+            "--counts",
+            counts,
+            "--before-col",
+            "b",
+            "--after-col",
+            "a",
+            "--out",
+            tmp_path / "o",
+        )
+    )
+    assert "1e309" in line
+
+
+def test_report_reads_bins_rewritten_without_their_metadata(tmp_path, emerging_folder):
+    out = copy_of(emerging_folder, tmp_path)
+    pd.read_parquet(out / "emerging_bins.parquet").to_parquet(out / "emerging_bins.parquet")
+    result = run("report", out, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "next week" in (out / "summary.md").read_text()
+
+
+def test_a_weekly_run_whose_last_days_had_no_incident_publishes(portal, tmp_path):
+    """The week ends on 2024-03-31 but the last incident is of 2024-03-27: quiet days, not days
+    without data (compare refused the period as outside the data's dates)."""
+    config = weekly_config(tmp_path, portal.url)
+    result = run("weekly", "--config", config, "--today", "2024-04-03")
+    assert result.exit_code == 0, result.output
+    latest = tmp_path / "runs" / "latest" / "community_areas"
+    assert (latest / "shift.csv").exists() and (latest / "summary.md").exists()
+    assert not list((tmp_path / "runs").rglob(LOCK_NAME))
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ('[[layers]]\nunits = "beats"\n[[layers]]\nunits = "beats"\n', "more than once"),
+        ("", "is a file"),
+    ],
+)
+def test_weekly_layers_sharing_a_folder_or_runs_being_a_file_are_one_line(
+    tmp_path, layers, message
+):
+    config = weekly_config(tmp_path, "http://127.0.0.1:9")
+    if layers:
+        text = config.read_text().split("[[layers]]")[0]
+        config.write_text(text + layers)
+    else:
+        (tmp_path / "runs").write_text("a file")
+    assert message in one_line_error(run("weekly", "--config", config, "--today", "2024-04-03"))

@@ -232,7 +232,9 @@ def _read_shift(path: Path) -> pd.DataFrame | None:
 def _step(bins_path: Path, manifest: dict, starts: pd.DatetimeIndex) -> str:
     """The emerging analysis's step: from its bins' own metadata, else its manifest, else the
     spacing of its steps (never another job's: a hot spot run into the folder counts days)."""
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, pa.ArrowException):
+    with contextlib.suppress(
+        OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException
+    ):
         step = read_run_metadata(bins_path)["options"]["cube"]["step"]
         if step in STEPS:
             return step

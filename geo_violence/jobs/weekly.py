@@ -137,7 +137,7 @@ both excluded
     if not path.exists():
         raise InputFileError(f"config file {str(path)!r} does not exist")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no statement
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise InputFileError(f"cannot read config file {str(path)!r}: {error}") from error
     sections = {
@@ -164,6 +164,13 @@ both excluded
     layers = tuple(_section(layer, LayerConfig, "[[layers]]") for layer in layer_tables)
     if not layers:
         raise OptionError(f"{path.name}: [[layers]] names no units layer")
+    folders = [_folder_name(layer) for layer in layers]
+    twice = sorted({name for name in folders if folders.count(name) > 1})
+    if twice:
+        raise OptionError(
+            f"[[layers]] units {', '.join(twice)} appear more than once: each layer writes "
+            "runs/YYYY-Www/NAME/, so each needs its own name"
+        )
     defaults = WeeklyConfig()
     if "maps" not in raw:
         values["maps"] = defaults.maps
@@ -344,6 +351,8 @@ class WeeklyRun:
 def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyRun:
     """Pull, analyse every layer, publish ``runs/YYYY-Www`` and move ``runs/latest``."""
     runs = config.path(config.output.folder)
+    if runs.exists() and not runs.is_dir():
+        raise InputFileError(f"[output] folder {str(runs)!r} is a file, not a folder")
     runs.mkdir(parents=True, exist_ok=True)
     with file_lock(runs / LOCK_FILE, what="a weekly run"):
         _clear_dead_staging(runs)
@@ -446,6 +455,7 @@ def _analyse_layer(
         unit_options=units,
         shift_options=ShiftOptions(alpha=analyses.shift_alpha, seed=analyses.seed),
         map_options=MapOptions(basemap=config.maps.basemap),
+        data_until=str(last),  # the pull covers the week: a quiet last day is not missing data
         overwrite=True,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")

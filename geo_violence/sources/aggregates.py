@@ -180,7 +180,7 @@ def _guess_id_column(table: pd.DataFrame, unit_codes: pd.Index, path: Path) -> s
 
 def _whole_numbers(values: pd.Series, column: str, ids: pd.Series) -> np.ndarray:
     numbers = pd.to_numeric(as_text(values).str.replace(",", ""), errors="coerce")
-    bad = numbers.isna() | (numbers < 0) | (numbers != np.round(numbers))
+    bad = numbers.isna() | ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.round(numbers))
     if bad.any():
         shown = ", ".join(
             f"{unit} ({value!r})" for unit, value in zip(ids[bad][:5], values[bad][:5], strict=True)

@@ -35,8 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from ..errors import GeoViolenceError, OptionError
+from ..errors import GeoViolenceError, InputFileError, OptionError
 from ..outputs import file_lock, remove_dead_temporaries, write_atomically, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,16 @@ class PortalClient:
     """
 
     def __init__(self, options: FetchOptions, *, sleep=time.sleep) -> None:
+        try:
+            parts = urllib.parse.urlsplit(options.base_url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise OptionError(
+                f"--base-url was {options.base_url!r}, which is not an http:// or https:// "
+                "address of a portal"
+            )
         self.options = options
         self.token = os.environ.get(APP_TOKEN_VARIABLE) or None
         self.sleep = sleep
@@ -560,7 +571,20 @@ def _merge(
 def _read_store(store: Path) -> pd.DataFrame:
     if not store.exists():
         return pd.DataFrame({column: pd.Series(dtype=object) for column in FIELDS.values()})
-    return pd.read_parquet(store)
+    try:
+        frame = pd.read_parquet(store)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise InputFileError(
+            f"the store {str(store)!r} cannot be read as Parquet ({error}): give --out a new "
+            "file, or the store of an earlier pull"
+        ) from error
+    missing = [column for column in ("ID", "Updated On") if column not in frame.columns]
+    if missing:
+        raise InputFileError(
+            f"{str(store)!r} is not a store of pulled crimes (it lacks {', '.join(missing)}): "
+            "give --out a new file, or the store of an earlier pull"
+        )
+    return frame
 
 
 def _last_updated(frame: pd.DataFrame) -> str | None:
