@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+# first, before the heavy imports: in the command line, Ctrl-C during start-up is one line
+from . import errors  # noqa: F401
 from .cube.counts import Cube, build_cube
 from .cube.periods import Period, parse_period
 from .cube.scale import dask_parquet_cube, stream_parquet_cube

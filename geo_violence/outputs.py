@@ -1,14 +1,22 @@
-"""Writing outputs: to a temporary name then renamed, never over a file without ``overwrite``."""
+"""Writing outputs: to a temporary name then renamed, never over a file without ``overwrite``, and
+never by two runs at once (a lock on each run folder and store)."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
+import re
+import secrets
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import InputFileError, OutputExistsError
+from .errors import BusyError, InputFileError, OutputExistsError
+
+logger = logging.getLogger(__name__)
 
 #: Key of the geo_violence entry in Parquet schema metadata.
 PARQUET_METADATA_KEY = b"geo_violence"
@@ -141,7 +151,9 @@ def prepare_output_dir(out_dir: str | Path, names: Iterable[str], *, overwrite: 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)`` in the target's folder, then rename it onto ``path``.
 
-    An interrupted run leaves the previous file (or none), never a half-written one.
+    An interrupted run leaves the previous file (or none), never a half-written one; a run killed
+    outright leaves its temporary file (``.NAME.PID.XXXXXXXX.tmp``), which the next run that locks
+    the folder removes (:func:`folder_lock`).
 
     Examples
     --------
@@ -158,7 +170,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
             f"cannot create output folder {str(target.parent)!r}: {error}"
         ) from error
     handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
     )
     os.close(handle)
     temporary_path = Path(temporary)
@@ -174,8 +186,101 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV (UTF-8, no index), atomically."""
-    return write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    """Write a table as CSV (UTF-8, no index), atomically, with every text cell that a
+    spreadsheet would run as a formula escaped (:func:`escape_formulas`).
+
+    A text with a carriage return is a line break to a CSV reader, and pandas does not quote it;
+    a table holding one is written with every text quoted, so it reads back whole.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = write_csv(pd.DataFrame({"name": ["A\\rB", "=1"], "n": [1, 2]}), path)
+    >>> pd.read_csv(path)["name"].tolist()
+    ['A\\rB', "'=1"]
+    """
+    safe = escape_formulas(frame)
+    quoting = csv.QUOTE_NONNUMERIC if _holds_return(safe) else csv.QUOTE_MINIMAL
+    return write_atomically(path, lambda tmp: safe.to_csv(tmp, index=False, quoting=quoting))
+
+
+def _holds_return(frame: pd.DataFrame) -> bool:
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = pd.Series(values.cat.categories.astype(object))
+        elif not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        text = values.astype(object)
+        strings = text[text.map(lambda value: isinstance(value, str)).astype(bool)]
+        if len(strings) and strings.astype(str).str.contains("\r", regex=False).any():
+            return True
+    return False
+
+
+#: What a spreadsheet takes as the start of a formula (OWASP's list: = + - @, tab, return).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with a ``'`` before every text cell that starts with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return and is not a plain number, so that a spreadsheet shows it as text
+    instead of running it (CSV formula injection). Numbers, and text like ``-87.6``, stay as
+    they are.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"name": ["=HYPERLINK(1)", "-87.6", "@x", "Loop"], "n": [-1, 2, 3, 4]})
+    >>> escape_formulas(frame)["name"].tolist()
+    ["'=HYPERLINK(1)", '-87.6', "'@x", 'Loop']
+    """
+    escaped = {}
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categories = values.cat.categories
+            if categories.dtype == object or pd.api.types.is_string_dtype(categories.dtype):
+                renamed = [_escape(value) for value in categories]
+                if renamed != list(categories):
+                    escaped[column] = values.cat.rename_categories(renamed)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            risky = _formula_mask(values)
+            if risky.any():
+                escaped[column] = values.where(~risky, "'" + values.astype(object).where(risky, ""))
+    return frame.assign(**escaped) if escaped else frame
+
+
+def unescape_formulas(values: pd.Series) -> pd.Series:
+    """Text as it was before :func:`escape_formulas` (for reading our own CSV tables back).
+
+    Examples
+    --------
+    >>> unescape_formulas(pd.Series(["'=1+1", "'-87.6", "Loop"])).tolist()
+    ['=1+1', "'-87.6", 'Loop']
+    """
+    text = values.astype(object)
+    is_text = text.map(lambda value: isinstance(value, str))
+    quoted = is_text & text.where(is_text, "").str.startswith("'")
+    inner = text.where(quoted, "").str[1:]
+    undo = quoted & _formula_mask(inner)
+    return text.where(~undo, inner)
+
+
+def _formula_mask(values: pd.Series) -> pd.Series:
+    text = values.astype(object)
+    is_text = text.map(lambda value: isinstance(value, str)).astype(bool)
+    strings = text.where(is_text, "").astype(str)
+    starts = strings.str[:1].isin(FORMULA_STARTS)
+    number = strings.str.fullmatch(_NUMBER).fillna(False).astype(bool)
+    return (is_text & starts & ~number).astype(bool)
+
+
+def _escape(value: object) -> object:
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS and not re.fullmatch(_NUMBER, value):
+        return "'" + value
+    return value
 
 
 def write_text(text: str, path: str | Path) -> Path:
@@ -220,3 +325,335 @@ def read_run_metadata(path: str | Path) -> dict:
     """The run metadata that :func:`write_parquet` stored in a Parquet file."""
     schema_metadata = pq.read_schema(path).metadata or {}
     return json.loads(schema_metadata.get(PARQUET_METADATA_KEY, b"{}"))
+
+
+# --- locks ------------------------------------------------------------------------------------
+
+#: The lock file of a run folder, there while a job writes into the folder.
+LOCK_NAME = ".geo_violence.lock"
+#: Another host's lock cannot be checked from here: it is live for this many hours, then stale.
+FOREIGN_LOCK_HOURS = 24.0
+#: A temporary file of :func:`write_atomically` without a process id (an older version) is left
+#: alone for this many seconds.
+_OLD_TEMPORARY_SECONDS = 3600.0
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$")
+_OLD_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+_HELD: dict[str, list] = {}  # lock path -> [times entered, our record]: a process may re-enter
+_HELD_GUARD = threading.RLock()
+
+
+class file_lock:  # noqa: N801 - used like a function: ``with file_lock(path, what=...):``
+    """Hold the lock file ``path`` while the block runs; :class:`BusyError` (exit 4) if another
+    run holds it.
+
+    The lock records the process id, the process's start time (``/proc/PID/stat``), the host
+    name, the machine id and the boot id, and what holds it. A lock is stale, and taken over with
+    a warning, when its host is this machine and the machine has restarted since, or its process
+    is gone, or its process id now belongs to a process started at another time (a reused pid).
+    Another host's lock cannot be checked from here: it is live until it is
+    :data:`FOREIGN_LOCK_HOURS` old. A lock is created complete (written aside, then hard-linked
+    into place), so no run ever reads a half-written one; it is taken over by renaming it away
+    first, so two runs that find the same stale lock cannot both take it. The same process may
+    enter it again (a job run by another job); it is released when the outermost block ends.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "store.lock"
+    >>> with file_lock(path, what="an example"):
+    ...     json.loads(path.read_text())["what"]
+    'an example'
+    >>> path.exists()
+    False
+    """
+
+    def __init__(self, path: str | Path, *, what: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        self.key = str(self.path.absolute())
+        self.reentered = False
+
+    def __enter__(self) -> file_lock:
+        with _HELD_GUARD:
+            held = _HELD.get(self.key)
+            if held is not None:
+                held[0] += 1
+                self.reentered = True
+                return self
+            _HELD[self.key] = [1, _take(self.path, self.what)]
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        with _HELD_GUARD:
+            held = _HELD[self.key]
+            held[0] -= 1
+            if held[0]:
+                return
+            del _HELD[self.key]
+        _release(self.path, held[1])
+
+
+class folder_lock:  # noqa: N801 - used like a function
+    """Hold a run folder's lock (``FOLDER/.geo_violence.lock``) while a job writes into it.
+
+    The folder is made for the lock when missing, and taken away again if the job wrote nothing
+    into it. Under the lock, the temporary files that runs killed outright left in the folder
+    are removed (no other run can be writing there).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> with folder_lock(folder, what="an example"):
+    ...     _ = write_text("done", folder / "out.txt")
+    >>> sorted(path.name for path in folder.iterdir())
+    ['out.txt']
+    """
+
+    def __init__(self, folder: str | Path, *, what: str) -> None:
+        self.folder = Path(folder)
+        self.lock = file_lock(self.folder / LOCK_NAME, what=what)
+        self.created: list[Path] = []
+
+    def __enter__(self) -> folder_lock:
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputFileError(f"output folder {str(self.folder)!r} is a file")
+        missing = [self.folder, *self.folder.parents]
+        self.created = [folder for folder in missing if not folder.exists()]
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputFileError(
+                f"cannot create output folder {str(self.folder)!r}: {error}"
+            ) from error
+        try:
+            self.lock.__enter__()
+        except BaseException:
+            self._remove_created()
+            raise
+        if not self.lock.reentered:
+            remove_dead_temporaries(self.folder)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.lock.__exit__(*exc_info)
+        if not self.lock.reentered:
+            self._remove_created()
+
+    def _remove_created(self) -> None:
+        for folder in self.created:  # deepest first; only while empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def remove_dead_temporaries(folder: Path, names: str = "*") -> list[Path]:
+    """Remove the temporary files (``.NAME.PID.XXXXXXXX.tmp``) that another process left in
+    ``folder``: call it holding the folder's lock, when no other run can be writing there.
+    A temporary file without a process id (an older version's) goes once it is an hour old.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".counts.parquet.999999999.abcd1234.tmp").write_text("half")
+    >>> [path.name for path in remove_dead_temporaries(folder)]
+    ['.counts.parquet.999999999.abcd1234.tmp']
+    """
+    removed = []
+    now = time.time()
+    for path in sorted(folder.glob(f".{names}.tmp")):
+        found = _TEMPORARY.match(path.name)
+        if found is not None:
+            dead = int(found.group(1)) != os.getpid()
+        elif _OLD_TEMPORARY.match(path.name):
+            try:
+                dead = now - path.stat().st_mtime > _OLD_TEMPORARY_SECONDS
+            except OSError:
+                continue
+        else:
+            continue
+        if dead and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                logger.info("removed %s, left by an interrupted run", path.name)
+                removed.append(path)
+    return removed
+
+
+def _take(path: Path, what: str) -> dict:
+    """Create the lock file, taking over a stale one; the record written."""
+    if path.exists() and not path.is_file():
+        raise InputFileError(f"{path} is in the way of the lock: it is not a lock file; remove it")
+    record = _lock_record(what)
+    text = json.dumps(record, indent=1)
+    for _ in range(5):
+        if _create_complete(path, text):
+            return record
+        raw = _read_bytes(path)
+        if raw is None:  # released between the two calls
+            continue
+        live, holder = _judge(raw, path)
+        if live:
+            raise BusyError(f"another run ({holder}) holds {path}; try again when it has finished")
+        logger.warning("removing a stale lock %s (%s)", path, holder)
+        _remove_if_unchanged(path, raw)
+    raise BusyError(f"could not take the lock {path}: it keeps changing hands")
+
+
+def _lock_record(what: str) -> dict:
+    pid = os.getpid()
+    return {
+        "what": what,
+        "pid": pid,
+        "pid_start": process_start(pid),
+        "host": socket.gethostname(),
+        "machine": _first_line("/etc/machine-id"),
+        "boot": _first_line("/proc/sys/kernel/random/boot_id"),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "token": secrets.token_hex(8),
+    }
+
+
+def _create_complete(path: Path, text: str) -> bool:
+    """Create ``path`` holding ``text``, atomically; False if it exists."""
+    aside = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new"
+    aside.write_text(text, encoding="utf-8")
+    try:
+        os.link(aside, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: exclusive creation, then the text
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(handle, "w", encoding="utf-8") as lock:
+            lock.write(text)
+        return True
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _judge(raw: bytes, path: Path) -> tuple[bool, str]:
+    """Whether the lock's holder may still be running, and who it is, in words."""
+    try:
+        holder = json.loads(raw)
+    except ValueError:
+        holder = None
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+        return False, "unreadable"
+    pid, host = holder["pid"], str(holder.get("host"))
+    who = f"{holder.get('what', 'a run')}: pid {pid} on {host}, started {holder.get('started')}"
+    machine = _first_line("/etc/machine-id")
+    same_host = host == socket.gethostname() and (
+        not holder.get("machine") or not machine or holder["machine"] == machine
+    )
+    if not same_host:
+        age = _age_hours(holder.get("started"), path)
+        if age is None or age > FOREIGN_LOCK_HOURS:
+            return False, f"{who}; another host's lock older than {FOREIGN_LOCK_HOURS:g} hours"
+        return True, f"{who}; another host, which cannot be checked from here"
+    boot = _first_line("/proc/sys/kernel/random/boot_id")
+    if holder.get("boot") and boot and holder["boot"] != boot:
+        return False, f"{who}; the machine has restarted since"
+    if not process_alive(pid):
+        return False, f"{who}; that process is gone"
+    recorded, current = holder.get("pid_start"), process_start(pid)
+    if recorded is not None and current is not None and recorded != current:
+        return False, f"{who}; that process id now belongs to another process"
+    return True, who
+
+
+def _remove_if_unchanged(path: Path, raw: bytes) -> None:
+    """Take a stale lock away, unless another run replaced it since it was read."""
+    aside = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.stale"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    if _read_bytes(aside) != raw:  # a fresh lock, taken meanwhile: put it back
+        with contextlib.suppress(OSError):
+            os.link(aside, path)
+    aside.unlink(missing_ok=True)
+
+
+def _release(path: Path, record: dict) -> None:
+    raw = _read_bytes(path)
+    try:
+        token = json.loads(raw or b"{}").get("token")
+    except (ValueError, AttributeError):
+        token = None
+    if token == record["token"]:
+        path.unlink(missing_ok=True)
+    else:
+        logger.warning("the lock %s was taken over by another run while this one held it", path)
+
+
+def _age_hours(started: object, path: Path) -> float | None:
+    try:
+        stamp = dt.datetime.fromisoformat(str(started))
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=dt.UTC)
+        return (dt.datetime.now(dt.UTC) - stamp).total_seconds() / 3600
+    except ValueError:
+        try:
+            return (time.time() - path.stat().st_mtime) / 3600
+        except OSError:
+            return None
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return b""
+
+
+def _first_line(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine.
+
+    Examples
+    --------
+    >>> process_alive(os.getpid())
+    True
+    """
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def process_start(pid: int) -> int | None:
+    """When a process started, in clock ticks after boot (``/proc/PID/stat``); None where
+    unknown. A pid whose start differs from the one recorded is another process.
+
+    Examples
+    --------
+    >>> process_start(os.getpid()) == process_start(os.getpid())
+    True
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ..errors import GeoViolenceError
+from ..errors import GeoViolenceError, restore_interrupts
 
 logger = logging.getLogger("geo_violence")
 
@@ -20,6 +20,7 @@ class Group(click.Group):
     """A click group that turns user errors into one line and exit status 1."""
 
     def invoke(self, ctx: click.Context):
+        restore_interrupts()  # from here on, Ctrl-C is KeyboardInterrupt: "interrupted", 130
         try:
             return super().invoke(ctx)
         except click.UsageError as error:  # a bad option value: one line too, not the usage
@@ -29,6 +30,8 @@ class Group(click.Group):
             _fail(ctx, str(error), getattr(error, "exit_code", 1))
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
+        except EOFError as error:  # a compressed file cut short, where no reader caught it
+            _fail(ctx, f"a file ends too early, cut off or truncated ({error})")
 
 
 def _fail(ctx: click.Context, message: str, status: int = 1) -> None:

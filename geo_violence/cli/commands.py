@@ -329,6 +329,8 @@ def weekly(config_path: Path, print_config: bool, today: str | None) -> None:
             day = dt.date.fromisoformat(today)
         except ValueError as error:
             raise OptionError(f"--today was {today!r}, which is not a date (YYYY-MM-DD)") from error
+        if not dt.date(1901, 1, 1) <= day <= dt.date(2100, 12, 31):
+            raise OptionError(f"--today was {today!r}: give a day from 1901 to 2100")
     run = run_weekly(config, today=day)
     logger.info("week %s published in %s", run.week, run.folder)
 

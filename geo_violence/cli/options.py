@@ -7,6 +7,7 @@ take (``ReadOptions``, ``UnitOptions``, ...), so a command only hands objects on
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,8 +31,37 @@ from ..stats.trends import TrendOptions
 from ..units.assign import ASSIGN_METHODS
 from ..units.neighbours import ISLAND_POLICIES, NEIGHBOUR_METHODS
 
+
+class WholeNumber(click.ParamType):
+    """A whole number of at least ``minimum``, also written as ``1e6`` or ``10_000``."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int = 0) -> None:
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "")
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    as_float = float(text)
+                except ValueError:
+                    self.fail(f"{value!r} is not a whole number", param, ctx)
+                if not math.isfinite(as_float) or not as_float.is_integer():
+                    self.fail(f"{value!r} is not a whole number", param, ctx)
+                number = int(as_float)
+        if number < self.minimum:
+            self.fail(f"{value} is smaller than the minimum {self.minimum}", param, ctx)
+        return number
+
+
 #: A count of things (permutations, seeds, steps): a whole number, zero or more.
-COUNT = click.IntRange(min=0)
+COUNT = WholeNumber(0)
 #: A significance level: above 0, below 1.
 PROBABILITY = click.FloatRange(0, 1, min_open=True, max_open=True)
 
@@ -208,9 +238,7 @@ hotspot_options = option_group(
             show_default=True,
             help="Gi* conditional permutations (0: analytic normal p-values).",
         ),
-        click.option(
-            "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
-        ),
+        click.option("--lisa-permutations", type=WholeNumber(1), default=999, show_default=True),
         _SEED,
         click.option(
             "--smoothing",
@@ -301,9 +329,7 @@ shift_options = option_group(
             help="Level of the corrected p-values for rising, falling and hot before "
             "(0.10: 90%, the weakest Gi* class).",
         ),
-        click.option(
-            "--lisa-permutations", type=click.IntRange(min=1), default=999, show_default=True
-        ),
+        click.option("--lisa-permutations", type=WholeNumber(1), default=999, show_default=True),
         _SEED,
     ],
 )

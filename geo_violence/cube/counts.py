@@ -21,6 +21,7 @@ from ..columns import (
     POPULATION,
     RATE,
     RATE_PER,
+    SOURCE_LINE,
     STEP_START,
     TIMEZONE,
     UNIT_ID,
@@ -31,6 +32,15 @@ logger = logging.getLogger(__name__)
 
 #: Step lengths a cube can have.
 STEPS = ("week", "month", "day")
+#: The days a cube can cover (a period given outside them is refused).
+FIRST_DAY = np.datetime64("1900-01-01", "D")
+LAST_DAY = np.datetime64("2100-12-31", "D")
+#: Without --start and --end the data's dates make the period; longer than this, a few rows far
+#: from the others are the likelier cause, and the cube is refused naming them.
+MAX_DATA_YEARS = 50
+#: The most cells (units x steps) a cube may have: beyond, it and the statistics on it would not
+#: fit in memory (each cell costs tens of bytes in an analysis).
+MAX_CELLS = 100_000_000
 
 
 @dataclass
@@ -197,6 +207,11 @@ def as_day(value: str | dt.date | pd.Timestamp | None, option: str) -> np.dateti
     --------
     >>> str(as_day("2024-03-05", "--start")), as_day(None, "--start") is None
     ('2024-03-05', True)
+    >>> as_day("1000-01-01", "--start")
+    Traceback (most recent call last):
+    ...
+    geo_violence.errors.PeriodError: '--start' was '1000-01-01', outside the days a cube can \
+cover (1900-01-01 to 2100-12-31)
     """
     if value is None:
         return None
@@ -208,7 +223,13 @@ def as_day(value: str | dt.date | pd.Timestamp | None, option: str) -> np.dateti
         raise PeriodError(f"{option!r} was {value!r}, which is not a date (YYYY-MM-DD)")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(TIMEZONE).tz_localize(None)
-    return np.datetime64(stamp.date(), "D")
+    day = np.datetime64(stamp.date(), "D")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PeriodError(
+            f"{option!r} was {value!r}, outside the days a cube can cover ({FIRST_DAY} to "
+            f"{LAST_DAY})"
+        )
+    return day
 
 
 def local_days(occurred_at: pd.Series) -> np.ndarray:
@@ -222,6 +243,37 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
     """
     wall = pd.DatetimeIndex(occurred_at).tz_convert(TIMEZONE).tz_localize(None)
     return wall.to_numpy(dtype="datetime64[D]")
+
+
+def _check_data_span(
+    incidents: pd.DataFrame, days: np.ndarray, first: np.datetime64, last: np.datetime64
+) -> None:
+    """Refuse a period made by the data that spans more than :data:`MAX_DATA_YEARS` years,
+    naming the rows that lie far from the others (a typo in a year, most often)."""
+    span_days = int((last - first).astype(np.int64))
+    if span_days <= MAX_DATA_YEARS * 365.25:
+        return
+    if not len(days):
+        return
+    middle = np.sort(days)[len(days) // 2]
+    distance = np.abs((days - middle).astype(np.int64))
+    far = np.flatnonzero(distance > MAX_DATA_YEARS * 365.25 / 2)
+    if not len(far):
+        far = np.array([int(np.argmin(days)), int(np.argmax(days))])
+    far = far[np.argsort(days[far], kind="stable")]
+    shown = np.unique(np.concatenate([far[:3], far[-3:]]))
+    shown = shown[np.argsort(days[shown], kind="stable")]
+    lines = (
+        incidents[SOURCE_LINE].to_numpy()
+        if SOURCE_LINE in incidents.columns
+        else np.arange(1, len(days) + 1)
+    )
+    named = ", ".join(f"line {lines[i]} ({days[i]})" for i in shown)
+    more = f" and {len(far) - len(shown):,} more" if len(far) > len(shown) else ""
+    raise PeriodError(
+        f"the incidents span {first}..{last} ({span_days / 365.25:.0f} years), because of rows "
+        f"far from the others: {named}{more}; correct them, or give --start and --end"
+    )
 
 
 def build_cube(
@@ -260,7 +312,9 @@ def build_cube(
     Raises
     ------
     PeriodError
-        The period is reversed, or holds no complete step.
+        The period is reversed, holds no complete step, lies outside 1900-2100, makes a cube of
+        more than :data:`MAX_CELLS` cells, or (taken from the data) spans more than
+        :data:`MAX_DATA_YEARS` years: the message names the rows far from the others.
 
     Examples
     --------
@@ -276,13 +330,14 @@ def build_cube(
         raise OptionError.expected("step", step, STEPS)
     notes: list[str] = []
     days = local_days(incidents[OCCURRED_AT]) if len(incidents) else np.array([], "datetime64[D]")
-    first = as_day(start, "start")
-    last = as_day(end, "end")
+    first = as_day(start, "--start")
+    last = as_day(end, "--end")
     if first is None or last is None:
         if len(days) == 0:
             raise PeriodError("no incident to count: give --start and --end for an empty cube")
         first = days.min() if first is None else first
         last = days.max() if last is None else last
+        _check_data_span(incidents, days, first, last)
     if first > last:
         whose = {
             (True, True): "",
@@ -312,6 +367,13 @@ def build_cube(
             "--keep-partial"
         )
 
+    cells = len(units) * len(starts)
+    if cells > MAX_CELLS:
+        raise PeriodError(
+            f"a cube of {len(units):,} units x {len(starts):,} {step}s has {cells:,} cells, more "
+            f"than {MAX_CELLS:,} (about {cells * 64 / 1e9:,.0f} GB in an analysis): give a "
+            "shorter period, a longer --step or larger units"
+        )
     edges_days = np.append(starts, ends[-1])
     counted = (days >= max(first, starts[0])) & (days <= last) & (days < ends[-1])
     step_index = (

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import InputFileError, OptionError
 from ..sources.incidents import (
+    _PARQUET_SUFFIXES,
     IncidentColumns,
+    SeenIds,
     _read_header,
     _resolve_columns,
     incidents_from_table,
@@ -70,9 +73,13 @@ def _count_part(
     step: str,
     start: str,
     end: str,
+    seen_ids: SeenIds | None = None,
 ) -> PartCounts:
     read = incidents_from_table(
-        raw, columns, line=np.arange(first_line, first_line + len(raw), dtype=np.int64)
+        raw,
+        columns,
+        line=np.arange(first_line, first_line + len(raw), dtype=np.int64),
+        seen_ids=seen_ids,
     )
     assigned = assign_units(read.incidents, units)
     cube = build_cube(assigned.incidents, units, step=step, start=start, end=end, keep_partial=True)
@@ -171,26 +178,51 @@ def stream_parquet_cube(
     -------
     ScaledCube
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
     _check_period(start, end)
     if not path.exists():
         raise InputFileError(f"incident file {str(path)!r} does not exist")
+    parquet = _parquet_file(path)
     columns = _columns_for(path, read_options or {})
     wanted = _wanted_columns(columns)
     template = _empty_cube(units, step, start, end)
     parts = []
     first_line = 1
-    parquet = pq.ParquetFile(path)
+    seen_ids = SeenIds() if columns.id_col else None  # an id repeated across batches counts once
     for groups in _row_group_batches(parquet, batch_rows):
         # whole row groups at a time: ParquetFile.iter_batches pre-buffers and grows without
         # bound on large files (measured: +90 MB a batch), reading row groups does not
         raw = parquet.read_row_groups(groups, columns=wanted).to_pandas()
-        parts.append(_count_part(raw, first_line, columns, units, step=step, start=start, end=end))
+        parts.append(
+            _count_part(
+                raw,
+                first_line,
+                columns,
+                units,
+                step=step,
+                start=start,
+                end=end,
+                seen_ids=seen_ids,
+            )
+        )
         first_line += len(raw)
         logger.debug("counted %d rows", first_line - 1)
     return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches"])
+
+
+def _parquet_file(path: Path):
+    """The Parquet file to stream; anything else is refused in one line."""
+    import pyarrow.parquet as pq
+
+    if path.is_dir() or not path.name.lower().endswith(_PARQUET_SUFFIXES):
+        raise OptionError(
+            f"--engine stream reads one Parquet file; {str(path)!r} is not one (.parquet): use "
+            "--engine memory for a CSV, or convert it to Parquet"
+        )
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {str(path)!r} as Parquet: {error}") from error
 
 
 def _row_group_batches(parquet, batch_rows: int) -> list[list[int]]:
@@ -370,6 +402,12 @@ def _dataset_files(files) -> list[Path]:
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise InputFileError(f"incident files do not exist: {', '.join(missing[:5])}")
+    other = [str(path) for path in paths if not path.name.lower().endswith(_PARQUET_SUFFIXES)]
+    if other:
+        raise OptionError(
+            f"--engine dask reads Parquet files; {', '.join(other[:3])} is not one: use "
+            "--engine memory for a CSV, or convert it to Parquet"
+        )
     return paths
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import OCCURRED_AT
-from ..cube.counts import local_days
+from ..cube.counts import as_day, local_days
 from ..cube.periods import Period, check_periods, parse_period
 from ..errors import OptionError
 from ..render import shift_content, shift_png
@@ -18,6 +18,7 @@ from ..sources.population import align_population, read_population
 from ..stats.shift import ShiftOptions, compare_periods
 from ..units.layers import UnitLayer
 from ..units.neighbours import Neighbours
+from .limits import check_permutations
 from .options import CubeOptions, StageOptions, takes_stage_options
 from .skeleton import Job, PreparedCube, layer_for
 
@@ -72,6 +73,7 @@ def run_compare(
     after: str | None = None,
     counts: CountsSource | None = None,
     shift_options: ShiftOptions | None = None,
+    data_until: str | None = None,
     stages: StageOptions,
 ) -> CompareRun:
     """The ``compare`` job: rates of two periods, the exact rate ratio, shares, labels, clusters.
@@ -93,6 +95,10 @@ def run_compare(
         Counts already aggregated per unit, instead of an incident file.
     shift_options : ShiftOptions, optional
         The statistics' options.
+    data_until : str, optional
+        The last day the incident file covers, when known (a pull made after it): days after
+        the last incident up to it are days with no incident, not days without data. By
+        default the last incident's day.
     stages : StageOptions
         The stage options every job takes, as keywords (see :mod:`geo_violence.jobs.options`).
 
@@ -126,7 +132,7 @@ def run_compare(
     if incidents_path is not None:
         before_period, after_period = periods
         prepared, count_before, count_after = _count_incidents(
-            job, incidents_path, before_period, after_period
+            job, incidents_path, before_period, after_period, data_until
         )
         layer = prepared.layer
         population = prepared.cube.population
@@ -153,6 +159,10 @@ def run_compare(
             },
         }
     neighbours = job.neighbours(layer.units)
+    n_units = len(neighbours.unit_ids)
+    check_permutations(
+        "--lisa-permutations", options.lisa_permutations, items=n_units, pool=n_units
+    )
     table = compare_periods(
         count_before,
         count_after,
@@ -232,7 +242,11 @@ def _periods(
 
 
 def _count_incidents(
-    job: Job, incidents_path: str | Path, before: Period, after: Period
+    job: Job,
+    incidents_path: str | Path,
+    before: Period,
+    after: Period,
+    data_until: str | None = None,
 ) -> tuple[PreparedCube, pd.Series, pd.Series]:
     """Count each unit's incidents in each period (a daily cube over both periods)."""
     first, last = min(before.first, after.first), max(before.last, after.last)
@@ -241,7 +255,9 @@ def _count_incidents(
     )
     days = local_days(prepared.read.incidents[OCCURRED_AT])
     if len(days):
-        check_periods(before, after, data_first=days.min(), data_last=days.max())
+        covered = as_day(data_until, "data_until")
+        last = days.max() if covered is None else max(days.max(), covered)
+        check_periods(before, after, data_first=days.min(), data_last=last)
     cube = prepared.cube
     step_days = cube.step_starts.tz_localize(None).to_numpy(dtype="datetime64[D]")
     counts = {}

@@ -41,7 +41,7 @@ def run_counts(incidents_path: str | Path, out_dir: str | Path, *, stages: Stage
     (77, 104)
     """
     job = Job("counts", out_dir, stages, files=[COUNTS_FILE])
-    prepared = job.prepare(incidents_path)
+    prepared = job.prepare(incidents_path, allow_empty=True)
     write_counts(job, prepared)
     job.finish()
     return prepared

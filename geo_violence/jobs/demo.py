@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..cube.periods import Period
+from ..outputs import folder_lock
 from ..render import choropleth_map
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
@@ -50,6 +51,11 @@ def run_demo(
     >>> prepared.cube.n_units, prepared.cube.n_steps
     (77, 104)
     """
+    with folder_lock(out_dir, what=f"geo-violence demo into {out_dir}"):
+        return _demo(out_dir, seed=seed, overwrite=overwrite)
+
+
+def _demo(out_dir: str | Path, *, seed: int, overwrite: bool) -> PreparedCube:
     files = [
         DEMO_FILE,
         COUNTS_FILE,

@@ -13,6 +13,7 @@ from ..errors import DataError
 from ..render import MapSeries, emerging_content
 from ..stats.emerging import EmergingOptions, EmergingResult, emerging_hotspots
 from ..units.neighbours import Neighbours
+from .limits import check_permutations
 from .options import StageOptions, takes_stage_options
 from .skeleton import Job, PreparedCube
 
@@ -52,6 +53,14 @@ def emerging_of(
             "or missing): fix the population file, or leave --population out"
         )
     rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
+    n_units, n_steps = len(rows), cube.n_steps
+    window = n_steps if options.window == "cube" else min(n_steps, options.time_window + 1)
+    check_permutations(
+        "--permutations",
+        options.permutations,
+        items=n_units * (n_steps if options.window == "cube" else 1),
+        pool=n_units * window,
+    )
     result = emerging_hotspots(
         values[rows], neighbours.matrix, neighbours.unit_ids, options=options
     )

@@ -11,6 +11,7 @@ from ..render import hotspot_content
 from ..stats.hotspots import HotspotOptions, hotspot_table
 from ..stats.significance import resolution_note
 from ..units.neighbours import Neighbours
+from .limits import check_permutations
 from .options import StageOptions, takes_stage_options
 from .skeleton import Job, PreparedCube
 
@@ -55,6 +56,11 @@ def hotspots_of(
     """The job's neighbours of the units and the hot spot table of one count per unit; the
     resolution warnings join the job's notes."""
     neighbours = job.neighbours(units)
+    n_units = len(neighbours.unit_ids)
+    check_permutations("--permutations", options.permutations, items=n_units, pool=n_units)
+    check_permutations(
+        "--lisa-permutations", options.lisa_permutations, items=n_units, pool=n_units
+    )
     table = hotspot_table(counts, neighbours, population=population, options=options)
     job.note(*resolution_notes(len(neighbours.unit_ids), options), warn=True)
     return neighbours, table

@@ -6,7 +6,8 @@ holds one of each plus ``overwrite``. :func:`takes_stage_options` gives a job fu
 public keywords ``read_options=``, ``unit_options=``, ``cube_options=``,
 ``neighbour_options=``, ``map_options=`` and ``overwrite=`` (each ``None`` for that stage's
 defaults; ``overwrite=False``) and hands it one :class:`StageOptions` as ``stages``, so every job
-spells them the same way and none repeats them.
+spells them the same way and none repeats them; it also holds the lock of the job's output folder
+(its ``out_dir``) while the job runs, so two runs never write into one folder at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
+
+from ..outputs import folder_lock
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ def takes_stage_options(job: Callable[..., R]) -> Callable[..., R]:
     The job is written with a keyword-only ``stages`` parameter; the function users call takes
     ``read_options``, ``unit_options``, ``cube_options``, ``neighbour_options``,
     ``map_options`` (each ``None`` for the defaults) and ``overwrite`` (``False``) instead, and
-    its signature says so.
+    its signature says so. A job with an ``out_dir`` parameter runs holding that folder's lock
+    (:func:`geo_violence.outputs.folder_lock`; :class:`geo_violence.errors.BusyError` when another
+    run holds it).
 
     Examples
     --------
@@ -134,7 +139,16 @@ def takes_stage_options(job: Callable[..., R]) -> Callable[..., R]:
             target: kwargs.pop(keyword, None) or cls()
             for keyword, (cls, target) in STAGE_KEYWORDS.items()
         }
-        return job(*args, stages=StageOptions(**given, overwrite=overwrite), **kwargs)
+        stages = StageOptions(**given, overwrite=overwrite)
+        try:
+            out_dir = signature.bind_partial(*args, **kwargs).arguments.get("out_dir")
+        except TypeError:  # a wrong call: the job says so
+            out_dir = None
+        if out_dir is None:
+            return job(*args, stages=stages, **kwargs)
+        name = job.__name__.removeprefix("run_")
+        with folder_lock(out_dir, what=f"geo-violence {name} into {out_dir}"):
+            return job(*args, stages=stages, **kwargs)
 
     keyword_only = inspect.Parameter.KEYWORD_ONLY
     own = [p for p in signature.parameters.values() if p.name != "stages"]

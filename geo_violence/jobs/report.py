@@ -3,16 +3,24 @@ units ranked for outreach next week (``deploy.csv``)."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from ..cube.counts import STEPS
 from ..errors import InputFileError
-from ..outputs import prepare_output_dir, write_csv
+from ..outputs import (
+    folder_lock,
+    prepare_output_dir,
+    read_run_metadata,
+    unescape_formulas,
+    write_csv,
+)
 from ..render.summary import Summary, summary_html, summary_markdown
 from ..stats.backtest import backtest, forecast_ranking, last_steps
 from ..stats.emerging import recent_steps_of
@@ -22,7 +30,7 @@ from .compare import SHIFT_CSV, SHIFT_MAP
 from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
 from .hotspots import HOTSPOTS_MAP
 from .scan import CLUSTERS_CSV, SCAN_MAP
-from .skeleton import MANIFEST_FILE
+from .skeleton import MANIFEST_FILE, read_manifest
 from .trends import TRENDS_CSV, TRENDS_MAP
 
 logger = logging.getLogger(__name__)
@@ -74,6 +82,11 @@ def run_report(
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
+    with folder_lock(out_dir, what=f"geo-violence report into {out_dir}"):
+        return _report(run_dir, out_dir, top=top, overwrite=overwrite)
+
+
+def _report(run_dir: Path, out_dir: Path, *, top: int, overwrite: bool) -> ReportRun:
     for name in (EMERGING_CSV, EMERGING_BINS):
         if not (run_dir / name).exists():
             raise InputFileError(
@@ -81,11 +94,7 @@ def run_report(
                 "geo-violence emerging, or the weekly job, into that folder first)"
             )
     folder = prepare_output_dir(out_dir, REPORT_FILES, overwrite=overwrite)
-    emerging = pd.read_csv(
-        run_dir / EMERGING_CSV, dtype={"unit_id": str}, keep_default_na=False, na_values=[""]
-    ).set_index("unit_id")
-    emerging["name"] = emerging["name"].astype(str)
-    bins = pd.read_parquet(run_dir / EMERGING_BINS)
+    emerging, bins = _read_emerging(run_dir)
     counts = bins.pivot(index="unit_id", columns="step_start", values="count").reindex(
         emerging.index
     )
@@ -94,7 +103,7 @@ def run_report(
     )
     starts = pd.DatetimeIndex(counts.columns)
     manifest = _read_manifest(run_dir)
-    step = (manifest.get("steps") or {}).get("step", "week")
+    step = _step(run_dir / EMERGING_BINS, manifest, starts)
     history = counts.to_numpy(dtype=float)
     expected, basis = _expectations(history, starts, step)
     fraction = ((manifest.get("emerging") or {}).get("recent_fraction")) or 0.25
@@ -154,8 +163,8 @@ def run_report(
             emerging["category"].value_counts().rename_axis("category").reset_index(name="units"),
         )
     )
-    if (run_dir / SHIFT_CSV).exists():
-        shift = pd.read_csv(run_dir / SHIFT_CSV, dtype={"unit_id": str})
+    shift = _read_shift(run_dir / SHIFT_CSV)
+    if shift is not None:
         changed = shift[shift["label"] != "stable"].sort_values("p_value")
         summary.tables.append(
             (
@@ -186,19 +195,109 @@ def run_report(
     return ReportRun(summary, deploy, outputs)
 
 
-def _read_manifest(run_dir: Path) -> dict:
-    """The emerging job's manifest (``manifest.json``, or ``manifest-emerging.json`` in a weekly
-    run folder, where each job keeps its own)."""
-    path = run_dir / MANIFEST_FILE
-    if not path.exists():
-        path = run_dir / "manifest-emerging.json"
-    if not path.exists():
-        return {}
+#: The columns the report reads from each emerging output.
+EMERGING_COLUMNS = (
+    "unit_id",
+    "name",
+    "category_code",
+    "category",
+    "last_z",
+    "last_p",
+    "mk_tau",
+    "mk_p",
+)
+BINS_COLUMNS = ("unit_id", "step_start", "count", "bin")
+
+
+def _read_emerging(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The emerging table (indexed by unit) and bins, checked: a file that cannot be read, lacks
+    a column or has no row is an :class:`InputFileError` naming it."""
+    again = "rerun geo-violence emerging (or the weekly job) into that folder"
+    path = run_dir / EMERGING_CSV
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        logger.warning("%s is unreadable: the summary names no source", path)
-        return {}
+        emerging = pd.read_csv(path, dtype={"unit_id": str}, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise InputFileError(f"cannot read {path} ({error}); {again}") from error
+    _check_columns(emerging, EMERGING_COLUMNS, path, again)
+    emerging = emerging.set_index("unit_id")
+    emerging["name"] = unescape_formulas(emerging["name"].astype(str))
+    path = run_dir / EMERGING_BINS
+    try:
+        bins = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {path} ({error}); {again}") from error
+    _check_columns(bins, BINS_COLUMNS, path, again)
+    try:
+        bins["step_start"] = pd.DatetimeIndex(bins["step_start"])
+        bins["unit_id"] = bins["unit_id"].astype(str)
+    except (TypeError, ValueError) as error:
+        raise InputFileError(f"{path} has no step dates ({error}); {again}") from error
+    if not bins["unit_id"].isin(emerging.index).any():
+        raise InputFileError(f"{path} and {EMERGING_CSV} name different units; {again}")
+    return emerging, bins
+
+
+def _check_columns(table: pd.DataFrame, wanted: tuple[str, ...], path: Path, again: str) -> None:
+    missing = [column for column in wanted if column not in table.columns]
+    if missing:
+        raise InputFileError(
+            f"{path} is not an emerging output: it lacks {', '.join(missing)}; {again}"
+        )
+    if table.empty:
+        raise InputFileError(f"{path} has no row; {again}")
+
+
+SHIFT_COLUMNS = ("name", "label", "count_before", "count_after", "rate_ratio", "p_value")
+
+
+def _read_shift(path: Path) -> pd.DataFrame | None:
+    """The shift table when the folder has a readable one (it is optional: else a warning)."""
+    if not path.exists():
+        return None
+    try:
+        shift = pd.read_csv(path, dtype={"unit_id": str})
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        logger.warning("%s is unreadable (%s): the summary leaves the shift out", path, error)
+        return None
+    missing = [column for column in SHIFT_COLUMNS if column not in shift.columns]
+    if missing:
+        logger.warning("%s lacks %s: the summary leaves the shift out", path, ", ".join(missing))
+        return None
+    shift["name"] = unescape_formulas(shift["name"].astype(str))
+    return shift
+
+
+def _step(bins_path: Path, manifest: dict, starts: pd.DatetimeIndex) -> str:
+    """The emerging analysis's step: from its bins' own metadata, else its manifest, else the
+    spacing of its steps (never another job's: a hot spot run into the folder counts days)."""
+    with contextlib.suppress(
+        OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException
+    ):
+        step = read_run_metadata(bins_path)["options"]["cube"]["step"]
+        if step in STEPS:
+            return step
+    step = (manifest.get("steps") or {}).get("step")
+    if step in STEPS:
+        return step
+    if len(starts) > 1:
+        days = (starts[1] - starts[0]).days
+        return "day" if days == 1 else "week" if days == 7 else "month"
+    return "week"
+
+
+def _read_manifest(run_dir: Path) -> dict:
+    """The emerging job's manifest: its section of ``manifest.json`` (where every job that wrote
+    into the folder keeps one), or ``manifest-emerging.json`` in a weekly run folder."""
+    weekly = read_manifest(run_dir / "manifest-emerging.json")
+    if weekly:
+        return weekly
+    manifest = read_manifest(run_dir / MANIFEST_FILE)
+    jobs = manifest.get("jobs")
+    if isinstance(jobs, dict) and isinstance(jobs.get("emerging"), dict):
+        return jobs["emerging"]
+    if manifest.get("command") in ("emerging", "demo"):
+        return manifest
+    return {}
 
 
 def _expectations(
@@ -265,17 +364,29 @@ def _backtest_line(
     )
 
 
+def _job_manifest(run_dir: Path, *commands: str) -> dict:
+    """The manifest of the first of ``commands`` that wrote into the folder: a weekly run's
+    ``manifest-COMMAND.json``, or its section of ``manifest.json`` (which keeps every job's)."""
+    merged = read_manifest(run_dir / MANIFEST_FILE)
+    for command in commands:
+        own = read_manifest(run_dir / f"manifest-{command}.json")
+        if own.get("command") == command:
+            return own
+        if merged.get("command") == command:
+            return merged
+        section = (merged.get("jobs") or {}).get(command)
+        if isinstance(section, dict):
+            return section
+    return {}
+
+
 def _alarms(run_dir: Path) -> list[str]:
     """The scan's alarms in words (its manifest keeps them), when the folder has a scan."""
     if not (run_dir / CLUSTERS_CSV).exists():
         return []
-    for name in ("manifest-scan.json", MANIFEST_FILE):
-        try:
-            manifest = json.loads((run_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if manifest.get("command") in ("scan", "demo") and manifest.get("alarms"):
-            return [str(line) for line in manifest["alarms"]]
+    alarms = _job_manifest(run_dir, "scan", "demo").get("alarms")
+    if isinstance(alarms, list) and alarms:
+        return [str(line) for line in alarms]
     return ["The scan's record of its alarms is missing: see clusters.csv."]
 
 
@@ -286,15 +397,8 @@ def _trends_table(run_dir: Path) -> tuple[str, str, pd.DataFrame] | None:
     trends = pd.read_csv(
         run_dir / TRENDS_CSV, dtype={"unit_id": str}, keep_default_na=False, na_values=[""]
     )
-    manifest = {}
-    for name in ("manifest-trends.json", MANIFEST_FILE):
-        try:
-            manifest = json.loads((run_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if manifest.get("command") == "trends":
-            break
-        manifest = {}
+    trends["name"] = unescape_formulas(trends["name"].astype(str))
+    manifest = _job_manifest(run_dir, "trends")
     steps = manifest.get("steps") or {}
     span = f"the last {steps['count']} {steps['step']}s" if steps else "the whole period"
     moving = trends[trends["direction"] != "stable"].sort_values("p_value")

@@ -26,6 +26,7 @@ cube's table)::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
@@ -34,8 +35,9 @@ from pathlib import Path
 import pandas as pd
 from scipy import sparse
 
-from ..columns import NAME, UNIT_ID, WORKING_CRS
+from ..columns import NAME, OCCURRED_AT, REASON, SOURCE_LINE, TIMEZONE, UNIT_ID, WORKING_CRS
 from ..cube.counts import Cube, build_cube
+from ..errors import DataError
 from ..outputs import (
     manifest_base,
     package_versions,
@@ -117,9 +119,9 @@ class Job:
         names = [*files, *(name for html in maps for name in map_file_names(html, stages.maps))]
         if row_reports:
             names += [REJECTS_FILE, UNASSIGNED_FILE]
-        self.folder = prepare_output_dir(
-            out_dir, [*names, MANIFEST_FILE], overwrite=stages.overwrite
-        )
+        if not is_job_manifest(Path(out_dir) / MANIFEST_FILE):
+            names.append(MANIFEST_FILE)  # ours is merged with the other jobs' (write_manifest)
+        self.folder = prepare_output_dir(out_dir, names, overwrite=stages.overwrite)
         self.outputs: dict[str, Path] = {}
         self.prepared: PreparedCube | None = None
         self.notes: list[str] = []
@@ -127,15 +129,23 @@ class Job:
         self._neighbour_units = None
 
     # -- the first stages --------------------------------------------------------------------
-    def prepare(self, incidents_path: str | Path, **cube_changes: object) -> PreparedCube:
+    def prepare(
+        self, incidents_path: str | Path, *, allow_empty: bool = False, **cube_changes: object
+    ) -> PreparedCube:
         """Read, load units, assign and count with the job's options (``cube_changes`` replace
-        fields of its :class:`CubeOptions`, e.g. ``step="day"``)."""
+        fields of its :class:`CubeOptions`, e.g. ``step="day"``).
+
+        An analysis needs incidents: with none left to count (every row rejected, filtered out
+        or in no unit, or none in the period) it is refused with a :class:`DataError` that says
+        where the rows went, unless ``allow_empty`` (``counts`` writes an all-zero cube)."""
         prepared = prepare_cube(
             incidents_path,
             read_options=self.stages.read,
             unit_options=self.stages.units,
             cube_options=replace(self.stages.cube, **cube_changes),
         )
+        if not allow_empty:
+            require_incidents(prepared)
         return self.use(prepared)
 
     def use(self, prepared: PreparedCube) -> PreparedCube:
@@ -224,7 +234,8 @@ class Job:
     # -- the end -------------------------------------------------------------------------------
     def finish(self, *, inputs: Iterable[Path] = (), **extra: object) -> dict:
         """Write ``rejects.csv`` and ``unassigned.csv`` (after :meth:`prepare`) and
-        ``manifest.json``; ``extra`` sections join the manifest. Returns the manifest."""
+        ``manifest.json`` (:func:`write_manifest`: the other jobs' manifests in the folder are
+        kept); ``extra`` sections join the manifest. Returns the job's manifest."""
         if self._neighbours is not None and "neighbours" not in extra:
             extra["neighbours"] = asdict(self.stages.neighbours) | {
                 "islands_found": self._neighbours.islands
@@ -237,8 +248,52 @@ class Job:
             document = manifest_base(
                 self.command, list(inputs), self.outputs, notes=self.notes, **extra
             )
-        write_json(document, self.folder / MANIFEST_FILE)
+        write_manifest(self.folder, document)
         return document
+
+
+def write_manifest(folder: Path, document: dict) -> dict:
+    """Write ``manifest.json``: this job's manifest at the top (as every manifest reads), and
+    under ``jobs`` the manifest of every job that has written into the folder, by command, so
+    jobs sharing a run folder (``emerging``, then ``hotspots`` and ``compare``) do not erase
+    each other's. Returns what was written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_manifest(folder, {"command": "emerging", "steps": {"step": "week"}})
+    >>> merged = write_manifest(folder, {"command": "hotspots", "steps": {"step": "day"}})
+    >>> merged["command"], sorted(merged["jobs"]), merged["jobs"]["emerging"]["steps"]["step"]
+    ('hotspots', ['emerging', 'hotspots'], 'week')
+    """
+    path = folder / MANIFEST_FILE
+    jobs: dict[str, dict] = {}
+    previous = read_manifest(path)
+    earlier = previous.get("jobs")
+    if isinstance(earlier, dict):
+        jobs.update({name: job for name, job in earlier.items() if isinstance(job, dict)})
+    elif previous.get("command"):  # written before manifests were merged
+        jobs[str(previous["command"])] = previous
+    own = {key: value for key, value in document.items() if key != "jobs"}
+    jobs[str(own["command"])] = own
+    merged = {**own, "jobs": dict(sorted(jobs.items()))}
+    write_json(merged, path)
+    return merged
+
+
+def read_manifest(path: Path) -> dict:
+    """A manifest's content, or ``{}`` when it is missing or unreadable."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def is_job_manifest(path: Path) -> bool:
+    """Whether ``path`` is a manifest a job wrote (a job merges its own with it)."""
+    return "command" in read_manifest(path)
 
 
 def write_map_files(
@@ -455,6 +510,13 @@ def prepare_cube(
     assignment = assign_units(
         read.incidents, layer.units, how=cube_options.assign, code_column=code_column
     )
+    empty_notes = []
+    if len(assignment.incidents) == 0:
+        why = nothing_usable(incidents_path, read, assignment)
+        if cube_options.start is None or cube_options.end is None:
+            raise DataError(f"{why}; nothing to count: give --start and --end for an all-zero cube")
+        empty_notes.append(f"{why}: every count is zero")
+        logger.warning(empty_notes[0])
     inputs = [incidents_path]
     population = None
     population_notes: list[str] = []
@@ -489,8 +551,59 @@ def prepare_cube(
         *assignment.notes,
         *population_notes,
         *cube.notes,
+        *empty_notes,
     ]
     return PreparedCube(read, layer, assignment, cube, inputs, options, notes)
+
+
+def nothing_usable(path: str | Path, read: IncidentRead, assignment: Assignment) -> str:
+    """Why no incident is left to count, in one clause: where every row of the file went.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = path.write_text("when,lon,lat\\nsoon,-87.6,41.9\\n")
+    >>> read = read_incidents(path, time_col="when", x_col="lon", y_col="lat")
+    >>> nothing_usable(path, read, assign_units(read.incidents, layer_for(UnitOptions()).units))
+    'no usable incident in x.csv: 1 row read, 1 rejected (1 unparseable time)'
+    """
+    rows = read.rows_read
+    parts = []
+    if read.rows_rejected:
+        reasons = read.rejects.groupby(REASON)[SOURCE_LINE].nunique()
+        parts.append(
+            f"{read.rows_rejected:,} rejected ("
+            + "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+            + ")"
+        )
+    if read.rows_filtered_out:
+        wanted = ", ".join(
+            sorted({str(value) for value in read.filter_category or ()}) or ["the filter"]
+        )
+        parts.append(f"{read.rows_filtered_out:,} left out by --filter-category {wanted}")
+    if len(assignment.unassigned):
+        parts.append(f"{len(assignment.unassigned):,} in no unit")
+    where = ", ".join([f"{rows:,} row{'' if rows == 1 else 's'} read", *parts])
+    return f"no usable incident in {Path(path).name}: {where}"
+
+
+def require_incidents(prepared: PreparedCube) -> None:
+    """Refuse to analyse a cube with no incident counted, saying why (:class:`DataError`)."""
+    rows = prepared.row_counts()
+    if rows["counted"]:
+        return
+    if not rows["assigned"]:
+        why = nothing_usable(prepared.inputs[0], prepared.read, prepared.assignment)
+        raise DataError(f"{why}; nothing to analyse")
+    cube = prepared.cube
+    days = prepared.assignment.incidents[OCCURRED_AT].dt.tz_convert(TIMEZONE)
+    last_day = cube.edges[-1] - pd.Timedelta(days=1)
+    raise DataError(
+        f"no incident in the period {cube.edges[0]:%Y-%m-%d}..{last_day:%Y-%m-%d}: the "
+        f"{rows['assigned']:,} usable incidents fall from {days.min():%Y-%m-%d} to "
+        f"{days.max():%Y-%m-%d}; choose a period with incidents"
+    )
 
 
 def manifest(command: str, prepared: PreparedCube, outputs: dict[str, Path], **extra) -> dict:

@@ -3,8 +3,11 @@ and publish ``runs/YYYY-Www/`` with ``runs/latest`` moved only when the whole ru
 
 Trust:
 
-- **A lock** (``runs/.weekly.lock``: pid, host, start) keeps a second run from starting while
-  one runs (:class:`BusyError`, exit 4); a lock whose process is gone is stale and taken over.
+- **A lock** (``runs/.weekly.lock``, as :func:`geo_violence.outputs.file_lock` keeps it: pid and
+  the process's start time, host, machine and boot ids) keeps a second run from starting while
+  one runs (:class:`BusyError`, exit 4); a lock whose process is gone (or whose pid now belongs to
+  another process, or taken before the machine restarted) is stale and taken over; another host's
+  lock is live for a day.
 - **Nothing half-done is published.** The run is built in ``runs/.staging-YYYY-Www-PID/``,
   moved to ``runs/.weeks/``, and only then are the symlinks ``runs/YYYY-Www`` and
   ``runs/latest`` replaced, each atomically. A run killed at any point leaves the previous
@@ -22,17 +25,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import signal
-import socket
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..columns import TIMEZONE
-from ..errors import GeoViolenceError, InputFileError, OptionError
-from ..outputs import manifest_base, write_json
+from ..errors import BusyError as BusyError  # raised by the lock; importable from here too
+from ..errors import InputFileError, OptionError
+from ..outputs import file_lock, manifest_base, process_alive, write_json
+from ..render import BASEMAPS
 from ..sources.portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
@@ -57,12 +63,6 @@ LATEST = "latest"
 WEEKS_FOLDER = ".weeks"
 #: Set to a crash point's name to kill the job there (for the tests of interrupted runs).
 CRASH_VARIABLE = "GEO_VIOLENCE_CRASH_AT"
-
-
-class BusyError(GeoViolenceError):
-    """Another weekly run holds the lock (exit status 4)."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,9 @@ class WeeklyConfig:
 
 
 def read_config(path: str | Path) -> WeeklyConfig:
-    """Read and check a weekly TOML file; unknown sections and keys are refused by name.
+    """Read and check a weekly TOML file: unknown sections and keys are refused by name, and
+    every value is checked for its type and range, the message naming the key
+    (``[analyses] alpha was 5; expected a number between 0 and 1, both excluded``).
 
     Examples
     --------
@@ -130,13 +132,19 @@ def read_config(path: str | Path) -> WeeklyConfig:
     >>> config = read_config(path)
     >>> config.source.since, [layer.units for layer in config.layers]
     ('2024-06-01', ['beats'])
+    >>> _ = path.write_text('[analyses]\\nalpha = 5\\n')
+    >>> read_config(path)
+    Traceback (most recent call last):
+    ...
+    geo_violence.errors.OptionError: [analyses] alpha was 5; expected a number between 0 and 1, \
+both excluded
     """
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"config file {str(path)!r} does not exist")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no statement
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise InputFileError(f"cannot read config file {str(path)!r}: {error}") from error
     sections = {
         "source": SourceConfig,
@@ -150,30 +158,142 @@ def read_config(path: str | Path) -> WeeklyConfig:
             f"{path.name}: unknown section(s) {', '.join(sorted(unknown))} "
             f"(known: {', '.join([*sections, 'layers'])})"
         )
-    values = {name: _section(raw.get(name, {}), kind, name) for name, kind in sections.items()}
-    layers = tuple(_section(layer, LayerConfig, "layers") for layer in raw.get("layers", [{}]))
+    values = {
+        name: _section(raw.get(name, {}), kind, f"[{name}]") for name, kind in sections.items()
+    }
+    layer_tables = raw.get("layers", [{}])
+    if not isinstance(layer_tables, list):
+        raise OptionError(
+            f"[[layers]] was {layer_tables!r}; expected one [[layers]] table per units layer "
+            '(for example [[layers]] then units = "beats")'
+        )
+    layers = tuple(_section(layer, LayerConfig, "[[layers]]") for layer in layer_tables)
     if not layers:
         raise OptionError(f"{path.name}: [[layers]] names no units layer")
+    folders = [_folder_name(layer) for layer in layers]
+    twice = sorted({name for name in folders if folders.count(name) > 1})
+    if twice:
+        raise OptionError(
+            f"[[layers]] units {', '.join(twice)} appear more than once: each layer writes "
+            "runs/YYYY-Www/NAME/, so each needs its own name"
+        )
     defaults = WeeklyConfig()
     if "maps" not in raw:
         values["maps"] = defaults.maps
     return WeeklyConfig(layers=layers, folder=path.resolve().parent, **values)
 
 
-def _section(values: dict, kind, name: str):
+def _section(values: object, kind, label: str):
+    if not isinstance(values, dict):
+        raise OptionError(f"{label} was {values!r}; expected a table of keys ({label} then lines)")
     known = {item.name for item in fields(kind)}
     unknown = set(values) - known
     if unknown:
         raise OptionError(
-            f"[{name}] has unknown key(s) {', '.join(sorted(unknown))} "
+            f"{label} has unknown key(s) {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(known))})"
         )
-    if "types" in values:
-        values = values | {"types": tuple(values["types"])}
-    try:
-        return kind(**values)
-    except TypeError as error:
-        raise OptionError(f"[{name}]: {error}") from error
+    checked = {}
+    for key, value in values.items():
+        check, expected = _RULES[label.strip("[]"), key]
+        try:
+            checked[key] = check(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"{label} {key} was {value!r}; expected {expected}") from None
+    return kind(**checked)
+
+
+def _whole(low: int) -> object:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError
+        return value
+
+    return check
+
+
+def _number(low: float, high: float | None = None) -> object:
+    def check(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError
+        if not math.isfinite(value) or value <= low or (high is not None and value >= high):
+            raise ValueError
+        return value
+
+    return check
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _day(value: object) -> str:
+    if isinstance(value, dt.datetime) or not isinstance(value, (str, dt.date)):
+        raise ValueError  # a TOML date literal is a date; a date and time is not
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+    if day.year < 1900:
+        raise ValueError
+    return day.isoformat()
+
+
+def _url(value: object) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError
+    return value
+
+
+def _types(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError
+    return tuple(_text(item).strip() for item in value)
+
+
+def _optional_text(value: object) -> str:
+    return _text(value)
+
+
+def _basemap(value: object) -> str:
+    if value not in BASEMAPS:
+        raise ValueError
+    return value
+
+
+#: How each key of the weekly TOML is checked, and what it expects, in words.
+_RULES = {
+    ("source", "base_url"): (_url, "an http:// or https:// address"),
+    ("source", "dataset"): (_text, "a dataset id (text), e.g. ijzp-q8t2"),
+    ("source", "since"): (_day, 'a day from 1900 on, e.g. since = "2024-01-01"'),
+    ("source", "types"): (_types, 'a list of primary types, e.g. types = ["HOMICIDE"]'),
+    ("source", "page_size"): (_whole(1), "a whole number, 1 or more"),
+    ("source", "timeout"): (_number(0), "a number of seconds above 0"),
+    ("source", "retries"): (_whole(0), "a whole number, 0 or more"),
+    ("output", "folder"): (_text, "a folder (text)"),
+    ("output", "store"): (_text, "a file (text)"),
+    ("layers", "units"): (_text, 'a units layer (text), e.g. units = "beats"'),
+    ("layers", "units_file"): (_optional_text, "a file (text)"),
+    ("analyses", "hotspot_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
+    ("analyses", "emerging_weeks"): (
+        _whole(10),
+        "a whole number of weeks, 10 or more (the trend needs 10 steps)",
+    ),
+    ("analyses", "shift_after_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
+    ("analyses", "shift_before_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
+    ("analyses", "alpha"): (_number(0, 1), "a number between 0 and 1, both excluded"),
+    ("analyses", "shift_alpha"): (_number(0, 1), "a number between 0 and 1, both excluded"),
+    ("analyses", "permutations"): (_whole(0), "a whole number, 0 or more"),
+    ("analyses", "seed"): (_whole(0), "a whole number, 0 or more"),
+    ("maps", "basemap"): (_basemap, f"one of {', '.join(BASEMAPS)}"),
+    ("maps", "png"): (_flag, "true or false"),
+    ("maps", "embed"): (_flag, "true or false"),
+}
 
 
 def config_toml(config: WeeklyConfig) -> str:
@@ -237,8 +357,10 @@ class WeeklyRun:
 def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyRun:
     """Pull, analyse every layer, publish ``runs/YYYY-Www`` and move ``runs/latest``."""
     runs = config.path(config.output.folder)
+    if runs.exists() and not runs.is_dir():
+        raise InputFileError(f"[output] folder {str(runs)!r} is a file, not a folder")
     runs.mkdir(parents=True, exist_ok=True)
-    with _Lock(runs / LOCK_FILE):
+    with file_lock(runs / LOCK_FILE, what="a weekly run"):
         _clear_dead_staging(runs)
         source = config.source
         pull = pull_crimes(
@@ -260,6 +382,13 @@ def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyR
             pull.replaced,
             pull.deleted,
         )
+        if pull.records == 0:
+            kinds = ", ".join(source.types) or "any type"
+            raise OptionError(
+                f"the portal ({source.base_url}, dataset {source.dataset}) has no record of "
+                f"{kinds} since {source.since}: check [source] types and since; nothing was "
+                "published"
+            )
         _crash_point("after-fetch")
         today = today or dt.datetime.now(dt.UTC).astimezone(_zone()).date()
         week, first, last = week_to_report(today)
@@ -332,6 +461,7 @@ def _analyse_layer(
         unit_options=units,
         shift_options=ShiftOptions(alpha=analyses.shift_alpha, seed=analyses.seed),
         map_options=MapOptions(basemap=config.maps.basemap),
+        data_until=str(last),  # the pull covers the week: a quiet last day is not missing data
         overwrite=True,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")
@@ -442,7 +572,7 @@ def _swap_link(link: Path, points_to: Path) -> None:
 def _clear_dead_staging(runs: Path) -> None:
     for folder in [*runs.glob(".staging-*"), *runs.glob(".link-*")]:
         pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             logger.info("removing %s, left by an interrupted run", folder.name)
             if folder.is_symlink() or folder.is_file():
                 folder.unlink()
@@ -455,58 +585,6 @@ def _clear_dead_staging(runs: Path) -> None:
             if folder.resolve() not in linked:
                 logger.info("removing %s, never published", folder.name)
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-class _Lock:
-    """An exclusive lock file; a lock whose process is gone is stale and taken over."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> _Lock:
-        for _ in range(2):
-            try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                pid = holder.get("pid")
-                same_host = holder.get("host") == socket.gethostname()
-                if isinstance(pid, int) and same_host and _alive(pid):
-                    raise BusyError(
-                        f"another weekly run (pid {pid}, started {holder.get('started')}) holds "
-                        f"{self.path}; try again when it has finished"
-                    ) from None
-                logger.warning("removing a stale lock %s (%s)", self.path, holder or "unreadable")
-                self.path.unlink(missing_ok=True)
-                continue
-            record = {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
-            with os.fdopen(handle, "w") as lock:
-                json.dump(record, lock)
-            return self
-        raise BusyError(f"could not take the lock {self.path}")
-
-    def __exit__(self, *exc_info) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def _holder(self) -> dict:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _crash_point(name: str) -> None:

@@ -7,6 +7,7 @@ and of 2025. They feed :func:`geo_violence.stats.shift.compare_periods` like cou
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def _read_attributes(path: Path) -> pd.DataFrame:
         import pyogrio
 
         return pyogrio.read_dataframe(path, read_geometry=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as error:
         raise InputFileError(f"cannot read counts file {str(path)!r}: {error}") from error
     except Exception as error:  # pyogrio's own errors for unreadable vector files
         if type(error).__module__.startswith("pyogrio"):
@@ -179,7 +180,7 @@ def _guess_id_column(table: pd.DataFrame, unit_codes: pd.Index, path: Path) -> s
 
 def _whole_numbers(values: pd.Series, column: str, ids: pd.Series) -> np.ndarray:
     numbers = pd.to_numeric(as_text(values).str.replace(",", ""), errors="coerce")
-    bad = numbers.isna() | (numbers < 0) | (numbers != np.round(numbers))
+    bad = numbers.isna() | ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.round(numbers))
     if bad.any():
         shown = ", ".join(
             f"{unit} ({value!r})" for unit, value in zip(ids[bad][:5], values[bad][:5], strict=True)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputFileError
-from ..outputs import write_atomically
+from ..outputs import file_lock, write_atomically
 from .portal import FetchOptions, PortalClient, SourceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,13 @@ def store_boundaries(key: str, body: bytes, url: str) -> Path:
     if not isinstance(geojson, dict) or not geojson.get("features"):
         raise InputFileError(f"{url} returned no features")
     folder = cache_folder() / "boundaries"
+    folder.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder / f".{key}.lock", what=f"storing the {key} boundaries"):
+        return _store(folder, key, body, url, len(geojson["features"]))
+
+
+def _store(folder: Path, key: str, body: bytes, url: str, features: int) -> Path:
+    """Write the layer and its record (holding the layer's lock: the two always match)."""
     path = write_atomically(
         folder / f"{key}.geojson", lambda temporary: temporary.write_bytes(body)
     )
@@ -74,7 +81,7 @@ def store_boundaries(key: str, body: bytes, url: str) -> Path:
         "url": url,
         "sha256": _sha256(body),
         "bytes": len(body),
-        "features": len(geojson["features"]),
+        "features": features,
         "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     text = json.dumps(record, indent=1)

@@ -6,8 +6,12 @@ its line, the column, the value and the reason), or a row left out by ``filter_c
 
 from __future__ import annotations
 
+import bz2
+import datetime as dt
+import gzip
 import logging
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -116,6 +120,8 @@ class IncidentRead:
         The columns that were used.
     notes : list of str
         What the reader decided that a user should know (format recognised, DST adjustments...).
+    filter_category : tuple of str
+        The categories kept, as given (empty: all).
     """
 
     incidents: object
@@ -124,6 +130,7 @@ class IncidentRead:
     rows_filtered_out: int
     columns: IncidentColumns
     notes: list[str] = field(default_factory=list)
+    filter_category: tuple[str, ...] = ()
 
     @property
     def rows_rejected(self) -> int:
@@ -155,9 +162,10 @@ def read_incidents(
     clock showed) moves forward to the first valid instant; one inside the fall-back hour takes the
     first occurrence (daylight time). Both are counted in :attr:`IncidentRead.notes`.
 
-    Rows with a missing or unparseable time, missing, non-numeric or non-finite coordinates, the
-    ``(0, 0)`` placeholder, or coordinates more than one degree outside the area of use of their
-    CRS go to :attr:`IncidentRead.rejects`.
+    Rows with a missing or unparseable time, an implausible time (before 1900, or in the future:
+    dates beyond what pandas holds among them, never wrapped around), missing, non-numeric or
+    non-finite coordinates, the ``(0, 0)`` placeholder, or coordinates more than one degree
+    outside the area of use of their CRS go to :attr:`IncidentRead.rejects`.
 
     Parameters
     ----------
@@ -217,11 +225,11 @@ def read_incidents(
         notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
-    raw, point_geometry, raw_crs = _read_table(path, columns, header)
+    raw, point_geometry, raw_crs, lines = _read_table(path, columns, header)
     return incidents_from_table(
         raw,
         columns,
-        line=_source_lines(path, len(raw)),
+        line=lines,
         point_geometry=point_geometry,
         raw_crs=raw_crs,
         filter_category=filter_category,
@@ -238,6 +246,7 @@ def incidents_from_table(
     raw_crs: str | None = None,
     filter_category: tuple[str, ...] | list[str] | None = None,
     notes: list[str] | None = None,
+    seen_ids: SeenIds | None = None,
 ) -> IncidentRead:
     """The rules of :func:`read_incidents` applied to rows already read (a batch of a large file,
     or one file of a dataset read by a worker): times, coordinates, rejects, the working CRS.
@@ -258,6 +267,10 @@ def incidents_from_table(
         Keep only these categories.
     notes : list of str, optional
         Notes so far, extended in place.
+    seen_ids : SeenIds, optional
+        The ids of earlier parts of the same file (a stream's batches): a row repeating one is
+        rejected as a duplicate, as a row repeating an earlier row of this part is; this part's
+        ids are added.
 
     Returns
     -------
@@ -296,10 +309,18 @@ def incidents_from_table(
         _problem_frame(mask_reasons, line, incident_ids, column, raw)
         for column, mask_reasons in coordinate_problems
     )
-    rejects = _collect_rejects(problems)
     bad = np.zeros(len(raw), dtype=bool)
-    if len(rejects):
-        bad = np.isin(line, rejects[SOURCE_LINE].to_numpy())
+    for frame in problems:
+        if len(frame):
+            bad |= np.isin(line, frame[SOURCE_LINE].to_numpy())
+    if columns.id_col is not None:  # the same incident twice is counted once
+        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids)
+        if repeated.any():
+            problems.append(
+                _duplicate_frame(repeated, first_line, line, incident_ids, columns.id_col)
+            )
+            bad |= repeated
+    rejects = _collect_rejects(problems)
 
     good = ~bad
     gx, gy = _to_working_crs(x[good], y[good], raw_crs)
@@ -322,11 +343,12 @@ def incidents_from_table(
     frame[OCCURRED_AT] = pd.DatetimeIndex(occurred_at[good])
     incidents = gpd.GeoDataFrame(frame, geometry=shapely.points(gx, gy), crs=WORKING_CRS)
     if len(rejects):
+        kinds = rejects[REASON].str.replace(_FIRST_ON_LINE, "", regex=True)
         notes.append(
             f"{rejects[SOURCE_LINE].nunique()} of {rows_read} rows rejected: "
             + "; ".join(
                 f"{n} {reason}"
-                for reason, n in rejects.groupby(REASON)[SOURCE_LINE].nunique().items()
+                for reason, n in rejects.groupby(kinds)[SOURCE_LINE].nunique().items()
             )
         )
     for note in notes:
@@ -338,6 +360,86 @@ def incidents_from_table(
         rows_filtered_out=rows_filtered_out,
         columns=columns,
         notes=notes,
+        filter_category=tuple(str(value) for value in filter_category or ()),
+    )
+
+
+DUPLICATE_ID = "duplicate incident id"
+_FIRST_ON_LINE = r" \((?:first on line \d+|first in an earlier part)\)$"
+
+
+class SeenIds:
+    """The ids of the incidents of earlier parts of one file (batches of a stream), kept as
+    64-bit hashes in one sorted array, so a part can tell its repeated ids.
+
+    Examples
+    --------
+    >>> seen = SeenIds()
+    >>> seen.repeated(np.array(["a", "b"], dtype=object)).tolist()
+    [False, False]
+    >>> seen.add(np.array(["a", "b"], dtype=object))
+    >>> seen.repeated(np.array(["c", "a"], dtype=object)).tolist()
+    [False, True]
+    """
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(0, dtype=np.uint64)
+
+    @staticmethod
+    def _hash(ids: np.ndarray) -> np.ndarray:
+        return pd.util.hash_array(np.asarray(ids, dtype=object))
+
+    def repeated(self, ids: np.ndarray) -> np.ndarray:
+        hashes = self._hash(ids)
+        where = np.searchsorted(self.hashes, hashes)
+        found = where < len(self.hashes)
+        found[found] = self.hashes[where[found]] == hashes[found]
+        return found
+
+    def add(self, ids: np.ndarray) -> None:
+        """Keep ``ids`` (new ones: none of them seen before)."""
+        merged = np.concatenate([self.hashes, np.unique(self._hash(ids))])
+        self.hashes = np.sort(merged, kind="stable")  # two sorted runs: timsort merges them
+
+
+def _repeated_ids(
+    ids: np.ndarray, line: np.ndarray, candidate: np.ndarray, seen_ids: SeenIds | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidate rows repeat the id of an earlier candidate row (or of an earlier part),
+    and the line of that first row (0 for an earlier part)."""
+    repeated = np.zeros(len(ids), dtype=bool)
+    first_line = np.zeros(len(ids), dtype=np.int64)
+    rows = np.flatnonzero(candidate)
+    if not len(rows):
+        return repeated, first_line
+    frame = pd.DataFrame({"id": ids[rows], "line": line[rows]})
+    again = frame["id"].duplicated(keep="first").to_numpy()
+    if again.any():
+        firsts = frame.drop_duplicates("id").set_index("id")["line"]
+        repeated[rows[again]] = True
+        first_line[rows[again]] = firsts.reindex(frame["id"][again]).to_numpy()
+    if seen_ids is not None:
+        earlier = seen_ids.repeated(ids[rows]) & ~repeated[rows]
+        repeated[rows[earlier]] = True
+        seen_ids.add(ids[rows][~repeated[rows]])
+    return repeated, first_line
+
+
+def _duplicate_frame(
+    repeated: np.ndarray, first_line: np.ndarray, line: np.ndarray, ids: np.ndarray, column: str
+) -> pd.DataFrame:
+    where = [
+        f"first on line {first}" if first else "first in an earlier part"
+        for first in first_line[repeated]
+    ]
+    return pd.DataFrame(
+        {
+            SOURCE_LINE: line[repeated],
+            INCIDENT_ID: ids[repeated],
+            COLUMN: column,
+            VALUE: ids[repeated],
+            REASON: [f"{DUPLICATE_ID} ({text})" for text in where],
+        }
     )
 
 
@@ -355,11 +457,23 @@ def _read_header(path: Path) -> list[str]:
             return list(pq.read_schema(path).names)
         if _is_csv(path):
             return [str(name) for name in pd.read_csv(path, nrows=0).columns]
-    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as error:
-        raise InputFileError(f"cannot read {str(path)!r}: {error}") from error
+    except (*_READ_ERRORS, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
     raise InputFileError(
         f"incident file {str(path)!r} is not a CSV (.csv, .csv.gz) or Parquet (.parquet) file"
     )
+
+
+#: What reading a broken file raises: an unreadable or cut-off file (a truncated .gz ends in
+#: EOFError, a garbled one in zlib.error), text that is not UTF-8, a malformed table.
+_READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError)
+
+
+def _what(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, EOFError):
+        return f"the file ends too early, cut off or truncated ({text})"
+    return text
 
 
 def _geoparquet_geometry_column(path: Path) -> str:
@@ -475,8 +589,9 @@ def _looks_like_lon_lat(x_col: str | None, y_col: str | None) -> bool:
 
 def _read_table(
     path: Path, columns: IncidentColumns, header: list[str]
-) -> tuple[pd.DataFrame, np.ndarray | None, str]:
-    """The needed columns as text (or native types for Parquet), and points if GeoParquet."""
+) -> tuple[pd.DataFrame, np.ndarray | None, str, np.ndarray]:
+    """The needed columns as text (or native types for Parquet), points if GeoParquet, and each
+    row's line (the CSV line where its record starts, header = 1; the Parquet row from 1)."""
     wanted = [
         name
         for name in (
@@ -501,30 +616,112 @@ def _read_table(
                 frame = frame.rename_geometry(GEOMETRY) if geometry_column != GEOMETRY else frame
                 if not np.all(shapely.get_type_id(geometry[~shapely.is_missing(geometry)]) == 0):
                     raise InputFileError(f"the geometry of {str(path)!r} is not points")
-                return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs)
+                rows = _source_lines(path, len(frame))
+                return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs), rows
             table = pq.read_table(path, columns=wanted)
-            return table.to_pandas(), None, str(columns.crs)
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types=dict.fromkeys(wanted, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (OSError, pa.ArrowException) as error:
-        raise InputFileError(f"cannot read {str(path)!r}: {error}") from error
+            return table.to_pandas(), None, str(columns.crs), _source_lines(path, table.num_rows)
+        table, lines = _read_csv(path, wanted)
+    except (*_READ_ERRORS, pa.ArrowException) as error:
+        raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
     frame = table.to_pandas()
     for name in wanted:
         frame[name] = frame[name].astype(object)
-    return frame, None, str(columns.crs)
+    return frame, None, str(columns.crs), lines
 
 
 def _source_lines(path: Path, n_rows: int) -> np.ndarray:
-    """The line of each data row: the CSV line (header is line 1), or the Parquet row from 1."""
-    first = 2 if _is_csv(path) else 1
-    return np.arange(first, first + n_rows, dtype=np.int64)
+    """The row of each record of a Parquet file, from 1."""
+    return np.arange(1, 1 + n_rows, dtype=np.int64)
+
+
+#: pyarrow's first block size for a CSV; made larger while a record does not fit (a field of
+#: megabytes is valid CSV), up to :data:`_MAX_BLOCK_BYTES`.
+_FIRST_BLOCK_BYTES = 1 << 22
+_MAX_BLOCK_BYTES = 1 << 31
+
+
+def _read_csv(path: Path, wanted: list[str], *, newlines_in_values: bool = False):
+    """The wanted columns of a CSV as text, and the file line where each record starts."""
+    block = _FIRST_BLOCK_BYTES
+    while True:
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=block),
+                parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            break
+        except pa.ArrowInvalid as error:
+            if "straddling" not in str(error) or block >= _MAX_BLOCK_BYTES:
+                raise
+            block = min(block * 4, _MAX_BLOCK_BYTES)
+    lines = _record_lines(path, table.num_rows)
+    if len(lines) != table.num_rows:
+        if not newlines_in_values:  # a quoted field holds a line break: read it as one
+            return _read_csv(path, wanted, newlines_in_values=True)
+        raise InputFileError(
+            f"cannot read {str(path)!r}: its records cannot be told apart consistently "
+            f"({table.num_rows:,} by one reading, {len(lines):,} by another); check its quotes"
+        )
+    return table, lines
+
+
+def _open_binary(path: Path):
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return path.open("rb")
+
+
+def _record_lines(path: Path, n_records: int) -> np.ndarray:
+    """The line of the file (header = 1) where each of its ``n_records`` data records starts.
+
+    Usually each record is one line; when the file has more lines than records (a quoted field
+    holding a line break, blank lines), the records are found by reading the file as CSV, so a
+    rejected row's line is the line an editor shows.
+    """
+    newlines = returns = pairs = size = 0
+    last = b""
+    with _open_binary(path) as handle:
+        for chunk in iter(lambda: handle.read(1 << 24), b""):
+            newlines += chunk.count(b"\n")
+            returns += chunk.count(b"\r")
+            pairs += chunk.count(b"\r\n") + int(last == b"\r" and chunk[:1] == b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    lines = newlines + returns - pairs + (1 if size and last not in (b"\n", b"\r") else 0)
+    if lines == n_records + 1 and returns == pairs:
+        return np.arange(2, 2 + n_records, dtype=np.int64)
+    return _scanned_record_lines(path)
+
+
+def _scanned_record_lines(path: Path) -> np.ndarray:
+    """Where each data record starts, reading the file as CSV (blank lines are no record)."""
+    import csv
+    import io
+
+    starts: list[int] = []
+    csv.field_size_limit(_MAX_BLOCK_BYTES)
+    with _open_binary(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text)
+        before = 0
+        header_seen = False
+        for record in reader:
+            if record:
+                if header_seen:
+                    starts.append(before + 1)
+                header_seen = True
+            before = reader.line_num
+    return np.asarray(starts, dtype=np.int64)
 
 
 def _incident_ids(raw: pd.DataFrame, columns: IncidentColumns, line: np.ndarray) -> np.ndarray:
@@ -539,20 +736,30 @@ def _incident_ids(raw: pd.DataFrame, columns: IncidentColumns, line: np.ndarray)
 def _parse_times(
     values: pd.Series, columns: IncidentColumns
 ) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], list[str]]:
-    """Parse times to tz-aware America/Chicago; return the masks of bad rows with reasons."""
+    """Parse times to tz-aware America/Chicago; return the masks of bad rows with reasons.
+
+    Times are checked against :func:`plausible_times` at the resolution they were read in,
+    before any conversion that could wrap them around (pandas' nanoseconds end in 2262)."""
     notes: list[str] = []
+    window = plausible_times()
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = pd.DatetimeIndex(values)
         missing = np.asarray(parsed.isna())
+        utc = parsed.tz_convert("UTC").tz_localize(None) if parsed.tz is not None else parsed
+        early, late = _outside(utc.to_numpy(dtype="datetime64[us]"), window)
+        parsed = parsed.where(~(early | late)).as_unit("ns")
+        problems = [(missing, "missing time"), *_implausible(early, late)]
         if parsed.tz is not None:
-            return parsed.tz_convert(TIMEZONE), [(missing, "missing time")], notes
+            return parsed.tz_convert(TIMEZONE), problems, notes
         localized, dst_notes = _localize(parsed)
-        return localized, [(missing, "missing time")], dst_notes
+        return localized, problems, dst_notes
 
     text = as_text(values)
     missing = text.eq("").to_numpy()
     with_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
     aware_utc = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    early = np.zeros(len(text), dtype=bool)
+    late = np.zeros(len(text), dtype=bool)
 
     pending = ~missing & ~with_offset
     formats = (columns.time_format,) if columns.time_format else _likely_first(text[pending])
@@ -563,15 +770,25 @@ def _parse_times(
         parsed = _parse_with(text[pending], time_format)
         if getattr(parsed.dt, "tz", None) is not None:  # an offset the pattern did not catch
             parsed = parsed.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
-        values_ns = parsed.to_numpy(dtype="datetime64[ns]")
         index = np.flatnonzero(pending)
-        ok = ~np.isnat(values_ns)
-        local_wall[index[ok]] = values_ns[ok]
-        pending[index[ok]] = False
+        values_us = parsed.to_numpy(dtype="datetime64[us]")
+        read = ~np.isnat(values_us)
+        too_early, too_late = _outside(values_us, window)
+        good = read & ~too_early & ~too_late
+        local_wall[index[good]] = values_us[good].astype("datetime64[ns]")
+        early[index[too_early]] = True
+        late[index[too_late]] = True
+        pending[index[read]] = False
     if with_offset.any():
         parsed = pd.to_datetime(text[with_offset], format="ISO8601", utc=True, errors="coerce")
-        aware_utc[with_offset] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc)
+        values_us = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        too_early, too_late = _outside(values_us, window)
+        good = ~np.isnat(values_us) & ~too_early & ~too_late
+        index = np.flatnonzero(with_offset)
+        aware_utc[index[good]] = values_us[good].astype("datetime64[ns]")
+        early[index[too_early]] = True
+        late[index[too_late]] = True
+    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc) & ~early & ~late
 
     localized, dst_notes = _localize(pd.DatetimeIndex(local_wall))
     notes.extend(dst_notes)
@@ -581,7 +798,44 @@ def _parse_times(
         localized.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
     )
     result = pd.DatetimeIndex(utc_wall).tz_localize("UTC").tz_convert(TIMEZONE)
-    return result, [(missing, "missing time"), (unparseable, "unparseable time")], notes
+    problems = [
+        (missing, "missing time"),
+        (unparseable, "unparseable time"),
+        *_implausible(early, late),
+    ]
+    return result, problems, notes
+
+
+#: The first day an incident may have happened; earlier times are rejected as implausible.
+EARLIEST_TIME = "1900-01-01"
+
+
+def plausible_times() -> tuple[np.datetime64, np.datetime64]:
+    """The times an incident can have: from :data:`EARLIEST_TIME` to a day after now (UTC).
+
+    Examples
+    --------
+    >>> first, last = plausible_times()
+    >>> str(first), bool(last > np.datetime64("2024-01-01"))
+    ('1900-01-01T00:00:00.000000', True)
+    """
+    now = np.datetime64(dt.datetime.now(dt.UTC).replace(tzinfo=None), "us")
+    return np.datetime64(EARLIEST_TIME, "us"), now + np.timedelta64(1, "D")
+
+
+def _outside(
+    values: np.ndarray, window: tuple[np.datetime64, np.datetime64]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which read times fall before or after the plausible window (NaT: neither)."""
+    read = ~np.isnat(values)
+    return read & (values < window[0]), read & (values > window[1])
+
+
+def _implausible(early: np.ndarray, late: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    return [
+        (early, f"implausible time (before {EARLIEST_TIME})"),
+        (late, "implausible time (in the future)"),
+    ]
 
 
 def _likely_first(text: pd.Series) -> tuple[str, ...]:

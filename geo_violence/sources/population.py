@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,8 @@ import pandas as pd
 
 from ..codes import as_text, canonical_codes
 from ..errors import DataError, InputFileError, MissingColumnError, OptionError
+
+logger = logging.getLogger(__name__)
 
 
 def read_population(
@@ -32,7 +36,8 @@ def read_population(
     Returns
     -------
     pandas.Series
-        Population (float) indexed by the unit id as written in the file.
+        Population (float) indexed by the unit id as written in the file; NaN where it is not a
+        finite number (``1e309`` is not infinitely many people).
 
     Examples
     --------
@@ -47,7 +52,7 @@ def read_population(
         raise InputFileError(f"population file {str(path)!r} does not exist")
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as error:
         raise InputFileError(f"cannot read population file {str(path)!r}: {error}") from error
     columns = list(table.columns)
     id_col = id_col or next((c for c in columns if c.lower().endswith("id")), columns[0])
@@ -65,9 +70,17 @@ def read_population(
         if name not in table.columns:
             raise MissingColumnError(name, columns, role)
     values = pd.to_numeric(table[population_col].str.replace(",", ""), errors="coerce")
-    return pd.Series(
-        values.to_numpy(dtype=float), index=as_text(table[id_col]).to_numpy(), name="population"
-    )
+    values = values.to_numpy(dtype=float, copy=True)
+    ids = as_text(table[id_col]).to_numpy()
+    infinite = np.isinf(values)  # "1e309" and "inf" read as infinity: no count of people
+    if infinite.any():
+        logger.warning(
+            "population of %s is not a finite number (%s): read as missing",
+            ", ".join(map(str, ids[infinite][:10])),
+            ", ".join(table[population_col].to_numpy()[infinite][:10]),
+        )
+        values[infinite] = np.nan
+    return pd.Series(values, index=ids, name="population")
 
 
 def align_population(population: pd.Series, unit_ids: pd.Index) -> tuple[np.ndarray, list[str]]:

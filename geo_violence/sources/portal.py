@@ -16,13 +16,17 @@ page without the expected fields fails with :class:`SchemaChangedError`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import http.client
 import json
 import logging
+import math
 import os
 import shutil
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -31,9 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from ..errors import GeoViolenceError, OptionError
-from ..outputs import write_atomically, write_parquet
+from ..errors import GeoViolenceError, InputFileError, OptionError
+from ..outputs import file_lock, remove_dead_temporaries, write_atomically, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,11 @@ class FetchOptions:
         Attempts after the first, for each request.
     backoff : float
         First wait between attempts, in seconds; doubled each time (capped at 60 s), unless a
-        429 says how long to wait (``Retry-After``).
+        429 says how long to wait (``Retry-After``, obeyed up to :data:`MAX_RETRY_AFTER`; a
+        longer wait ends the pull).
+    deadline : float, optional
+        Seconds one request may take in all, however slowly its bytes come (default: ten times
+        ``timeout``, at least 60).
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -109,6 +118,7 @@ class FetchOptions:
     timeout: float = 60.0
     retries: int = 5
     backoff: float = 1.0
+    deadline: float | None = None
 
 
 @dataclass
@@ -136,6 +146,16 @@ class PortalClient:
     """
 
     def __init__(self, options: FetchOptions, *, sleep=time.sleep) -> None:
+        try:
+            parts = urllib.parse.urlsplit(options.base_url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise OptionError(
+                f"--base-url was {options.base_url!r}, which is not an http:// or https:// "
+                "address of a portal"
+            )
         self.options = options
         self.token = os.environ.get(APP_TOKEN_VARIABLE) or None
         self.sleep = sleep
@@ -146,18 +166,28 @@ class PortalClient:
         return f"{base}/resource/{self.options.dataset}.json?{urllib.parse.urlencode(query)}"
 
     def get_json(self, query: dict[str, str | int]) -> list[dict]:
-        """One page of records, retried on 429, 5xx, timeouts and bodies cut off."""
+        """One page of records, retried on 429, 5xx, timeouts and bodies cut off; a page that is
+        not a list of records is a :class:`SchemaChangedError`."""
         url = self.resource_url(query)
-        records = self._get(url, json.loads)
+        limit = int(query.get("$limit", self.options.page_size))
+        records = self._get(url, json.loads, max_bytes=_MIN_BODY + limit * _BYTES_PER_RECORD)
         if not isinstance(records, list):
-            raise SchemaChangedError(f"the portal answered {url} with something not a list")
+            raise SchemaChangedError(
+                f"the portal answered {url} with something not a list "
+                f"({type(records).__name__}): the API changed; nothing was changed"
+            )
+        if not all(isinstance(record, dict) for record in records):
+            raise SchemaChangedError(
+                f"the portal answered {url} with a list of things that are not records "
+                "(objects): the API changed; nothing was changed"
+            )
         return records
 
-    def get_bytes(self, url: str) -> bytes:
+    def get_bytes(self, url: str, *, max_bytes: int = 1 << 30) -> bytes:
         """A whole body, with the same retries."""
-        return self._get(url, lambda body: body)
+        return self._get(url, lambda body: body, max_bytes=max_bytes)
 
-    def _get(self, url: str, parse):
+    def _get(self, url: str, parse, *, max_bytes: int):
         backoff = self.options.backoff
         told_to_wait: float | None = None  # a 429's Retry-After, for the next attempt only
         problem = ""
@@ -171,10 +201,17 @@ class PortalClient:
             request = urllib.request.Request(url, headers={"Accept": "application/json"})
             if self.token:
                 request.add_header("X-App-Token", self.token)
+            watched = _Watched()
+            watchdog = threading.Timer(self.deadline, watched.cut)
+            watchdog.daemon = True
+            watchdog.start()
             try:
-                with urllib.request.urlopen(request, timeout=self.options.timeout) as response:
-                    body = response.read()
+                with watched.opener().open(request, timeout=self.options.timeout) as response:
                     expected = response.headers.get("Content-Length")
+                    body = _read_at_most(response, max_bytes, expected)
+                if watched.expired:
+                    problem = f"no complete answer within the deadline of {self.deadline:g} s"
+                    continue
                 if expected is not None and len(body) != int(expected):
                     problem = f"body cut off at {len(body)} of {expected} bytes"
                     continue
@@ -182,37 +219,142 @@ class PortalClient:
             except urllib.error.HTTPError as error:
                 if error.code == 429 or error.code >= 500:
                     problem = f"HTTP {error.code}"
-                    told_to_wait = _retry_after(error.headers.get("Retry-After"))
+                    header = error.headers.get("Retry-After")
+                    told_to_wait = _retry_after(header)
+                    if told_to_wait is not None and told_to_wait > MAX_RETRY_AFTER:
+                        raise SourceUnavailableError(
+                            f"the portal asks to wait {told_to_wait:,.0f} s before trying again "
+                            f"(Retry-After: {header}), more than the {MAX_RETRY_AFTER:g} s this "
+                            "tool waits: try later; nothing was changed"
+                        ) from error
                     continue
                 raise SourceUnavailableError(
                     f"the portal refused {url}: HTTP {error.code} {error.reason}"
                 ) from error
+            except _TooLargeError as error:
+                problem = str(error)
             except (TimeoutError, OSError, http.client.HTTPException) as error:
-                # refused, reset, timed out, or a body shorter than its Content-Length
-                problem = f"{type(error).__name__}: {error}"
+                # refused, reset, timed out, cut at the deadline, or a body shorter than its
+                # Content-Length
+                problem = (
+                    f"no complete answer within the deadline of {self.deadline:g} s"
+                    if watched.expired
+                    else f"{type(error).__name__}: {error}"
+                )
             except ValueError as error:  # a body cut off without a length, or garbled
                 problem = f"unreadable body ({error})"
+            finally:
+                watchdog.cancel()
         raise SourceUnavailableError(
             f"the portal at {self.options.base_url} did not answer after "
             f"{self.options.retries + 1} attempts (last: {problem}); nothing was changed"
         )
 
+    @property
+    def deadline(self) -> float:
+        """Seconds one request may take in all, however slowly its bytes come."""
+        if self.options.deadline is not None:
+            return float(self.options.deadline)
+        return max(60.0, 10 * self.options.timeout)
+
+
+#: The longest ``Retry-After`` obeyed, in seconds; a server asking for more ends the pull.
+MAX_RETRY_AFTER = 300.0
+#: The largest answer accepted: this much, plus this much per record asked for.
+_MIN_BODY = 1 << 20
+_BYTES_PER_RECORD = 16 << 10
+
+
+class _TooLargeError(Exception):
+    """An answer larger than any page could be."""
+
+
+class _Watched:
+    """The connections of one request, which a watchdog cuts when its deadline passes (a socket
+    timeout bounds each wait, not a body sent a byte at a time)."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+
+    def cut(self) -> None:
+        self.expired = True
+        for sock in list(self.sockets):  # a blocked read returns at once, with what came
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        watched = self
+
+        def watching(handler_class):
+            class Watching(handler_class):
+                def do_open(self, http_class, request, **arguments):
+                    def connect(host, **connection_arguments):
+                        connection = http_class(host, **connection_arguments)
+                        opened = connection.connect
+
+                        def connect_watched() -> None:
+                            opened()
+                            watched.sockets.append(connection.sock)
+                            if watched.expired:  # the deadline passed while connecting
+                                watched.cut()
+
+                        connection.connect = connect_watched
+                        return connection
+
+                    return super().do_open(connect, request, **arguments)
+
+            return Watching
+
+        handlers = [watching(urllib.request.HTTPHandler)]
+        if hasattr(urllib.request, "HTTPSHandler"):
+            handlers.append(watching(urllib.request.HTTPSHandler))
+        return urllib.request.build_opener(*handlers)
+
+
+def _read_at_most(response, max_bytes: int, expected: str | None) -> bytes:
+    if expected is not None and expected.isdigit() and int(expected) > max_bytes:
+        raise _TooLargeError(f"an answer of {int(expected):,} bytes, larger than {max_bytes:,}")
+    chunks, size = [], 0
+    read = getattr(response, "read1", response.read)
+    while True:
+        chunk = read(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLargeError(f"an answer larger than {max_bytes:,} bytes")
+        chunks.append(chunk)
+
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds or an HTTP date).
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None when absent or
+    unreadable (the backoff applies), 0 for the past.
 
     Examples
     --------
-    >>> _retry_after("3"), _retry_after(None)
-    (3.0, None)
+    >>> _retry_after("3"), _retry_after(None), _retry_after("soon"), _retry_after("-2")
+    (3.0, None, None, 0.0)
+    >>> _retry_after("Wed, 21 Oct 2015 07:28:00 GMT")
+    0.0
     """
-    if not value:
+    if not value or not value.strip():
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, (parsed - dt.datetime.now(dt.UTC)).total_seconds())
+        try:
+            parsed = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if parsed is None:
+            return None
+        if parsed.tzinfo is None:  # "-0000": a time in UTC from a source that does not know
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        seconds = (parsed - dt.datetime.now(dt.UTC)).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 def pull_crimes(
@@ -249,6 +391,8 @@ def pull_crimes(
         already fetched are kept for the next attempt.
     SchemaChangedError
         A page lacks a field the tool needs.
+    BusyError
+        Another pull into the same store is running (it holds ``STORE.lock``).
     """
     options = options or FetchOptions()
     store = Path(store)
@@ -256,6 +400,29 @@ def pull_crimes(
         first_day = dt.date.fromisoformat(since)
     except ValueError as error:
         raise OptionError(f"--since was {since!r}, which is not a date (YYYY-MM-DD)") from error
+    created = [folder for folder in [store.parent, *store.parent.parents] if not folder.exists()]
+    store.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with file_lock(Path(f"{store}.lock"), what=f"a pull into {store}"):
+            remove_dead_temporaries(store.parent, f"{store.name}.*")
+            return _pull(store, first_day, since, types, options, sleep)
+    finally:
+        for folder in created:  # a pull that stored nothing leaves no empty folder
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _pull(
+    store: Path,
+    first_day: dt.date,
+    since: str,
+    types: tuple[str, ...],
+    options: FetchOptions,
+    sleep,
+) -> PullResult:
+    """:func:`pull_crimes`, holding the store's lock."""
     client = PortalClient(options, sleep=sleep)
     stored = _read_store(store)
     last_updated = _last_updated(stored)
@@ -272,6 +439,7 @@ def pull_crimes(
     resumed_from = state["pages_done"]
     if resumed_from:
         logger.info("resuming an interrupted pull after page %d", resumed_from)
+    previous: set[str] = set()  # the last page's ids: a page must not repeat them
     while not state["complete"]:
         page = client.get_json(
             {
@@ -282,13 +450,19 @@ def pull_crimes(
             }
         )
         frame = _records(page)
+        page_ids = set(frame["ID"])
+        if page_ids & previous:
+            raise _ignored_offset(state["pages_done"])
+        previous = page_ids
         if len(frame):
-            write_parquet(frame, staging / f"page-{state['pages_done']:06d}.parquet", {})
+            name = f"page-{state['pages_done']:06d}.parquet"
+            write_parquet(frame, staging / name, {})
+            state["pages"].append(name)
         state["pages_done"] += 1
         state["complete"] = len(page) < options.page_size
         _save_state(staging, state)
     live_ids = _live_ids(client, window, options.page_size)
-    fetched = _read_pages(staging)
+    fetched = _read_pages(staging, state["pages"])
     merged, replaced, deleted = _merge(stored, fetched, live_ids)
     write_parquet(
         merged,
@@ -308,7 +482,8 @@ def pull_crimes(
 
 
 def _records(page: list[dict]) -> pd.DataFrame:
-    """A page of API records as export columns (text), checked for the fields the tool needs."""
+    """A page of API records as export columns (text), checked for the fields the tool needs,
+    and for an ``id`` in every record (one without could not be replaced or deleted)."""
     if page:
         present = set().union(*(record.keys() for record in page))
         missing = [name for name in REQUIRED_FIELDS if name not in present]
@@ -320,10 +495,24 @@ def _records(page: list[dict]) -> pd.DataFrame:
                 f"the portal's records lack {', '.join(wanted)} (fields present: "
                 f"{', '.join(sorted(present))}): the dataset changed; nothing was changed"
             )
+        lacking = [record for record in page if record.get("id") in (None, "")]
+        if lacking:  # a record's other fields may be empty: the reader rejects it, with a reason
+            raise SchemaChangedError(
+                f"the portal sent {len(lacking)} of {len(page)} records without id "
+                f"(the first: {json.dumps(lacking[0])[:200]}): the dataset changed; nothing "
+                "was changed"
+            )
     frame = pd.DataFrame(
         {column: [_text(record.get(name)) for record in page] for name, column in FIELDS.items()}
     )
     return frame
+
+
+def _ignored_offset(page: int) -> SchemaChangedError:
+    return SchemaChangedError(
+        f"the portal ignored $offset: page {page + 1} repeats records of page {page} (it would "
+        "send the same page for ever); nothing was changed"
+    )
 
 
 def _text(value: object) -> str | None:
@@ -337,6 +526,7 @@ def _text(value: object) -> str | None:
 def _live_ids(client: PortalClient, window: str, page_size: int) -> set[str]:
     """Every id the portal still publishes in the window (deleted records are not among them)."""
     ids: set[str] = set()
+    previous: set[str] = set()
     offset = 0
     while True:
         page = client.get_json(
@@ -348,9 +538,16 @@ def _live_ids(client: PortalClient, window: str, page_size: int) -> set[str]:
                 "$offset": offset,
             }
         )
-        if page and "id" not in page[0]:
-            raise SchemaChangedError("the portal's id listing has no 'id' field")
-        ids.update(str(record["id"]) for record in page)
+        if any(record.get("id") in (None, "") for record in page):
+            raise SchemaChangedError(
+                "the portal's listing of ids holds records without id: the API changed; "
+                "nothing was changed"
+            )
+        page_ids = {str(record["id"]) for record in page}
+        if offset and page_ids & previous:
+            raise _ignored_offset(offset // page_size)
+        ids.update(page_ids)
+        previous = page_ids
         if len(page) < page_size:
             return ids
         offset += page_size
@@ -374,7 +571,20 @@ def _merge(
 def _read_store(store: Path) -> pd.DataFrame:
     if not store.exists():
         return pd.DataFrame({column: pd.Series(dtype=object) for column in FIELDS.values()})
-    return pd.read_parquet(store)
+    try:
+        frame = pd.read_parquet(store)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise InputFileError(
+            f"the store {str(store)!r} cannot be read as Parquet ({error}): give --out a new "
+            "file, or the store of an earlier pull"
+        ) from error
+    missing = [column for column in ("ID", "Updated On") if column not in frame.columns]
+    if missing:
+        raise InputFileError(
+            f"{str(store)!r} is not a store of pulled crimes (it lacks {', '.join(missing)}): "
+            "give --out a new file, or the store of an earlier pull"
+        )
+    return frame
 
 
 def _last_updated(frame: pd.DataFrame) -> str | None:
@@ -384,25 +594,33 @@ def _last_updated(frame: pd.DataFrame) -> str | None:
     return values.max() if len(values) else None
 
 
-def _read_pages(staging: Path) -> pd.DataFrame:
-    pages = sorted(staging.glob("page-*.parquet"))
-    if not pages:
+def _read_pages(staging: Path, names: list[str]) -> pd.DataFrame:
+    if not names:
         return _records([])
-    return pd.concat([pd.read_parquet(page) for page in pages], ignore_index=True)
+    return pd.concat([pd.read_parquet(staging / name) for name in names], ignore_index=True)
 
 
 def _load_state(staging: Path, where: str, page_size: int) -> dict:
-    """The staged progress of an interrupted pull of the same query, or a fresh start."""
+    """The staged progress of an interrupted pull of the same query, or a fresh start (also when
+    a page it lists is missing: staged pages are never merged incomplete)."""
     path = staging / "state.json"
     fresh = {"where": where, "page_size": page_size, "pages_done": 0, "complete": False}
+    fresh["pages"] = []
     if path.exists():
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
+        except (OSError, ValueError):
             state = {}
-        if state.get("where") == where and state.get("page_size") == page_size:
+        pages = state.get("pages") if isinstance(state, dict) else None
+        if (
+            state.get("where") == where
+            and state.get("page_size") == page_size
+            and isinstance(pages, list)
+            and all((staging / str(name)).is_file() for name in pages)
+        ):
+            remove_dead_temporaries(staging)
             return state
-        shutil.rmtree(staging, ignore_errors=True)  # another query: start again
+        shutil.rmtree(staging, ignore_errors=True)  # another query, or pages lost: start again
     staging.mkdir(parents=True, exist_ok=True)
     _save_state(staging, fresh)
     return fresh

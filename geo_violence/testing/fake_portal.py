@@ -3,9 +3,14 @@
 It serves the records of a portal export (CSV) at ``/resource/ijzp-q8t2.json`` and answers the SoQL
 that :mod:`geo_violence.sources.portal` sends (``$where`` with ``date >=``, ``updated_on >`` and
 ``primary_type in (...)`` joined by ``AND``; ``$order``; ``$limit``; ``$offset``; ``$select=id``),
-and boundary files at ``/resource/ID.geojson``. Faults can be queued, one per request: ``500``,
-``429`` (with ``Retry-After``), ``cut`` (a body cut off mid-page), ``slow`` (an answer after the
-client's timeout) and ``schema`` (records without their ``date``).
+and boundary files at ``/resource/ID.geojson``. Faults can be queued, one per request (``ok`` for
+none): ``500``, ``404``, ``429`` (with ``Retry-After: 1``) or ``429:VALUE`` (with that
+``Retry-After``), ``cut`` (a body cut off mid-page), ``slow`` (an answer after the client's
+timeout), ``drip`` (a byte every half second, for ever), ``huge`` (a page of megabytes), ``schema``
+(records without their ``date``), ``no-id`` and ``null-id`` (the first record without its ``id``),
+``not-a-list`` (an object), ``not-records`` (a list of numbers) and ``html`` (a web page).
+``ignore_offset`` makes it answer every page as the first; ``gate``, an event, holds every answer
+until it is set.
 
 Run it: ``python -m geo_violence.testing.fake_portal homicides_2001_2024.csv --port 8765``.
 """
@@ -65,6 +70,8 @@ class FakePortal:
         self.faults: list[str] = []
         self.requests: list[str] = []
         self.slow_seconds = 3.0
+        self.ignore_offset = False
+        self.gate: threading.Event | None = None
         self.lock = threading.Lock()
         self.server: http.server.ThreadingHTTPServer | None = None
 
@@ -109,12 +116,27 @@ class FakePortal:
         with self.lock:
             self.requests.append(handler.path)
             fault = self.faults.pop(0) if self.faults else None
-        if fault == "500":
-            return self._send(handler, 500, b'{"error": "internal"}')
-        if fault == "429":
-            return self._send(handler, 429, b'{"error": "slow down"}', {"Retry-After": "1"})
+        if self.gate is not None:
+            self.gate.wait(120)
+        if fault in ("500", "404"):
+            return self._send(handler, int(fault), b'{"error": "no"}')
+        if fault is not None and fault.startswith("429"):
+            wait = fault.partition(":")[2] or "1"
+            return self._send(handler, 429, b'{"error": "slow down"}', {"Retry-After": wait})
         if fault == "slow":
             time.sleep(self.slow_seconds)
+        if fault == "drip":
+            return self._drip(handler)
+        if fault == "html":
+            return self._send(handler, 200, b"<html><body>Service maintenance</body></html>")
+        if fault == "not-a-list":
+            return self._send(handler, 200, b'{"records": []}')
+        if fault == "not-records":
+            return self._send(handler, 200, b"[1, 2, 3]")
+        if fault == "huge":
+            return self._send(
+                handler, 200, json.dumps([{"id": "1", "block": "x" * 3_000_000}]).encode()
+            )
         geojson = re.fullmatch(r"/resource/([\w-]+)\.geojson", parsed.path)
         if geojson and geojson.group(1) in self.boundaries:
             return self._send(handler, 200, self.boundaries[geojson.group(1)].read_bytes())
@@ -126,17 +148,35 @@ class FakePortal:
         order = [part.strip() for part in query.get("$order", "id").split(",")]
         rows.sort(key=lambda row: tuple(_sort_key(row.get(name, "")) for name in order))
         offset, limit = int(query.get("$offset", 0)), int(query.get("$limit", 1000))
+        if self.ignore_offset:
+            offset = 0
         rows = rows[offset : offset + limit]
         if query.get("$select") == "id":
             rows = [{"id": row["id"]} for row in rows]
         if fault == "schema":
             rows = [{k: v for k, v in row.items() if k != "date"} for row in rows]
+        if fault in ("no-id", "null-id") and rows:
+            rows[0] = {k: v for k, v in rows[0].items() if k != "id"}
+            if fault == "null-id":
+                rows[0]["id"] = None
         body = json.dumps(rows).encode()
         if fault == "cut":
             return self._send(
                 handler, 200, body[: len(body) // 2], {"Content-Length": str(len(body))}
             )
         return self._send(handler, 200, body)
+
+    @staticmethod
+    def _drip(handler) -> None:
+        """Headers, then the body a byte every half second until the client gives up."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(600):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.5)
 
     @staticmethod
     def _send(handler, status: int, body: bytes, headers: dict | None = None) -> None:

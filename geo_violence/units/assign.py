@@ -199,7 +199,9 @@ def _agreement(
     column: str, recorded_codes: pd.Series, recorded_unit: np.ndarray, polygon_unit: np.ndarray
 ) -> CodeAgreement:
     has_code = recorded_codes.to_numpy(dtype=object) != ""
-    has_polygon = np.array([unit is not None for unit in polygon_unit])
+    has_polygon = np.fromiter(
+        (unit is not None for unit in polygon_unit), dtype=bool, count=len(polygon_unit)
+    )  # dtype given: with no incident at all, an empty list must still be a boolean mask
     compared = has_code & has_polygon
     differs = compared & (recorded_unit != polygon_unit)
     return CodeAgreement(

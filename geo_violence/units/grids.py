@@ -104,13 +104,15 @@ def _squares(area: shapely.Geometry, size: float, *, clip: bool) -> gpd.GeoDataF
         raise OptionError(f"grid cells must be larger than 0 ft; it was {size}")
     x_min, y_min, x_max, y_max = area.bounds
     first_column, first_row = np.floor(x_min / size), np.floor(y_min / size)
+    n_cells = (np.ceil(x_max / size) - first_column) * (np.ceil(y_max / size) - first_row)
+    if not n_cells <= MAX_CELLS:  # counted before any array is made: a tiny size is refused at once
+        smallest = np.sqrt((x_max - x_min) * (y_max - y_min) / MAX_CELLS)
+        raise OptionError(
+            f"grid:{size:g} gives {n_cells:,.0f} cells, more than {MAX_CELLS:,}: choose larger "
+            f"cells (at least about {np.ceil(smallest):,.0f} ft)"
+        )
     columns = np.arange(first_column, np.ceil(x_max / size))
     rows = np.arange(first_row, np.ceil(y_max / size))
-    if len(columns) * len(rows) > MAX_CELLS:
-        raise OptionError(
-            f"grid:{size:g} gives {len(columns) * len(rows):,} cells, more than {MAX_CELLS:,}: "
-            "choose larger cells"
-        )
     column_grid, row_grid = np.meshgrid(columns, rows)
     x0, y0 = column_grid.ravel() * size, row_grid.ravel() * size
     boxes = shapely.box(x0, y0, x0 + size, y0 + size)
@@ -150,6 +152,16 @@ def _polygonal(shape: shapely.Geometry) -> shapely.Geometry:
 def _hexagons(area: shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
     import h3
 
+    expected = _expected_hexagons(area, resolution)
+    if expected > MAX_CELLS:  # estimated before computing: finer would take minutes, or memory
+        coarser = max(
+            (r for r in range(resolution) if _expected_hexagons(area, r) <= MAX_CELLS), default=0
+        )
+        raise OptionError(
+            f"h3:{resolution} gives about {expected:,.0f} cells over the area, more than "
+            f"{MAX_CELLS:,}: choose a coarser resolution (h3:{coarser} gives about "
+            f"{_expected_hexagons(area, coarser):,.0f})"
+        )
     outline = gpd.GeoSeries([area], crs=WORKING_CRS).to_crs(MAP_CRS).iloc[0]
     # every cell that overlaps the area, not only those whose centre is in it
     shape = h3.geo_to_h3shape(outline)
@@ -169,3 +181,21 @@ def _hexagons(area: shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
         crs=MAP_CRS,
     )
     return frame.to_crs(WORKING_CRS)
+
+
+def _expected_hexagons(area: shapely.Geometry, resolution: int) -> float:
+    """About how many H3 cells of a resolution cover an area (working CRS, US feet): its area
+    over the cells' mean area, plus a ring of cells along its outline.
+
+    Examples
+    --------
+    >>> from geo_violence.units.layers import city_limit
+    >>> 4_000 < _expected_hexagons(city_limit(), 9) < 12_000
+    True
+    """
+    import h3
+
+    square_km = area.area * (1200 / 3937) ** 2 / 1e6
+    edge_km = h3.average_hexagon_edge_length(resolution, unit="km")
+    perimeter_km = area.length * 1200 / 3937 / 1000
+    return square_km / h3.average_hexagon_area(resolution, unit="km^2") + perimeter_km / edge_km

@@ -228,14 +228,15 @@ def _with_crs(
         if frame.crs is None:
             if declared is None:
                 raise OptionError(
-                    f"units file {str(source)!r} does not record its CRS: give --crs "
-                    "(for example EPSG:3435 for Illinois East feet)"
+                    f"units file {str(source)!r} does not record its CRS: give it with "
+                    "--units-crs (crs= in Python; --crs is the incidents'), for example "
+                    "EPSG:3435 for Illinois East feet"
                 )
             frame = frame.set_crs(declared)
         elif crs is not None and CRS.from_user_input(crs) != frame.crs:
             raise OptionError(
-                f"units file {str(source)!r} records CRS {frame.crs.to_string()} but --crs "
-                f"says {crs}; leave --crs out to use the file's"
+                f"units file {str(source)!r} records CRS {frame.crs.to_string()} but --units-crs "
+                f"says {crs}; leave --units-crs out to use the file's"
             )
     except CRSError as error:
         raise OptionError(f"'crs' was {declared!r}, which is not a known CRS: {error}") from None
