@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ..columns import TIMEZONE
 from ..errors import BusyError as BusyError  # raised by the lock; importable from here too
-from ..errors import InputFileError, OptionError
+from ..errors import DataError, InputFileError, OptionError
 from ..outputs import file_lock, manifest_base, process_alive, write_json
 from ..render import BASEMAPS
 from ..sources.portal import FetchOptions, pull_crimes
@@ -290,6 +290,8 @@ _RULES = {
     ("analyses", "shift_alpha"): (_number(0, 1), "a number between 0 and 1, both excluded"),
     ("analyses", "permutations"): (_whole(0), "a whole number, 0 or more"),
     ("analyses", "seed"): (_whole(0), "a whole number, 0 or more"),
+    ("analyses", "trends_months"): (_whole(6), "a whole number of months, 6 or more"),
+    ("analyses", "scan_weeks"): (_whole(1), "a whole number of weeks, 1 or more"),
     ("maps", "basemap"): (_basemap, f"one of {', '.join(BASEMAPS)}"),
     ("maps", "png"): (_flag, "true or false"),
     ("maps", "embed"): (_flag, "true or false"),
@@ -465,23 +467,27 @@ def _analyse_layer(
         overwrite=True,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")
-    run_scan(
-        store,
-        folder,
-        unit_options=units,
-        cube_options=CubeOptions(start=str(emerging_first), end=str(last)),
-        scan_options=ScanOptions(
-            history=analyses.emerging_weeks,
-            max_steps=min(analyses.scan_weeks, analyses.emerging_weeks // 2),
-            seed=analyses.seed,
-        ),
-        map_options=MapOptions(basemap=config.maps.basemap),
-        overwrite=True,
-    )
-    (folder / MANIFEST_FILE).replace(folder / "manifest-scan.json")
+    try:
+        run_scan(
+            store,
+            folder,
+            unit_options=units,
+            cube_options=CubeOptions(start=str(emerging_first), end=str(last)),
+            scan_options=ScanOptions(
+                history=analyses.emerging_weeks,
+                max_steps=min(analyses.scan_weeks, analyses.emerging_weeks // 2),
+                seed=analyses.seed,
+            ),
+            map_options=MapOptions(basemap=config.maps.basemap),
+            overwrite=True,
+        )
+    except DataError as error:  # a week too thin to scan (one unit, few incidents) still publishes
+        logger.warning("%s: no early-warning scan this week: %s", folder.name, error)
+    else:
+        (folder / MANIFEST_FILE).replace(folder / "manifest-scan.json")
     months = _trend_months(config, last)
     if months is not None:
-        run_trends(
+        _trends_or_note(
             store,
             folder,
             unit_options=units,
@@ -491,9 +497,19 @@ def _analyse_layer(
             map_options=MapOptions(basemap=config.maps.basemap, png=config.maps.png),
             overwrite=True,
         )
-        (folder / MANIFEST_FILE).replace(folder / "manifest-trends.json")
     run_report(folder, overwrite=True)
     return folder
+
+
+def _trends_or_note(store: Path, folder: Path, **options: object) -> None:
+    """The trends job, or a warning when the period is too thin for a trend (no event at all,
+    too few steps): the week still publishes."""
+    try:
+        run_trends(store, folder, **options)
+    except DataError as error:
+        logger.warning("%s: no trends this week: %s", folder.name, error)
+        return
+    (folder / MANIFEST_FILE).replace(folder / "manifest-trends.json")
 
 
 def _trend_months(config: WeeklyConfig, last: dt.date) -> tuple[dt.date, dt.date] | None:
