@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..stats.emerging import recent_text
 from .page import MapContent, MapSeries, write_map
-from .shift import rate_ratio_text
+from .shift import rate_ratio_texts
 
 #: Colour and one-sentence explanation of each category: reds for hot, blues for cold, darker
 #: for the newer and stronger patterns.
@@ -99,15 +99,13 @@ def emerging_content(
             for share, run in zip(table["recent_hot_share"], table["last_hot_run"], strict=True)
         ]
     if "recent_rate_ratio" in table.columns:
-        popup["their rate against the steps before (95% interval)"] = [
-            "" if not np.isfinite(ratio) else rate_ratio_text(ratio, low, high)
-            for ratio, low, high in zip(
-                table["recent_rate_ratio"],
-                table["recent_rate_ratio_low"],
-                table["recent_rate_ratio_high"],
-                strict=True,
-            )
-        ]
+        popup["their rate against the steps before (95% interval)"] = rate_ratio_texts(
+            table,
+            "recent_rate_ratio",
+            "recent_rate_ratio_low",
+            "recent_rate_ratio_high",
+            missing="",
+        )
     return MapContent(
         title=title,
         colours=colours,

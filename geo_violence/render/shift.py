@@ -47,12 +47,7 @@ def shift_content(
         f"{_number(before)} | {_number(after)}"
         for before, after in zip(table["rate_before"], table["rate_after"], strict=True)
     ]
-    ratios = [
-        rate_ratio_text(ratio, low, high)
-        for ratio, low, high in zip(
-            table["rate_ratio"], table["rate_ratio_low"], table["rate_ratio_high"], strict=True
-        )
-    ]
+    ratios = rate_ratio_texts(table, "rate_ratio", "rate_ratio_low", "rate_ratio_high")
     hover = pd.DataFrame(
         {
             "change": table["label"],
@@ -155,6 +150,32 @@ def shift_png(
         title=title,
         path=path,
     )
+
+
+def rate_ratio_texts(
+    table: pd.DataFrame,
+    ratio: str,
+    low: str,
+    high: str,
+    *,
+    suffix: str = "",
+    missing: str | None = None,
+) -> list[str]:
+    """:func:`rate_ratio_text` of each row's ``ratio``, ``low`` and ``high`` columns, with
+    ``suffix``; a missing ratio gives ``missing`` (by default, :func:`rate_ratio_text`'s words).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"r": [2.0, float("nan")], "l": [1.0, 0.0], "h": [4.0, 1.0]})
+    >>> rate_ratio_texts(table, "r", "l", "h", suffix=" a year", missing="")
+    ['2 (1 to 4) a year', '']
+    """
+    return [
+        missing
+        if missing is not None and not np.isfinite(value)
+        else rate_ratio_text(value, lo, hi) + suffix
+        for value, lo, hi in zip(table[ratio], table[low], table[high], strict=True)
+    ]
 
 
 def rate_ratio_text(ratio: float, low: float, high: float) -> str:

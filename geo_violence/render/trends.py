@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .page import NO_DATA_COLOUR, MapContent, MapSeries
-from .shift import LABEL_STYLE, rate_ratio_text
+from .shift import LABEL_STYLE, rate_ratio_texts
 
 
 def trends_content(
@@ -47,15 +47,14 @@ def trends_content(
     colours = table["label"].map(lambda label: LABEL_STYLE[label][0]).fillna(NO_DATA_COLOUR)
     present = set(table["label"])
     legend = [style for label, style in LABEL_STYLE.items() if label in present]
-    ratios = [
-        f"{rate_ratio_text(ratio, low, high)} a year" if np.isfinite(ratio) else "no event"
-        for ratio, low, high in zip(
-            table["rate_ratio_per_year"],
-            table["rate_ratio_low"],
-            table["rate_ratio_high"],
-            strict=True,
-        )
-    ]
+    ratios = rate_ratio_texts(
+        table,
+        "rate_ratio_per_year",
+        "rate_ratio_low",
+        "rate_ratio_high",
+        suffix=" a year",
+        missing="no event",
+    )
     began = [
         _since(start, low, high)
         for start, low, high in zip(
@@ -101,15 +100,17 @@ def trends_content(
         index=table.index,
     )
     if "pooled_direction" in table:
+        ratios_pooled = rate_ratio_texts(
+            table,
+            "pooled_rate_ratio_per_year",
+            "pooled_rate_ratio_low",
+            "pooled_rate_ratio_high",
+            suffix=" a year",
+            missing="",
+        )
         popup["with its neighbours"] = [
-            f"{direction}, {rate_ratio_text(ratio, low, high)} a year" if np.isfinite(ratio) else ""
-            for direction, ratio, low, high in zip(
-                table["pooled_direction"],
-                table["pooled_rate_ratio_per_year"],
-                table["pooled_rate_ratio_low"],
-                table["pooled_rate_ratio_high"],
-                strict=True,
-            )
+            f"{direction}, {text}" if text else ""
+            for direction, text in zip(table["pooled_direction"], ratios_pooled, strict=True)
         ]
     return MapContent(
         title=title,
