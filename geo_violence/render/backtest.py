@@ -56,7 +56,8 @@ def backtest_page(
         "padding:12px;color:#222}svg{max-width:100%;height:auto}table{border-collapse:collapse;"
         "margin:8px 0 20px;font-size:14px}td,th{border-bottom:1px solid #ddd;padding:4px 8px;"
         "text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}"
-        ".note{color:#555}</style></head><body><main>",
+        ".note{color:#555}p{overflow-wrap:anywhere}.table{overflow-x:auto}"
+        "</style></head><body><main>",
         f"<h1>{esc(title)}</h1>",
         f'<p class="note">{esc(subtitle)}. Source: {esc(source)}.</p>',
         "<p>Each origin week, every ranking saw only the weeks before it; the bars are the mean "
@@ -115,7 +116,8 @@ def _bars(rows: pd.DataFrame, kinds: dict[str, str], k: int) -> str:
 def _table(rows: pd.DataFrame, kinds: dict[str, str], k: int) -> str:
     esc = html.escape
     lines = [
-        f"<table><caption>Top {k}: captured share, and the difference from the forecast"
+        f'<div class="table"><table><caption>Top {k}: captured share, and the difference from '
+        "the forecast"
         "</caption><thead><tr><th>ranking</th><th>kind</th><th>captured (95% interval)</th>"
         "<th>minus the forecast (standard error)</th></tr></thead><tbody>"
     ]
@@ -132,5 +134,5 @@ def _table(rows: pd.DataFrame, kinds: dict[str, str], k: int) -> str:
             f"<td>{row['mean']:.1%} ({row['ci_low']:.1%} to {row['ci_high']:.1%})</td>"
             f"<td>{esc(difference)}</td></tr>"
         )
-    lines.append("</tbody></table>")
+    lines.append("</tbody></table></div>")
     return "".join(lines)
