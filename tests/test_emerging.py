@@ -654,6 +654,14 @@ def test_the_automatic_choice_of_p_values_and_its_note():
         )
     with pytest.raises(OptionError, match="'p_values' was 'mid-p'"):
         emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(p_values="mid-p"))
+    # the default is the automatic choice; "arcgis" is ArcGIS's normal tail, or its permutations
+    assert emerging_hotspots(x, CHAIN, ids).p_values == "exact"
+    arcgis = emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(p_values="arcgis"))
+    normal = emerging_hotspots(x, CHAIN, ids, options=EmergingOptions(p_values="normal"))
+    assert arcgis.p_values == "normal" and np.array_equal(arcgis.p, normal.p, equal_nan=True)
+    assert any("ArcGIS's normal tail, as asked" in note for note in arcgis.notes)
+    arcgis_permuted = EmergingOptions(p_values="arcgis", permutations=99)
+    assert emerging_hotspots(x, CHAIN, ids, options=arcgis_permuted).p_values == "permutation"
 
 
 def test_a_lone_units_run_is_not_a_cluster_under_the_exact_tail_nor_permutations():
@@ -752,3 +760,32 @@ def test_the_recent_rate_ratio_finds_a_sparse_rise():
     assert np.mean(found) >= 0.7
     assert np.mean(false) <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / (10 * len(quiet)))
     assert 3 < np.median(ratios) < 5.5  # 4 planted
+
+
+def test_a_hot_spot_made_by_its_neighbours_alone_says_so():
+    """A unit with no event between two busy ones is hot (Gi* counts the neighbourhood): its
+    category says "(neighbours only)", its code does not change, and the notes count it."""
+    ring = sparse.csr_array(np.roll(np.eye(10), 1, axis=1) + np.roll(np.eye(10), -1, axis=1))
+    x = np.random.default_rng(5).poisson(1.0, (10, 30)).astype(float)
+    x[[0, 2, 3], -6:] = 15.0  # a, c and d surge in the last six steps; b stays empty
+    x[1] = 0.0
+    ids = pd.Index(list("abcdefghij"))
+    result = emerging_hotspots(x, ring, ids)
+    units = result.units
+    assert units.loc["b", "category_code"] > 0 and units.loc["b", "neighbours_only"]
+    assert units.loc["b", "category"].endswith(" (neighbours only)")
+    assert units.loc["b", "own_events_when_hot"] == 0
+    assert units.loc["c", "category_code"] > 0 and not units.loc["c", "neighbours_only"]
+    assert units.loc["c", "own_events_when_hot"] >= 90
+    assert "neighbours only" not in units.loc["c", "category"]
+    # brute force: own events in the windows t-K..t of the hot steps
+    k = EmergingOptions().time_window
+    brute = [
+        sum(x[i, max(0, t - k) : t + 1].sum() for t in range(30) if result.hot[i, t])
+        for i in range(10)
+    ]
+    np.testing.assert_array_equal(units["own_events_when_hot"].to_numpy(), brute)
+    hot_family = units["category_code"] > 0
+    assert (units["neighbours_only"] == (hot_family & (units["own_events_when_hot"] == 0))).all()
+    alone = int(units["neighbours_only"].sum())
+    assert any(note.startswith(f"{alone} hot spot units had no event") for note in result.notes)

@@ -18,9 +18,15 @@ pytestmark = pytest.mark.shared_data
 
 #: The defaults before issue 15: normal p-values, Mann-Kendall without correction.
 BEFORE = EmergingOptions(p_values="normal", trend_correction="none")
-#: The calibrated settings (the trend's window correction is the default; the count p-values
-#: are chosen with p_values="auto").
-CALIBRATED = EmergingOptions(p_values="auto")
+#: The defaults, which are the calibrated settings: count p-values chosen by "auto", the trend
+#: corrected for the window's serial correlation.
+CALIBRATED = EmergingOptions()
+
+
+def test_the_defaults_are_the_calibrated_settings():
+    assert (CALIBRATED.p_values, CALIBRATED.trend_correction) == ("auto", "window")
+
+
 #: Categories that say a unit is rising or trending: new, consecutive, intensifying, diminishing.
 TRENDING = (1, 2, 3, 5)
 RUNS = 20
@@ -61,7 +67,7 @@ def test_the_trend_test_rejects_at_most_7_percent_of_units_with_no_trend(beats, 
     for run in range(4):
         kind = ("mixed", "single 1")[run % 2]
         x = pattern_free(kind, len(ids), np.random.default_rng(100 + run))
-        options = EmergingOptions(time_window=k, p_values="auto")
+        options = EmergingOptions(time_window=k)
         ours.append(emerging_hotspots(x, adjacency, ids, options=options).units["mk_p"] < 0.05)
         plain = EmergingOptions(time_window=k, trend_correction="none")
         before.append(emerging_hotspots(x, adjacency, ids, options=plain).units["mk_p"] < 0.05)
@@ -90,9 +96,7 @@ def pattern_free_runs(beats):
         tally = np.zeros((RUNS, 3), dtype=bool)
         for run in range(RUNS):
             x = pattern_free(kind, len(ids), np.random.default_rng(200 + run))
-            result = emerging_hotspots(
-                x, adjacency, ids, options=EmergingOptions(window=window, p_values="auto")
-            )
+            result = emerging_hotspots(x, adjacency, ids, options=EmergingOptions(window=window))
             codes = np.abs(result.units["category_code"].to_numpy())
             tally[run, 0] = (result.hot | result.cold).any()
             tally[run, 1] = np.isin(codes, TRENDING).any()

@@ -92,3 +92,12 @@ def test_emerging_and_hotspots_run_on_grid_units(demo_file, tmp_path, units):
         categories = table.set_index("unit_id").loc[downtown, "category"]
         assert categories.isin(["new hot spot", "consecutive hot spot"]).any()
     assert len(table) == len(hot)
+    # a cell with no incident is never a plain hot spot: it says its neighbours make it one
+    empty_hot = table[(table["total"] == 0) & (table["category_code"] > 0)]
+    assert empty_hot["category"].str.endswith(" (neighbours only)").all()
+    assert empty_hot["neighbours_only"].all()
+    plain = table[~table["neighbours_only"] & (table["category_code"] > 0)]
+    assert (plain["own_events_when_hot"] > 0).all()
+    assert not plain["category"].str.contains("neighbours only").any()
+    empty_hot_spots = hot[(hot["count"] == 0) & (hot["gi_class"] > 0)]
+    assert empty_hot_spots["gi_category"].str.endswith(" (neighbours only)").all()

@@ -63,6 +63,7 @@ def test_table_columns_classes_and_reruns():
         "gi_p",
         "gi_q",
         "gi_class",
+        "gi_category",
         "lisa_i",
         "lisa_z",
         "lisa_p",
@@ -75,6 +76,14 @@ def test_table_columns_classes_and_reruns():
     uncorrected = hotspot_table(counts, neighbours, options=HotspotOptions(fdr="none"))
     assert (uncorrected["gi_class"] != 0).sum() >= (table["gi_class"] != 0).sum()
     pd.testing.assert_frame_equal(table, hotspot_table(counts, neighbours))
+    assert (table.loc[["27", "28"], "gi_category"] == "hot spot, 99% confidence").all()
+    # a unit with no incident inside the hot block is hot through its neighbours alone: it says so
+    counts["36"] = 0
+    emptied = hotspot_table(counts, neighbours)
+    assert emptied.loc["36", "gi_class"] > 0
+    assert emptied.loc["36", "gi_category"].endswith("confidence (neighbours only)")
+    hot_alone = (emptied["gi_class"] > 0) & (emptied["count"] == 0)
+    assert (emptied["gi_category"].str.endswith("(neighbours only)") == hot_alone).all()
 
 
 def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):

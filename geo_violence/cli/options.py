@@ -273,7 +273,7 @@ emerging_options = option_group(
             type=COUNT,
             default=0,
             show_default=True,
-            help="Conditional permutations for the p-values (0: analytic normal).",
+            help="Conditional permutations for the p-values (0: analytic, as --p-values says).",
         ),
         _SEED,
         _FDR,
@@ -292,10 +292,11 @@ emerging_options = option_group(
         click.option(
             "--p-values",
             type=click.Choice(P_VALUE_METHODS),
-            default="arcgis",
+            default="auto",
             show_default=True,
-            help="Bin p-values: arcgis (normal, or permutations), auto (exact count tails where "
-            "counts are sparse: holds its error rate), normal, exact, rate, permutation.",
+            help="Bin p-values: auto (exact count tails where counts are too sparse for the "
+            "normal tail: holds its error rate; permutations when asked), arcgis (ArcGIS's "
+            "normal tail, or permutations), normal, exact, rate, permutation.",
         ),
         click.option(
             "--trend-correction",

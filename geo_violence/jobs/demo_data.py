@@ -4,10 +4,13 @@ patterns that the analyses must find. No network and no file needed.
 What is planted (weekly expected counts, two years of weeks from Monday 2024-01-01):
 
 - **Downtown emerging**: the Loop (32) and the Near North Side (8) have almost nothing
-  (0.3 a week) until the last ``emerging_weeks`` (10) weeks, then ``hot_rate`` (12) a week.
+  (0.3 a week) until the last ``emerging_weeks`` (10) weeks, then ``emerging_rate`` (20) a week:
+  a rise strong enough for the calibrated statistics to call it in nearly every seed (at 12 a
+  week, a fifth of seeds do; see ``bench/bench_calibration.py`` for the power at weaker rises).
 - **West Side fading**: Austin (25), West Garfield Park (26), East Garfield Park (27),
   Humboldt Park (23) and North Lawndale (29) have ``hot_rate`` (12) a week for the first half of
-  the weeks, then decline in a straight line to ``faded_rate`` (5) by the last week.
+  the weeks, then decline in a straight line to ``faded_rate`` (8) by 85% of the weeks
+  (``faded_by``) and stay there: still hot, but less so (ArcGIS's "diminishing" hot spot).
 - **Background**: every other area draws its own level uniformly between 0.5 and 2 a week,
   with no spatial pattern.
 - **Bad rows**, so the reports show how they are handled: 3 unparseable dates, 2 rows with no
@@ -44,10 +47,12 @@ class DemoPlan:
     emerging: tuple[str, ...] = ("32", "8")
     fading: tuple[str, ...] = ("25", "26", "27", "23", "29")
     hot_rate: float = 12.0
+    emerging_rate: float = 20.0
     quiet_rate: float = 0.3
     emerging_weeks: int = 10
     fading_from: float = 0.5
-    faded_rate: float = 5.0
+    faded_by: float = 0.85
+    faded_rate: float = 8.0
     background_low: float = 0.5
     background_high: float = 2.0
 
@@ -59,7 +64,7 @@ def weekly_rates(unit_ids: pd.Index, plan: DemoPlan, rng: np.random.Generator) -
     --------
     >>> rates = weekly_rates(pd.Index(["32", "25", "1"]), DemoPlan(), np.random.default_rng(0))
     >>> rates.shape, float(rates[0, -1]), float(rates[1, 0]), float(rates[1, -1])
-    ((3, 104), 12.0, 12.0, 5.0)
+    ((3, 104), 20.0, 12.0, 8.0)
     """
     background = rng.uniform(plan.background_low, plan.background_high, len(unit_ids))
     rates = np.repeat(background[:, None], plan.weeks, axis=1)
@@ -68,9 +73,10 @@ def weekly_rates(unit_ids: pd.Index, plan: DemoPlan, rng: np.random.Generator) -
     fade_start = int(plan.weeks * plan.fading_from)
     for row, unit in enumerate(unit_ids):
         if unit in plan.emerging:
-            rates[row] = np.where(week >= onset, plan.hot_rate, plan.quiet_rate)
+            rates[row] = np.where(week >= onset, plan.emerging_rate, plan.quiet_rate)
         elif unit in plan.fading:
-            share_left = np.clip((plan.weeks - 1 - week) / (plan.weeks - 1 - fade_start), 0, 1)
+            fade_end = int(plan.weeks * plan.faded_by)
+            share_left = np.clip((fade_end - week) / (fade_end - fade_start), 0, 1)
             floor = plan.faded_rate
             rates[row] = np.where(
                 week < fade_start, plan.hot_rate, floor + (plan.hot_rate - floor) * share_left

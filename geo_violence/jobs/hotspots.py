@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..render import hotspot_content
+from ..stats.emerging import NEIGHBOURS_ONLY
 from ..stats.hotspots import HotspotOptions, hotspot_table
 from ..stats.significance import resolution_note
 from ..units.neighbours import Neighbours
@@ -63,6 +64,12 @@ def hotspots_of(
     )
     table = hotspot_table(counts, neighbours, population=population, options=options)
     job.note(*resolution_notes(len(neighbours.unit_ids), options), warn=True)
+    alone = int(table["gi_category"].str.endswith(NEIGHBOURS_ONLY).sum())
+    if alone:
+        job.note(
+            f"{alone} Gi* hot spot units had no incident of their own in the period: their "
+            f"neighbours alone make them hot; their gi_category says '{NEIGHBOURS_ONLY.strip()}'"
+        )
     return neighbours, table
 
 

@@ -469,8 +469,9 @@ def _headlines(
             f"{hot[-2]:,} the {step} before" if len(hot) > 1 else "",
         ),
     ]
-    new = emerging["category"].isin(["new hot spot", "consecutive hot spot"]).sum()
-    fading = emerging["category"].isin(["diminishing hot spot", "historical hot spot"]).sum()
+    # by code: a category may carry the "(neighbours only)" mark
+    new = emerging["category_code"].isin([1, 2]).sum()
+    fading = emerging["category_code"].isin([5, 8]).sum()
     lines.append(
         ("new or consecutive hot spots", f"{new:,}", f"{fading:,} diminishing or historical")
     )

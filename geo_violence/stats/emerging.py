@@ -61,6 +61,13 @@ Reading a rise. Next to the category, ``last_hot_run`` (hot steps in a row up to
 ``recent_rate_ratio`` (the rate of those steps over the rate before them, with its exact
 conditional interval) tell a reader what a rise looks like when the rules call it sporadic (one
 hot noise step long before, or one gap inside the run).
+
+Neighbours only. Gi* is hot where the neighbourhood is: a unit with no event at all can be a
+"consecutive hot spot" because the units around it are busy (on 1 km H3 cells, rosettes of hot
+cells around each incident). A reader takes "hot spot" to mean violence there, so a hot category
+whose unit had no event of its own in the window of any of its hot steps says so:
+"consecutive hot spot (neighbours only)" (``neighbours_only``; ``category_code`` is unchanged),
+and the run's notes count such units.
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ from .trend import mann_kendall, serial_correlation, window_autocorrelation
 #: The global windows whose mean and standard deviation standardise a bin.
 WINDOWS = ("cube", "step", "neighbourhood")
 #: How the bins' p-values are computed.
-P_VALUE_METHODS = ("arcgis", "auto", "normal", "exact", "rate", "permutation")
+P_VALUE_METHODS = ("auto", "arcgis", "normal", "exact", "rate", "permutation")
 #: How the trend test allows for the serial correlation of the z series.
 TREND_CORRECTIONS = ("window", "hamed-rao", "yue-wang", "none")
 #: The fewest steps the trend test is run on.
@@ -113,6 +120,37 @@ CATEGORY_NAMES = {
     -7: "oscillating cold spot",
     -8: "historical cold spot",
 }
+#: Added to a hot category when the unit had no incident of its own in any hot step's window:
+#: Gi* is hot where the neighbourhood is, so only its neighbours make it hot.
+NEIGHBOURS_ONLY = " (neighbours only)"
+
+
+def base_category(category: str) -> str:
+    """The category without the neighbours-only mark.
+
+    Examples
+    --------
+    >>> base_category("consecutive hot spot (neighbours only)"), base_category("no pattern")
+    ('consecutive hot spot', 'no pattern')
+    """
+    return category.removesuffix(NEIGHBOURS_ONLY)
+
+
+def own_events_when_hot(counts: np.ndarray, hot: np.ndarray, time_window: int) -> np.ndarray:
+    """Per unit: its own events in the windows (steps ``t-K .. t``) of the steps it was hot.
+
+    Zero for a hot unit means that no event of its own went into any of its hot z-scores: the
+    neighbours alone made it hot.
+
+    Examples
+    --------
+    >>> counts = np.array([[0.0, 0, 0, 0], [0, 3, 0, 0], [5, 5, 5, 5]])
+    >>> hot = np.array([[0, 1, 1, 0], [0, 0, 1, 0], [1, 1, 1, 1]], dtype=bool)
+    >>> own_events_when_hot(counts, hot, time_window=1).tolist()
+    [0.0, 3.0, 35.0]
+    """
+    windowed = _windowed_sum(np.nan_to_num(np.asarray(counts, dtype=float)), time_window)
+    return np.where(hot, windowed, 0.0).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -142,15 +180,13 @@ class EmergingOptions:
     drop_empty : bool
         Leave units with no event at all out of the statistics (they stay in the output as
         "no pattern"), as ArcGIS does.
-    p_values : {"arcgis", "auto", "normal", "exact", "rate", "permutation"}
-        How the bins' p-values are computed (see the module docstring): "arcgis" (the default:
-        normal, or permutations when ``permutations > 0``, as ArcGIS does), "auto" takes
-        permutations when
-        ``permutations > 0``, else exact count tails where the counts are too sparse for the
-        normal approximation, else the normal one; "rate" tests the neighbourhood's rate
-        against the window's instead. "auto" holds the stated error rates on sparse counts
-        (``tests/test_emerging_calibration.py``) and is to become the default; it finds fewer
-        hot bins (see the README).
+    p_values : {"auto", "arcgis", "normal", "exact", "rate", "permutation"}
+        How the bins' p-values are computed (see the module docstring). "auto" (the default)
+        takes permutations when ``permutations > 0``, else exact count tails where the counts
+        are too sparse for the normal approximation, else the normal one: it holds the stated
+        error rates on sparse counts (``tests/test_emerging_calibration.py``). "arcgis" is
+        ArcGIS's: normal, or permutations when ``permutations > 0`` (far too many hot bins on
+        sparse counts). "rate" tests the neighbourhood's rate against the window's instead.
     trend_correction : {"window", "hamed-rao", "yue-wang", "none"}
         How the Mann-Kendall test allows for the serial correlation of the z series: the
         correlation the time window builds in (the default), one estimated from each series at
@@ -169,7 +205,7 @@ class EmergingOptions:
     persistence: float = 0.9
     trend_alpha: float = 0.05
     drop_empty: bool = False
-    p_values: str = "arcgis"
+    p_values: str = "auto"
     trend_correction: str = "window"
     recent_fraction: float = 0.25
 
@@ -457,7 +493,10 @@ class EmergingResult:
     Attributes
     ----------
     units : pandas.DataFrame
-        One row per unit (indexed by unit id): ``category_code``, ``category``,
+        One row per unit (indexed by unit id): ``category_code``, ``category`` (a hot category
+        ends in " (neighbours only)" when ``neighbours_only``), ``neighbours_only`` (a hot
+        category whose unit had no event of its own in the window of any step it was hot),
+        ``own_events_when_hot`` (its own events in those windows),
         ``hot_fraction``, ``cold_fraction``, ``n_hot``, ``n_cold``, ``first_hot``, ``last_hot``
         (step numbers from 0, -1 if never), ``last_z``, ``last_p``, ``mk_tau``, ``mk_p``
         (corrected as ``trend_correction`` says), ``sen_slope``, ``total``, ``last_count``;
@@ -637,10 +676,23 @@ def emerging_hotspots(
     recent_steps = recent_steps_of(n_steps, options.recent_fraction)
     change = recent_change(x, recent_steps)
     change[~tested] = np.nan
+    own_when_hot = own_events_when_hot(x, hot, options.time_window)
+    neighbours_only = (codes > 0) & (own_when_hot == 0)
+    if neighbours_only.any():
+        notes.append(
+            f"{int(neighbours_only.sum())} hot spot units had no event of their own in any step "
+            "they were hot (nor in its window): their neighbours alone make them hot; their "
+            f"category says '{NEIGHBOURS_ONLY.strip()}'"
+        )
     units = pd.DataFrame(
         {
             "category_code": codes,
-            "category": [CATEGORY_NAMES[int(code)] for code in codes],
+            "category": [
+                CATEGORY_NAMES[int(code)] + (NEIGHBOURS_ONLY if alone else "")
+                for code, alone in zip(codes, neighbours_only, strict=True)
+            ],
+            "neighbours_only": neighbours_only,
+            "own_events_when_hot": own_when_hot,
             "hot_fraction": hot.mean(axis=1),
             "cold_fraction": cold.mean(axis=1),
             "n_hot": hot.sum(axis=1),
@@ -717,7 +769,7 @@ def _p_value_method(
         if options.permutations > 0:
             return "permutation", f"{options.permutations} permutations asked"
         return "normal", (
-            "ArcGIS's normal tail, the default (on sparse counts it is too liberal: "
+            "ArcGIS's normal tail, as asked (on sparse counts it is too liberal: "
             "--p-values auto chooses exact count tails there)"
         )
     if options.p_values != "auto":

@@ -9,13 +9,16 @@ import numpy as np
 import pandas as pd
 
 from ..units.neighbours import Neighbours
+from .emerging import NEIGHBOURS_ONLY
 from .local import local_gi_star, local_moran
 from .rates import eb_standardised_rates
-from .significance import NOT_SIGNIFICANT, adjust_p, gi_classes, lisa_clusters
+from .significance import CONFIDENCE_BINS, NOT_SIGNIFICANT, adjust_p, gi_classes, lisa_clusters
 
 #: LISA label of a unit left out of the statistics (an island with ``islands="drop"``).
 NOT_TESTED = "not tested (no neighbour)"
 SMOOTHING_METHODS = ("eb", "none")
+#: Confidence, in percent, of each Gi* class level.
+CONFIDENCE = {level: round(100 * (1 - q)) for q, level in CONFIDENCE_BINS}
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,10 @@ def hotspot_table(
     -------
     pandas.DataFrame
         Indexed like ``counts``: ``count``, (``rate``), ``gi_z``, ``gi_p``, ``gi_q``, ``gi_class``
-        (-3..3; missing for a unit left out of the statistics), ``lisa_i``, ``lisa_z``,
-        ``lisa_p``, ``lisa_q``, ``lisa_cluster``.
+        (-3..3; missing for a unit left out of the statistics), ``gi_category`` (the class in
+        words, e.g. "hot spot, 99% confidence"; a hot spot with no incident of its own in the
+        period, hot only through its neighbours, ends in " (neighbours only)"), ``lisa_i``,
+        ``lisa_z``, ``lisa_p``, ``lisa_q``, ``lisa_cluster``.
 
     Examples
     --------
@@ -81,8 +86,8 @@ def hotspot_table(
     >>> ids = pd.Index(list("abcdef"), name="unit_id")
     >>> table = hotspot_table(pd.Series([9, 8, 9, 1, 0, 1], index=ids),
     ...                       Neighbours(sparse.csr_array(ring), ids, "rook"))
-    >>> table.columns.tolist()[:5]
-    ['count', 'gi_z', 'gi_p', 'gi_q', 'gi_class']
+    >>> table.columns.tolist()[:6]
+    ['count', 'gi_z', 'gi_p', 'gi_q', 'gi_class', 'gi_category']
     """
     options = options or HotspotOptions()
     table = pd.DataFrame({"count": counts.astype(np.int64)})
@@ -119,7 +124,36 @@ def hotspot_table(
     table = table.join(gi).join(lisa.drop(columns="lisa_quadrant"))
     untested = ~table.index.isin(tested)
     table["gi_class"] = table["gi_class"].astype("Int64")  # missing where not tested
+    table.insert(
+        table.columns.get_loc("gi_class") + 1,
+        "gi_category",
+        gi_categories(table["gi_class"], table["count"]),
+    )
     table["lisa_cluster"] = table["lisa_cluster"].astype(object)
     table.loc[untested, "lisa_cluster"] = NOT_TESTED
     table["lisa_cluster"] = table["lisa_cluster"].fillna(NOT_SIGNIFICANT)
     return table
+
+
+def gi_categories(gi_class: pd.Series, count: pd.Series) -> list[str]:
+    """Gi* classes in words; a hot spot with no incident of its own says that only its
+    neighbours make it one (Gi* is hot where the neighbourhood is).
+
+    Examples
+    --------
+    >>> gi_categories(pd.Series([3, 3, -1, 0, None], dtype="Int64"),
+    ...               pd.Series([4, 0, 0, 2, 1]))  # doctest: +NORMALIZE_WHITESPACE
+    ['hot spot, 99% confidence', 'hot spot, 99% confidence (neighbours only)',
+     'cold spot, 90% confidence', 'not significant', 'not tested']
+    """
+    labels = []
+    for level, own in zip(gi_class, count, strict=True):
+        if pd.isna(level):
+            labels.append("not tested")
+        elif level == 0:
+            labels.append(NOT_SIGNIFICANT)
+        else:
+            kind = "hot spot" if level > 0 else "cold spot"
+            label = f"{kind}, {CONFIDENCE[abs(int(level))]}% confidence"
+            labels.append(label + (NEIGHBOURS_ONLY if level > 0 and own == 0 else ""))
+    return labels

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .emerging import recent_text
+from .emerging import base_category, recent_text
 
 #: Points per emerging category (by code; see ``stats.emerging.CATEGORY_NAMES``).
 CATEGORY_POINTS = {1: 4.0, 2: 4.0, 3: 3.0, 4: 2.0, 6: 2.0, 7: 2.0, 5: 1.0, 8: 0.5}
@@ -264,7 +264,7 @@ def watch_list(ranked: pd.DataFrame, rising: set[str], *, top: int) -> pd.DataFr
         "; ".join(
             part
             for part in (
-                category if category in WATCH_CATEGORIES else "",
+                category if base_category(category) in WATCH_CATEGORIES else "",
                 "incidents rising" if unit in rising else "",
             )
             if part
