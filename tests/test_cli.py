@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
@@ -268,3 +269,25 @@ def test_the_console_script_runs(tmp_path):
         check=False,
     )
     assert result.returncode == 0 and "version" in result.stdout
+
+
+def _commands(group: click.Group, prefix: str = ""):
+    for name, command in sorted(group.commands.items()):
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{prefix}{name} ")
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    missing = [
+        f"{name} {param.opts[0]}"
+        for name, command in _commands(main)
+        for param in command.params
+        if isinstance(param, click.Option) and not (param.help or "").strip()
+    ]
+    assert missing == []
+    assert all((command.help or "").strip() for _, command in _commands(main))
+    report_help = CliRunner().invoke(main, ["report", "--help"]).output
+    assert "emerging.csv" in report_help
+    time_format_help = CliRunner().invoke(main, ["counts", "--help"]).output
+    assert "detected" in time_format_help and "(default: ISO)" not in time_format_help

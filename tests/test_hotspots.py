@@ -63,12 +63,12 @@ def test_table_columns_classes_and_reruns():
         "gi_p",
         "gi_q",
         "gi_class",
-        "gi_category",
         "lisa_i",
         "lisa_z",
         "lisa_p",
         "lisa_q",
         "lisa_cluster",
+        "gi_category",
     ]
     assert (table.loc[["27", "28", "35", "36"], "gi_class"] == 3).all()
     assert set(table["lisa_cluster"]) <= {"HH", "LL", "HL", "LH", "not significant"}
@@ -127,6 +127,7 @@ def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
         "lisa_p",
         "lisa_q",
         "lisa_cluster",
+        "gi_category",
     ]
     assert len(table) == 77 and table["count"].sum() > 600
     hot = set(table.loc[table["gi_class"] > 0, "name"])

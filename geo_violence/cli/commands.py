@@ -292,7 +292,12 @@ def compare(
 )
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist already.")
 def report(run_dir: Path, out_dir: Path | None, top: int, overwrite: bool) -> None:
-    """Weekly summary of a run folder (summary.html, summary.md) and deploy.csv for outreach."""
+    """Weekly summary of a run folder (summary.html, summary.md) and deploy.csv for outreach.
+
+    RUN_DIR must hold the outputs of `geo-violence emerging` (emerging.csv and
+    emerging_bins.parquet; the weekly job writes them); the shift, trends, scan and backtest
+    outputs there are used when present.
+    """
     run = run_report(run_dir, out_dir, top=top, overwrite=overwrite)
     first = run.deploy.head(3)
     logger.info(

@@ -29,9 +29,25 @@ def fetch() -> None:
     required=True,
     help="The Parquet store, kept and updated between pulls.",
 )
-@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True)
-@click.option("--dataset", default=CRIMES_DATASET, show_default=True)
-@click.option("--page-size", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option(
+    "--base-url",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="The open data portal (Socrata) to read from.",
+)
+@click.option(
+    "--dataset",
+    default=CRIMES_DATASET,
+    show_default=True,
+    help="The portal's dataset id (4x4) of the crimes.",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Records asked for per request.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -39,7 +55,13 @@ def fetch() -> None:
     show_default=True,
     help="Seconds to wait for an answer.",
 )
-@click.option("--retries", type=COUNT, default=5, show_default=True)
+@click.option(
+    "--retries",
+    type=COUNT,
+    default=5,
+    show_default=True,
+    help="Tries again this many times, waiting longer each time, when the portal fails.",
+)
 def fetch_crimes(since, types, store, base_url, dataset, page_size, timeout, retries) -> None:
     """New, corrected and deleted records since the last pull ("Crimes - 2001 to Present").
 
@@ -71,7 +93,12 @@ def fetch_crimes(since, types, store, base_url, dataset, page_size, timeout, ret
 
 @fetch.command("boundaries")
 @click.argument("layer", type=click.Choice(["beats", "districts", "wards", "community_areas"]))
-@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True)
+@click.option(
+    "--base-url",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="The open data portal (Socrata) to read from.",
+)
 def fetch_boundaries_command(layer: str, base_url: str) -> None:
     """Store a layer's GeoJSON in the cache (GEO_VIOLENCE_CACHE moves it), with its sha256,
     so that --units LAYER works with no file option."""

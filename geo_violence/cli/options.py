@@ -108,7 +108,12 @@ read_options = option_group(
         click.option("--crs", help="CRS of the coordinates, e.g. EPSG:4326 (portal: EPSG:3435)."),
         click.option("--id-col", help="Column with the incident id (default: the line number)."),
         click.option("--category-col", help="Column with the category (portal: Primary Type)."),
-        click.option("--time-format", help="strftime format of the time column (default: ISO)."),
+        click.option(
+            "--time-format",
+            help="strftime format of the time column, e.g. '%m/%d/%Y %I:%M:%S %p' (default: "
+            "detected from the values: ISO 8601, with or without an offset, or the portal's "
+            "MM/DD/YYYY hh:mm:ss AM).",
+        ),
         click.option(
             "--filter-category",
             multiple=True,
@@ -215,7 +220,13 @@ neighbour_options = option_group(
     ],
 )
 
-_SEED = click.option("--seed", type=COUNT, default=12345, show_default=True)
+_SEED = click.option(
+    "--seed",
+    type=COUNT,
+    default=12345,
+    show_default=True,
+    help="Seed of the random draws: the same seed gives the same tables.",
+)
 _FDR = click.option(
     "--fdr",
     type=click.Choice(FDR_METHODS),
@@ -223,7 +234,13 @@ _FDR = click.option(
     show_default=True,
     help="Correction for testing many at once: Benjamini-Hochberg, Bonferroni, none.",
 )
-_ALPHA = click.option("--alpha", type=PROBABILITY, default=0.05, show_default=True)
+_ALPHA = click.option(
+    "--alpha",
+    type=PROBABILITY,
+    default=0.05,
+    show_default=True,
+    help="Level at which a corrected p-value (q) is significant.",
+)
 
 hotspot_options = option_group(
     "hotspot_options",
@@ -238,7 +255,13 @@ hotspot_options = option_group(
             show_default=True,
             help="Gi* conditional permutations (0: analytic normal p-values).",
         ),
-        click.option("--lisa-permutations", type=WholeNumber(1), default=999, show_default=True),
+        click.option(
+            "--lisa-permutations",
+            type=WholeNumber(1),
+            default=999,
+            show_default=True,
+            help="Conditional permutations for local Moran's I (the smallest p is 1/(N+1)).",
+        ),
         _SEED,
         click.option(
             "--smoothing",
@@ -285,7 +308,13 @@ emerging_options = option_group(
             show_default=True,
             help="Share of steps for persistent, intensifying, diminishing, historical.",
         ),
-        click.option("--trend-alpha", type=PROBABILITY, default=0.05, show_default=True),
+        click.option(
+            "--trend-alpha",
+            type=PROBABILITY,
+            default=0.05,
+            show_default=True,
+            help="Level of the Mann-Kendall trend test behind intensifying and diminishing.",
+        ),
         click.option(
             "--drop-empty", is_flag=True, help="Leave units with no event out of the statistics."
         ),
@@ -330,7 +359,13 @@ shift_options = option_group(
             help="Level of the corrected p-values for rising, falling and hot before "
             "(0.10: 90%, the weakest Gi* class).",
         ),
-        click.option("--lisa-permutations", type=WholeNumber(1), default=999, show_default=True),
+        click.option(
+            "--lisa-permutations",
+            type=WholeNumber(1),
+            default=999,
+            show_default=True,
+            help="Conditional permutations for local Moran's I (the smallest p is 1/(N+1)).",
+        ),
         _SEED,
     ],
 )

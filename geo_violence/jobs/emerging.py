@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..cube.counts import Cube
 from ..errors import DataError
+from ..progress import timed
 from ..render import MapSeries, emerging_content
 from ..stats.emerging import EmergingOptions, EmergingResult, emerging_hotspots
 from ..units.neighbours import Neighbours
@@ -61,9 +62,12 @@ def emerging_of(
         items=n_units * (n_steps if options.window == "cube" else 1),
         pool=n_units * window,
     )
-    result = emerging_hotspots(
-        values[rows], neighbours.matrix, neighbours.unit_ids, options=options
-    )
+    with timed(
+        f"emerging: space-time Gi*, p-values, trends, categories of {values[rows].size:,} bins"
+    ):
+        result = emerging_hotspots(
+            values[rows], neighbours.matrix, neighbours.unit_ids, options=options
+        )
     result = _expand_to_units(result, rows, cube)
     job.note(*result.notes)
     if result.resolution_note:

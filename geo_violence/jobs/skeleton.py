@@ -46,6 +46,7 @@ from ..outputs import (
     write_json,
     write_parquet,
 )
+from ..progress import timed
 from ..render import MapContent, map_png, write_map
 from ..render.embed import write_embed
 from ..sources.incidents import IncidentRead, read_incidents
@@ -138,12 +139,13 @@ class Job:
         An analysis needs incidents: with none left to count (every row rejected, filtered out
         or in no unit, or none in the period) it is refused with a :class:`DataError` that says
         where the rows went, unless ``allow_empty`` (``counts`` writes an all-zero cube)."""
-        prepared = prepare_cube(
-            incidents_path,
-            read_options=self.stages.read,
-            unit_options=self.stages.units,
-            cube_options=replace(self.stages.cube, **cube_changes),
-        )
+        with timed(f"{self.command}: read, assigned and counted {incidents_path}"):
+            prepared = prepare_cube(
+                incidents_path,
+                read_options=self.stages.read,
+                unit_options=self.stages.units,
+                cube_options=replace(self.stages.cube, **cube_changes),
+            )
         if not allow_empty:
             require_incidents(prepared)
         return self.use(prepared)
@@ -160,7 +162,8 @@ class Job:
         units give the same neighbours again)."""
         if self._neighbours is not None and self._neighbour_units is units:
             return self._neighbours
-        neighbours = neighbours_for(units, self.stages.neighbours)
+        with timed(f"{self.command}: {self.stages.neighbours.method} neighbours"):
+            neighbours = neighbours_for(units, self.stages.neighbours)
         self._neighbour_units = units
         self.note(*neighbours.notes)
         self._neighbours = neighbours
@@ -186,11 +189,13 @@ class Job:
 
     def table(self, name: str, frame: pd.DataFrame) -> Path:
         """Write a CSV table."""
-        return self._record(name, write_csv(frame, self.folder / name))
+        with timed(f"{self.command}: wrote {name} ({len(frame):,} rows)"):
+            return self._record(name, write_csv(frame, self.folder / name))
 
     def parquet(self, name: str, frame: pd.DataFrame, metadata: dict) -> Path:
         """Write a (Geo)Parquet table with its run metadata."""
-        return self._record(name, write_parquet(frame, self.folder / name, metadata))
+        with timed(f"{self.command}: wrote {name} ({len(frame):,} rows)"):
+            return self._record(name, write_parquet(frame, self.folder / name, metadata))
 
     def unit_table(
         self,
@@ -219,7 +224,9 @@ class Job:
         """Write a map page, and its PNG and ``embed.html`` when the map options ask (``png``
         overrides ``--png`` for a job whose PNG is drawn otherwise)."""
         options = self.stages.maps if png is None else replace(self.stages.maps, png=png)
-        for name, path in write_map_files(self.folder, units, content, html_name, options).items():
+        with timed(f"{self.command}: drew {html_name}"):
+            written = write_map_files(self.folder, units, content, html_name, options)
+        for name, path in written.items():
             self._record(name, path)
         return self.outputs[html_name]
 

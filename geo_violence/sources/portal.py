@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from ..errors import GeoViolenceError, InputFileError, OptionError
 from ..outputs import file_lock, remove_dead_temporaries, write_atomically, write_parquet
+from ..progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -440,27 +441,29 @@ def _pull(
     if resumed_from:
         logger.info("resuming an interrupted pull after page %d", resumed_from)
     previous: set[str] = set()  # the last page's ids: a page must not repeat them
-    while not state["complete"]:
-        page = client.get_json(
-            {
-                "$where": changed_where,
-                "$order": "updated_on, id",
-                "$limit": options.page_size,
-                "$offset": state["pages_done"] * options.page_size,
-            }
-        )
-        frame = _records(page)
-        page_ids = set(frame["ID"])
-        if page_ids & previous:
-            raise _ignored_offset(state["pages_done"])
-        previous = page_ids
-        if len(frame):
-            name = f"page-{state['pages_done']:06d}.parquet"
-            write_parquet(frame, staging / name, {})
-            state["pages"].append(name)
-        state["pages_done"] += 1
-        state["complete"] = len(page) < options.page_size
-        _save_state(staging, state)
+    with Progress("portal: changed records", unit="pages") as pages:
+        while not state["complete"]:
+            page = client.get_json(
+                {
+                    "$where": changed_where,
+                    "$order": "updated_on, id",
+                    "$limit": options.page_size,
+                    "$offset": state["pages_done"] * options.page_size,
+                }
+            )
+            frame = _records(page)
+            page_ids = set(frame["ID"])
+            if page_ids & previous:
+                raise _ignored_offset(state["pages_done"])
+            previous = page_ids
+            if len(frame):
+                name = f"page-{state['pages_done']:06d}.parquet"
+                write_parquet(frame, staging / name, {})
+                state["pages"].append(name)
+            state["pages_done"] += 1
+            state["complete"] = len(page) < options.page_size
+            _save_state(staging, state)
+            pages.advance()
     live_ids = _live_ids(client, window, options.page_size)
     fetched = _read_pages(staging, state["pages"])
     merged, replaced, deleted = _merge(stored, fetched, live_ids)
@@ -528,29 +531,31 @@ def _live_ids(client: PortalClient, window: str, page_size: int) -> set[str]:
     ids: set[str] = set()
     previous: set[str] = set()
     offset = 0
-    while True:
-        page = client.get_json(
-            {
-                "$select": "id",
-                "$where": window,
-                "$order": "id",
-                "$limit": page_size,
-                "$offset": offset,
-            }
-        )
-        if any(record.get("id") in (None, "") for record in page):
-            raise SchemaChangedError(
-                "the portal's listing of ids holds records without id: the API changed; "
-                "nothing was changed"
+    with Progress("portal: ids still published", unit="pages") as pages:
+        while True:
+            page = client.get_json(
+                {
+                    "$select": "id",
+                    "$where": window,
+                    "$order": "id",
+                    "$limit": page_size,
+                    "$offset": offset,
+                }
             )
-        page_ids = {str(record["id"]) for record in page}
-        if offset and page_ids & previous:
-            raise _ignored_offset(offset // page_size)
-        ids.update(page_ids)
-        previous = page_ids
-        if len(page) < page_size:
-            return ids
-        offset += page_size
+            if any(record.get("id") in (None, "") for record in page):
+                raise SchemaChangedError(
+                    "the portal's listing of ids holds records without id: the API changed; "
+                    "nothing was changed"
+                )
+            page_ids = {str(record["id"]) for record in page}
+            if offset and page_ids & previous:
+                raise _ignored_offset(offset // page_size)
+            ids.update(page_ids)
+            previous = page_ids
+            pages.advance()
+            if len(page) < page_size:
+                return ids
+            offset += page_size
 
 
 def _merge(

@@ -55,6 +55,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..errors import DataError, OptionError, PeriodError
+from ..progress import tracked
 from .forecast import (
     STEP_DEFAULTS,
     Forecast,
@@ -555,7 +556,7 @@ def backtest(
     frozen.flags.writeable = False
     rows: list[dict] = []
     seconds = {name: 0.0 for name in names}
-    for origin in steps:
+    for origin in tracked(steps, "backtest", unit="origins"):
         observed_steps = frozen[:, origin : origin + horizon]
         observed = observed_steps.sum(axis=1)
         history = History(

@@ -79,6 +79,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..errors import DataError, OptionError
+from ..progress import tracked
 from .count_tails import (
     NORMAL_TAIL_TOLERANCE,
     are_counts,
@@ -472,11 +473,13 @@ def space_time_permutation_p(
     if window == "cube":
         pool = x.ravel()
         own = np.arange(x.size)
-        simulated = conditional_draw_sums(pool, own, size.ravel() - 1, permutations, rng)
+        simulated = conditional_draw_sums(
+            pool, own, size.ravel() - 1, permutations, rng, progress="permutations"
+        )
         simulated += pool[:, None]
         return two_sided_pseudo_p(observed.ravel(), simulated).reshape(n_units, n_steps)
     lag = 0 if window == "step" else time_window
-    for step in range(n_steps):
+    for step in tracked(range(n_steps), "permutations", unit="steps"):
         first = max(0, step - lag)
         pool = x[:, first : step + 1].ravel(order="F")  # column by column
         own = np.arange(n_units) + (step - first) * n_units
@@ -494,9 +497,7 @@ class EmergingResult:
     ----------
     units : pandas.DataFrame
         One row per unit (indexed by unit id): ``category_code``, ``category`` (a hot category
-        ends in " (neighbours only)" when ``neighbours_only``), ``neighbours_only`` (a hot
-        category whose unit had no event of its own in the window of any step it was hot),
-        ``own_events_when_hot`` (its own events in those windows),
+        ends in " (neighbours only)" when ``neighbours_only``, below),
         ``hot_fraction``, ``cold_fraction``, ``n_hot``, ``n_cold``, ``first_hot``, ``last_hot``
         (step numbers from 0, -1 if never), ``last_z``, ``last_p``, ``mk_tau``, ``mk_p``
         (corrected as ``trend_correction`` says), ``sen_slope``, ``total``, ``last_count``;
@@ -506,7 +507,9 @@ class EmergingResult:
         ``recent_rate_ratio`` (the mean count per step of the last ``recent_steps`` steps over
         that of the steps before them; infinite with none before, NaN with none at all) and
         ``recent_rate_ratio_low``, ``recent_rate_ratio_high`` (its exact 95% interval,
-        conditional on the unit's total: Clopper-Pearson; NaN when the values are not counts).
+        conditional on the unit's total: Clopper-Pearson; NaN when the values are not counts);
+        then ``neighbours_only`` (a hot category whose unit had no event of its own in the window
+        of any step it was hot) and ``own_events_when_hot`` (its own events in those windows).
     z, p, q : numpy.ndarray
         Per bin, shape ``(n_units, n_steps)`` (NaN for units left out).
     bins : numpy.ndarray
@@ -691,8 +694,6 @@ def emerging_hotspots(
                 CATEGORY_NAMES[int(code)] + (NEIGHBOURS_ONLY if alone else "")
                 for code, alone in zip(codes, neighbours_only, strict=True)
             ],
-            "neighbours_only": neighbours_only,
-            "own_events_when_hot": own_when_hot,
             "hot_fraction": hot.mean(axis=1),
             "cold_fraction": cold.mean(axis=1),
             "n_hot": hot.sum(axis=1),
@@ -713,6 +714,8 @@ def emerging_hotspots(
             "recent_rate_ratio": change[:, 0],
             "recent_rate_ratio_low": change[:, 1],
             "recent_rate_ratio_high": change[:, 2],
+            "neighbours_only": neighbours_only,
+            "own_events_when_hot": own_when_hot,
         },
         index=unit_ids,
     )

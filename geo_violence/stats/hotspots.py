@@ -74,10 +74,10 @@ def hotspot_table(
     -------
     pandas.DataFrame
         Indexed like ``counts``: ``count``, (``rate``), ``gi_z``, ``gi_p``, ``gi_q``, ``gi_class``
-        (-3..3; missing for a unit left out of the statistics), ``gi_category`` (the class in
-        words, e.g. "hot spot, 99% confidence"; a hot spot with no incident of its own in the
-        period, hot only through its neighbours, ends in " (neighbours only)"), ``lisa_i``,
-        ``lisa_z``, ``lisa_p``, ``lisa_q``, ``lisa_cluster``.
+        (-3..3; missing for a unit left out of the statistics), ``lisa_i``, ``lisa_z``,
+        ``lisa_p``, ``lisa_q``, ``lisa_cluster``, ``gi_category`` (the Gi* class in words, e.g.
+        "hot spot, 99% confidence"; a hot spot with no incident of its own in the period, hot
+        only through its neighbours, ends in " (neighbours only)").
 
     Examples
     --------
@@ -86,8 +86,8 @@ def hotspot_table(
     >>> ids = pd.Index(list("abcdef"), name="unit_id")
     >>> table = hotspot_table(pd.Series([9, 8, 9, 1, 0, 1], index=ids),
     ...                       Neighbours(sparse.csr_array(ring), ids, "rook"))
-    >>> table.columns.tolist()[:6]
-    ['count', 'gi_z', 'gi_p', 'gi_q', 'gi_class', 'gi_category']
+    >>> table.columns.tolist()[:5]
+    ['count', 'gi_z', 'gi_p', 'gi_q', 'gi_class']
     """
     options = options or HotspotOptions()
     table = pd.DataFrame({"count": counts.astype(np.int64)})
@@ -124,14 +124,10 @@ def hotspot_table(
     table = table.join(gi).join(lisa.drop(columns="lisa_quadrant"))
     untested = ~table.index.isin(tested)
     table["gi_class"] = table["gi_class"].astype("Int64")  # missing where not tested
-    table.insert(
-        table.columns.get_loc("gi_class") + 1,
-        "gi_category",
-        gi_categories(table["gi_class"], table["count"]),
-    )
     table["lisa_cluster"] = table["lisa_cluster"].astype(object)
     table.loc[untested, "lisa_cluster"] = NOT_TESTED
     table["lisa_cluster"] = table["lisa_cluster"].fillna(NOT_SIGNIFICANT)
+    table["gi_category"] = gi_categories(table["gi_class"], table["count"])
     return table
 
 

@@ -191,5 +191,10 @@ def neighbour_draws(
     """
     cardinality = np.asarray(adjacency.sum(axis=1)).ravel().astype(np.int64)
     return conditional_draw_sums(
-        values, np.arange(len(values)), cardinality, permutations, np.random.default_rng(seed)
+        values,
+        np.arange(len(values)),
+        cardinality,
+        permutations,
+        np.random.default_rng(seed),
+        progress="permutations",
     )

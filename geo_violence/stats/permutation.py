@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..progress import Progress
+
 #: Draws computed at once (bounds the memory of a block to about 64 MB).
 BLOCK_VALUES = 8_000_000
 
@@ -14,6 +16,8 @@ def conditional_draw_sums(
     draws: np.ndarray,
     permutations: int,
     rng: np.random.Generator,
+    *,
+    progress: str | None = None,
 ) -> np.ndarray:
     """For each item, ``permutations`` sums of ``draws`` values drawn from the pool without it.
 
@@ -35,6 +39,8 @@ def conditional_draw_sums(
         Number of permutations.
     rng : numpy.random.Generator
         The random source (seeded by the caller).
+    progress : str, optional
+        Show a progress line with this name on a terminal (:mod:`geo_violence.progress`).
 
     Returns
     -------
@@ -61,6 +67,7 @@ def conditional_draw_sums(
     orderings = _orderings(len(pool) - 1, k_max, permutations, rng)
     before_item = pool[orderings]
     from_item = pool[orderings + 1]
+    shown = Progress(progress, total=int((draws > 0).sum()), unit="items") if progress else None
     for k in np.unique(draws[draws > 0]):
         items = np.flatnonzero(draws == k)
         positions = orderings[None, :, :k]
@@ -73,6 +80,10 @@ def conditional_draw_sums(
                 from_item[None, :, :k],
             )
             result[chunk] = drawn.sum(axis=2)
+            if shown is not None:
+                shown.advance(len(chunk))
+    if shown is not None:
+        shown.close()
     return result
 
 

@@ -55,6 +55,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ..errors import DataError, OptionError
+from ..progress import Progress
 
 #: Step lengths the words of the recurrence interval know: name, adjective, steps a year.
 STEP_WORDS = {
@@ -338,11 +339,13 @@ def permuted_windows(
     window = np.zeros((n_units, max_steps), dtype=np.int64)
     cumulative = np.zeros((permutations, n_units, max_steps), dtype=np.int64)
     done = 0
-    for uniforms in _uniform_blocks(rng, permutations, len(rank_offset)):
-        _window_block(
-            labels, uniforms, rank_offset, window, cumulative[done : done + len(uniforms)]
-        )
-        done += len(uniforms)
+    with Progress("scan: random tables", total=permutations) as progress:
+        for uniforms in _uniform_blocks(rng, permutations, len(rank_offset)):
+            _window_block(
+                labels, uniforms, rank_offset, window, cumulative[done : done + len(uniforms)]
+            )
+            done += len(uniforms)
+            progress.advance(len(uniforms))
     per_step = np.diff(cumulative, axis=2, prepend=0)  # last step first
     return per_step[:, :, ::-1]
 
