@@ -4,6 +4,7 @@ section followed as written."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -95,9 +96,15 @@ def test_transient_faults_are_retried_and_nothing_is_lost(portal, tmp_path, faul
     store = tmp_path / "crimes.parquet"
     waits: list[float] = []
     portal.faults += ["ok", fault, "ok", fault]  # the second and fourth requests fail once each
-    portal.slow_seconds = 1.5
+    # a slow answer outlasts the timeout by far, and a normal one stays far inside it even on a
+    # loaded machine (a 1 s timeout once cut a normal answer there)
+    portal.slow_seconds = 6.0
     pull_crimes(
-        store, since=SINCE, types=("HOMICIDE",), options=options(portal.url), sleep=waits.append
+        store,
+        since=SINCE,
+        types=("HOMICIDE",),
+        options=options(portal.url, timeout=3.0),
+        sleep=waits.append,
     )
     assert_store_matches(store, portal)
     assert len(waits) == 2
@@ -282,6 +289,23 @@ def test_the_weekly_job_publishes_every_output_and_reruns_identically(
         assert (runs / "2024-W16" / relative).read_bytes() == content, relative
     assert len(list((runs / ".weeks").iterdir())) == 1  # the rerun replaced the week
     assert not list(runs.glob(".staging-*")) and not (runs / LOCK_FILE).exists()
+    # the archive's headline figures are those of the published outputs
+    headlines = json.loads((runs / "2024-W16" / "manifest.json").read_text())["headlines"]
+    archive = (runs / "index.html").read_text()
+    for layer in ("community_areas", "beats"):
+        folder = runs / "2024-W16" / layer
+        bins = pd.read_parquet(folder / "emerging_bins.parquet")
+        week = bins[bins["step_start"] == bins["step_start"].max()]
+        trends = pd.read_csv(folder / "trends.csv")
+        clusters = json.loads((folder / "manifest-scan.json").read_text())
+        assert headlines[layer] == {
+            "incidents": int(week["count"].sum()),
+            "hot_units": int((week["bin"] > 0).sum()),
+            "alarms": clusters["jobs"]["scan"]["n_alarms"],
+            "rising_units": int((trends["direction"] == "rising").sum()),
+        }
+        assert f'href="2024-W16/{layer}/summary.html"' in archive
+    assert archive.count("<tr><th scope=\"row\">2024-W16") == 2  # one row per layer
 
 
 def test_print_config_shows_the_effective_configuration(portal, tmp_path, shared_data):
@@ -307,6 +331,8 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(
     assert os.readlink(runs / "latest") == "2024-W15"
     assert (runs / "latest" / "beats" / "summary.html").exists()
     assert not (runs / "2024-W16").exists()
+    archive = (runs / "index.html").read_text()
+    assert "2024-W15" in archive and "2024-W16" not in archive
     assert (runs / LOCK_FILE).exists()  # left by the killed run: stale
     done = weekly(config, "2024-04-24")
     assert done.returncode == 0, done.stderr
@@ -316,6 +342,8 @@ def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(
     assert not list(runs.glob(".staging-*"))
     published = {(runs / week).resolve() for week in ("2024-W15", "2024-W16")}
     assert set((runs / ".weeks").iterdir()) == published  # nothing the killed run left
+    archive = (runs / "index.html").read_text()
+    assert archive.index("2024-W16") < archive.index("2024-W15")  # newest first
 
 
 def test_exit_codes_a_scheduler_can_act_on(portal, tmp_path, shared_data):

@@ -200,6 +200,7 @@ def run_scan(
         seed=options.seed,
         scan=asdict(options),
         alarms=alarm_lines(result, names),
+        n_alarms=len(result.alarms),
         clusters=len(result.clusters),
     )
     return ScanRun(prepared, result)

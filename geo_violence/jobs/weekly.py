@@ -34,11 +34,14 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import pandas as pd
+
 from ..columns import TIMEZONE
 from ..errors import BusyError as BusyError  # raised by the lock; importable from here too
 from ..errors import DataError, InputFileError, OptionError
 from ..outputs import file_lock, manifest_base, process_alive, write_json
 from ..render import BASEMAPS
+from ..render.archive import ArchivedWeek, archive_html
 from ..sources.portal import FetchOptions, pull_crimes
 from ..stats.emerging import EmergingOptions
 from ..stats.hotspots import HotspotOptions
@@ -47,10 +50,10 @@ from ..stats.trends import MIN_STEPS as TREND_MIN_STEPS
 from ..stats.trends import TrendOptions
 from .compare import run_compare
 from .counts import run_counts
-from .emerging import run_emerging
+from .emerging import EMERGING_BINS, run_emerging
 from .hotspots import run_hotspots
 from .options import CubeOptions, MapOptions, UnitOptions
-from .report import run_report
+from .report import SUMMARY_HTML, run_report
 from .scan import ScanOptions, run_scan
 from .skeleton import MANIFEST_FILE
 from .trends import run_trends
@@ -59,6 +62,10 @@ logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".weekly.lock"
 LATEST = "latest"
+#: The archive page of every published week, beside ``latest``.
+ARCHIVE = "index.html"
+#: The name of a published week's link.
+WEEK_NAME = re.compile(r"\d{4}-W\d{2}")
 #: Where the published runs live; ``runs/YYYY-Www`` and ``runs/latest`` are symlinks into it.
 WEEKS_FOLDER = ".weeks"
 #: Set to a crash point's name to kill the job there (for the tests of interrupted runs).
@@ -397,22 +404,28 @@ def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyR
         staging = runs / f".staging-{week}-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         layers = {}
+        headlines = {}
         for position, layer in enumerate(config.layers):
-            layers[layer.units] = _analyse_layer(
-                config, layer, staging / _folder_name(layer), first, last
+            folder = staging / _folder_name(layer)
+            layers[layer.units], headlines[folder.name] = _analyse_layer(
+                config, layer, folder, first, last
             )
             if position == 0:
                 _crash_point("mid-write")
-        write_json(_manifest(config, week, first, last, pull, staging), staging / MANIFEST_FILE)
+        manifest = _manifest(config, week, first, last, pull, staging) | {"headlines": headlines}
+        write_json(manifest, staging / MANIFEST_FILE)
         _crash_point("before-publish")
         published = _publish(runs, staging, week)
-    logger.info("published %s", published)
+        write_archive(runs)
+    logger.info("published %s; the archive of every week is %s", published, runs / ARCHIVE)
     return WeeklyRun(week, published, pull, {k: published / v.name for k, v in layers.items()})
 
 
 def _analyse_layer(
     config: WeeklyConfig, layer: LayerConfig, folder: Path, first: dt.date, last: dt.date
-) -> Path:
+) -> tuple[Path, dict[str, int | None]]:
+    """Run every analysis of one layer into ``folder``; return it with the week's headline
+    figures for the archive (``None`` for an analysis the week was too thin for)."""
     store = config.path(config.output.store)
     analyses = config.analyses
     units = UnitOptions(
@@ -467,8 +480,9 @@ def _analyse_layer(
         overwrite=True,
     )
     (folder / MANIFEST_FILE).replace(folder / "manifest-compare.json")
+    alarms = None
     try:
-        run_scan(
+        scan = run_scan(
             store,
             folder,
             unit_options=units,
@@ -485,9 +499,11 @@ def _analyse_layer(
         logger.warning("%s: no early-warning scan this week: %s", folder.name, error)
     else:
         (folder / MANIFEST_FILE).replace(folder / "manifest-scan.json")
+        alarms = len(scan.result.alarms)
     months = _trend_months(config, last)
+    rising = None
     if months is not None:
-        _trends_or_note(
+        rising = _trends_or_note(
             store,
             folder,
             unit_options=units,
@@ -498,18 +514,66 @@ def _analyse_layer(
             overwrite=True,
         )
     run_report(folder, overwrite=True)
-    return folder
+    bins = pd.read_parquet(folder / EMERGING_BINS, columns=["step_start", "count", "bin"])
+    week_bins = bins[bins["step_start"] == bins["step_start"].max()]
+    return folder, {
+        "incidents": int(week_bins["count"].sum()),
+        "hot_units": int((week_bins["bin"] > 0).sum()),
+        "alarms": alarms,
+        "rising_units": rising,
+    }
 
 
-def _trends_or_note(store: Path, folder: Path, **options: object) -> None:
+def _trends_or_note(store: Path, folder: Path, **options: object) -> int | None:
     """The trends job, or a warning when the period is too thin for a trend (no event at all,
-    too few steps): the week still publishes."""
+    too few steps): the week still publishes. Returns the number of units rising (None
+    without trends)."""
     try:
-        run_trends(store, folder, **options)
+        run = run_trends(store, folder, **options)
     except DataError as error:
         logger.warning("%s: no trends this week: %s", folder.name, error)
-        return
+        return None
     (folder / MANIFEST_FILE).replace(folder / "manifest-trends.json")
+    return int((run.result.units["direction"] == "rising").sum())
+
+
+def write_archive(runs: Path) -> Path:
+    """Write ``runs/index.html`` (replaced atomically): every published week (the
+    ``runs/YYYY-Www`` links) with its headline figures per layer, and links to its summaries.
+
+    A week published before the archive existed, or whose manifest cannot be read, is listed
+    with the figures it has ("not computed" for the others).
+    """
+    weeks = []
+    for link in sorted(runs.iterdir()):
+        if not (link.is_symlink() and WEEK_NAME.fullmatch(link.name) and link.is_dir()):
+            continue
+        try:
+            manifest = json.loads((link / MANIFEST_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            logger.warning("the archive lists %s without figures: %s", link.name, error)
+            manifest = {}
+        headlines = manifest.get("headlines")
+        if not isinstance(headlines, dict):
+            headlines = {
+                folder.name: {}
+                for folder in sorted(link.iterdir())
+                if (folder / SUMMARY_HTML).exists()
+            }
+        weeks.append(
+            ArchivedWeek(
+                week=link.name,
+                first_day=str(manifest.get("first_day", "")),
+                last_day=str(manifest.get("last_day", "")),
+                layers={str(layer): dict(figures) for layer, figures in headlines.items()},
+                summaries={
+                    str(layer): f"{link.name}/{layer}/{SUMMARY_HTML}"
+                    for layer in headlines
+                    if (link / str(layer) / SUMMARY_HTML).exists()
+                },
+            )
+        )
+    return archive_html(weeks, runs / ARCHIVE, title="Weekly hot spot runs")
 
 
 def _trend_months(config: WeeklyConfig, last: dt.date) -> tuple[dt.date, dt.date] | None:
