@@ -64,9 +64,10 @@ BASEMAPS: dict[str, tuple[str, str] | None] = {
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
     ),
 }
-#: Gi* bins -3..3 of a week, as the hot spot maps colour them (ColorBrewer RdBu, colour-blind
-#: safe), with the slider's legend.
-BIN_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
+#: Gi* bins -3..3 of a week, as the hot spot maps colour them, with the slider's legend: hot in
+#: ColorBrewer's reds, cold in its purples (blue means fading on every map here: see
+#: :data:`geo_violence.render.emerging.CATEGORY_STYLE`).
+BIN_COLOURS = ("#6a51a3", "#9e9ac8", "#dadaeb", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
 BIN_LEGEND = (
     (BIN_COLOURS[6], "Hot, 99% confidence"),
     (BIN_COLOURS[5], "Hot, 95%"),
@@ -348,7 +349,9 @@ def _payload(units: gpd.GeoDataFrame, content: MapContent, basemap: str) -> dict
         "basemap": None,
         "series": None,
     }
-    payload["fields"]["headingLabel"] = content.legend_title or "class"
+    payload["fields"]["headingLabel"] = (
+        content.legend_title.split(":")[0].split(" (")[0] if content.legend_title else "class"
+    )
     if content.outlines is not None:
         for position, unit_id in enumerate(index):
             outline = content.outlines.get(unit_id)
@@ -360,6 +363,25 @@ def _payload(units: gpd.GeoDataFrame, content: MapContent, basemap: str) -> dict
     if content.series is not None:
         payload["series"] = _series(content.series)
     return payload
+
+
+def map_description(units: gpd.GeoDataFrame, content: MapContent) -> str:
+    """The map in words (its ``summary``, or :func:`map_summary`): for screen readers, and the
+    alternative text of its picture.
+
+    Examples
+    --------
+    >>> from geo_violence import load_units
+    >>> units = load_units("community_areas").units
+    >>> content = MapContent("T", pd.Series("#ffffff", index=units.index), [("#ffffff", "all")],
+    ...                      pd.DataFrame(index=units.index))
+    >>> map_description(units, content)[:40]
+    'T. Of 77 units: 77 all (Rogers Park, Wes'
+    """
+    if content.summary:
+        return content.summary
+    colours = [str(content.colours.get(unit_id, NO_DATA_COLOUR)) for unit_id in units.index]
+    return map_summary([str(name) for name in units[NAME].to_numpy()], colours, content)
 
 
 def map_summary(names: list[str], colours: list[str], content: MapContent) -> str:
