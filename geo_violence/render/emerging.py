@@ -99,6 +99,13 @@ def emerging_content(
         ],
         index=table.index,
     )
+    categories = pd.Series(
+        [
+            text + (NEIGHBOURS_ONLY if lone and not text.endswith(NEIGHBOURS_ONLY) else "")
+            for text, lone in zip(table["category"].astype(str), alone, strict=True)
+        ],
+        index=table.index,
+    )
     legend = []
     for code, style in CATEGORY_STYLE.items():
         if (codes[~alone] == code).any():
@@ -112,7 +119,7 @@ def emerging_content(
     ]
     hover = pd.DataFrame(
         {
-            "category": table["category"],
+            "category": categories,
             "incidents": table["total"],
             f"last {step}": table["last_count"],
         }
@@ -149,7 +156,7 @@ def emerging_content(
         legend=legend,
         hover=hover,
         popup=popup,
-        heading=table["category"].astype(str).str.capitalize(),
+        heading=categories.str.capitalize(),
         sentence=pd.Series(
             [
                 CATEGORY_STYLE[code][1] + (NEIGHBOURS_ONLY_SENTENCE if lone else "")

@@ -35,6 +35,8 @@ COLUMN_HEADERS = {
     "category": "category",
 }
 #: Columns holding p- or q-values: shown as "< 0.001" below a thousandth.
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 _P_COLUMN = re.compile(r"(^|_)(p|q)(_value)?$|^(p|q)_")
 
 
@@ -197,15 +199,17 @@ def summary_markdown(summary: Summary, path: str | Path) -> Path:
 
 
 def markdown_text(value: object) -> str:
-    """Text that Markdown shows as written: ``<``, ``>`` and ``&`` escaped (so no HTML runs),
-    quotes left as they are, table pipes and line breaks neutral.
+    """Text that Markdown shows as written and never runs as HTML: a ``<`` that could open a tag,
+    an ``&`` that could start an entity and every ``>`` escaped; quotes, a lone ``&`` and
+    ``< 0.001`` left as they read; table pipes and line breaks neutral.
 
     Examples
     --------
-    >>> print(markdown_text('"O' + "'" + 'Hare" & </script> | x'))
-    "O'Hare" &amp; &lt;/script&gt; \\| x
+    >>> print(markdown_text('"O' + "'" + 'Hare" & </script> | x < 0.001 &amp;'))
+    "O'Hare" & &lt;/script&gt; \\| x < 0.001 &amp;amp;
     """
-    text = html.escape(str(value), quote=False).replace("|", "\\|")
+    text = _ENTITY.sub("&amp;", str(value))
+    text = _TAG_OPEN.sub("&lt;", text).replace(">", "&gt;").replace("|", "\\|")
     return " ".join(text.split())
 
 

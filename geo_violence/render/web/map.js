@@ -236,40 +236,28 @@ function geoViolenceMap(map, data) {
 
   var outlines = {};
   data.outlines.forEach(function (item) { outlines[item.unit] = item.outline; });
+  var thin = n > 1000;  // thousands of cells: a hairline, or the edges hide the colours
   function edge(unit) {
-    return {weight: outlines[unit] ? 3 : 0.8, color: outlines[unit] || "#555555"};
+    if (outlines[unit]) return {weight: 3, color: outlines[unit]};
+    return thin ? {weight: 0.3, color: "#8a8a8a"} : {weight: 0.8, color: "#555555"};
   }
 
   var layers = [];
   var shapes = L.featureGroup();
   var lastFocused = null;
-  for (var unit = 0; unit < n; unit++) {
-    (function (unit) {
-      var style = edge(unit);
-      var layer = L.polygon(rings(geometry.shapes[unit]), {
-        fillColor: colourOf(unit), color: style.color, weight: style.weight, fillOpacity: 0.85
-      });
-      layers[unit] = layer;
-      layer.bindTooltip(function () { return hoverContent(unit); }, {sticky: true});
-      layer.bindPopup(function () { return popupContent(unit); }, {maxWidth: 300});
-      layer.on("mouseover", function () { layer.setStyle({weight: 2.2, color: "#000000"}); });
-      layer.on("mouseout", function () { layer.setStyle(edge(unit)); });
-      layer.addTo(shapes);
-    })(unit);
-  }
-  shapes.addTo(map);
-
   // the keyboard: each unit takes the focus (Tab), Enter or Space opens its popup, Escape
-  // closes it and gives the focus back to the unit
-  layers.forEach(function (layer, unit) {
+  // closes it and gives the focus back to the unit (a path exists once the map has a view)
+  function keyboard(layer, unit) {
     var path = layer.getElement();
-    if (!path) return;
+    if (!path || path.hasAttribute("tabindex")) return;
     path.setAttribute("tabindex", "0");
     path.setAttribute("role", "button");
     path.setAttribute("aria-label", names[unit] + (heading(unit) ? ": " + heading(unit) : ""));
     path.addEventListener("focus", function () {
       layer.setStyle({weight: 3, color: "#000000"});
-      if (!map.hasLayer(layer.getPopup() || {})) layer.openTooltip(labelPoint(unit));
+      if (!map.getContainer().classList.contains("gv-popup-open")) {
+        layer.openTooltip(labelPoint(unit));
+      }
     });
     path.addEventListener("blur", function () {
       layer.setStyle(edge(unit));
@@ -283,7 +271,24 @@ function geoViolenceMap(map, data) {
         layer.openPopup(labelPoint(unit));
       }
     });
-  });
+  }
+  for (var unit = 0; unit < n; unit++) {
+    (function (unit) {
+      var style = edge(unit);
+      var layer = L.polygon(rings(geometry.shapes[unit]), {
+        fillColor: colourOf(unit), color: style.color, weight: style.weight, fillOpacity: 0.85
+      });
+      layers[unit] = layer;
+      layer.bindTooltip(function () { return hoverContent(unit); }, {sticky: true});
+      layer.bindPopup(function () { return popupContent(unit); }, {maxWidth: 300});
+      layer.on("mouseover", function () { layer.setStyle({weight: 2.2, color: "#000000"}); });
+      layer.on("mouseout", function () { layer.setStyle(edge(unit)); });
+      layer.on("add", function () { keyboard(layer, unit); });
+      layer.addTo(shapes);
+    })(unit);
+  }
+  shapes.addTo(map);
+
   map.getContainer().addEventListener("keydown", function (event) {
     if (event.key === "Escape" && map.getContainer().classList.contains("gv-popup-open")) {
       map.closePopup();
