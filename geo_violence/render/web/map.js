@@ -307,28 +307,24 @@ function geoViolenceMap(map, data) {
   });
   map.on("click", function () { lastFocused = null; });
 
-  // fit the city once the map has a size: an iframe below the fold or not yet laid out has
-  // none when this runs, and a fit on a zero-size map leaves every shape out of view
-  var bounds = shapes.getBounds(), fitted = false;
+  // fit the city once the map has a size (an iframe below the fold or not yet laid out has
+  // none when this runs, and a fit on a zero-size map leaves every shape out of view), and again
+  // whenever its size changes (a phone turned, an article's column resized) until the reader
+  // moves or zooms the map
+  var bounds = shapes.getBounds(), moved = false, fitting = false;
   function fit() {
     map.invalidateSize();
     var size = map.getSize();
-    if (!fitted && size.x > 0 && size.y > 0 && bounds.isValid()) {
-      map.fitBounds(bounds, {padding: [8, 8]});
-      fitted = true;
-    }
+    if (moved || size.x === 0 || size.y === 0 || !bounds.isValid()) return;
+    fitting = true;
+    map.fitBounds(bounds, {padding: [8, 8], animate: false});
+    fitting = false;
   }
+  map.on("dragstart", function () { moved = true; });
+  map.on("zoomstart", function () { if (!fitting) moved = true; });
   fit();
-  if (!fitted) {
-    if (window.ResizeObserver) {
-      var observer = new ResizeObserver(function () {
-        fit();
-        if (fitted) observer.disconnect();
-      });
-      observer.observe(map.getContainer());
-    }
-    window.addEventListener("load", fit);
-  }
+  if (window.ResizeObserver) new ResizeObserver(fit).observe(map.getContainer());
+  window.addEventListener("load", fit);
   if (embedded) map.scrollWheelZoom.disable();  // scrolling the article must not zoom the map
   L.control.scale().addTo(map);
 
