@@ -413,7 +413,8 @@ function geoViolenceMap(map, data) {
       slider.max = series.dates.length - 1;
       slider.value = state.step;
       slider.setAttribute("aria-label", "colour by the Gi* of one " + series.stepName);
-      dateLabel = el("span", "gv-date", overview + "; move the slider for each " + series.stepName);
+      dateLabel = el("span", "gv-date", overview);
+      dateLabel.appendChild(el("span", "gv-hint", "; move the slider for each " + series.stepName));
       dateLabel.setAttribute("aria-live", "polite");
       backButton = el("button", "gv-back", "categories");
       backButton.type = "button";
