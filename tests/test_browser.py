@@ -279,5 +279,6 @@ def test_every_text_output_carries_the_names_as_text(site):
         page = (folder / name).read_text(encoding="utf-8")
         assert "<img src=x" not in page and '</script>"' not in page, name
     embed = (folder / "embed.html").read_text(encoding="utf-8")
-    assert 'sandbox="allow-scripts"' in embed and 'src="emerging.html"' in embed
+    assert 'sandbox="allow-scripts"' in embed and 'src="emerging.html?childId=' in embed
+    assert '<noscript><img src="emerging.png" alt="' in embed  # the picture for no scripts
     assert (folder / "emerging.png").read_bytes()[:4] == b"\x89PNG"

@@ -26,6 +26,7 @@ from ..stats.backtest import backtest, forecast_ranking, last_steps
 from ..stats.emerging import recent_steps_of
 from ..stats.forecast import forecast_counts, history_needed
 from ..stats.outreach import RECENT_STEPS, rank_by_expected, watch_list
+from ..units.catalogue import catalogue
 from .compare import SHIFT_CSV, SHIFT_MAP
 from .emerging import EMERGING_BINS, EMERGING_CSV, EMERGING_MAP
 from .hotspots import HOTSPOTS_MAP
@@ -445,10 +446,15 @@ def _yearly(ratio: float) -> str:
 
 
 def _source(manifest: dict) -> str:
+    """The incident files, and the units in words ("Chicago community areas (libpysal)")."""
     inputs = manifest.get("inputs") or []
     if not inputs:
         return "not recorded"
     names = [Path(item.get("path", "")).name for item in inputs]
+    units = ((manifest.get("options") or {}).get("units") or {}).get("units")
+    spec = catalogue().get(str(units)) if units else None
+    if spec is not None and spec.embedded and len(names) > 1:
+        names = [*names[:-1], f"Chicago {spec.title.lower()} (libpysal)"]
     return ", ".join(name for name in names if name)
 
 

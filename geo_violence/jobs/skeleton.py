@@ -49,6 +49,7 @@ from ..outputs import (
 from ..progress import timed
 from ..render import MapContent, map_png, write_map
 from ..render.embed import write_embed
+from ..render.page import map_description
 from ..sources.incidents import IncidentRead, read_incidents
 from ..sources.population import align_population, read_population
 from ..units.assign import Assignment, assign_units
@@ -325,7 +326,14 @@ def write_map_files(
         png_name = Path(html_name).with_suffix(".png").name
         written[png_name] = map_png(units, content, folder / png_name)
     if options.embed:
-        written[EMBED_FILE] = write_embed(folder / EMBED_FILE, html_name, content.title)
+        picture = Path(html_name).with_suffix(".png").name if options.png else None
+        written[EMBED_FILE] = write_embed(
+            folder / EMBED_FILE,
+            html_name,
+            content.title,
+            picture=picture,
+            description=map_description(units, content),
+        )
     return written
 
 

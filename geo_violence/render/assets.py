@@ -1,9 +1,8 @@
 """Leaflet's script and stylesheet, read at run time from the installed ``xstatic-leaflet``
 package and inlined, so a page works offline and in a sandboxed iframe (no CDN).
 
-``xstatic-leaflet`` ships Leaflet itself (the same 1.9.3 that folium links to); the maps need
-nothing else of folium's default assets (jQuery, Bootstrap, icon fonts are for markers and
-widgets we do not use).
+``xstatic-leaflet`` ships Leaflet itself (1.9.3); the maps need nothing else (no jQuery,
+Bootstrap or icon fonts: they are for markers and widgets we do not use).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import functools
 import re
 from pathlib import Path
 
-import folium
 import xstatic.pkg.leaflet as xstatic_leaflet
 
 _IMAGE_URL = re.compile(r"url\((?:['\"])?images/([\w.-]+\.png)(?:['\"])?\)")
@@ -53,20 +51,3 @@ def leaflet_stylesheet() -> str:
         return f"url(data:image/png;base64,{base64.b64encode(image).decode('ascii')})"
 
     return _IMAGE_URL.sub(embed, text).replace("</style", "<\\/style")
-
-
-def inline_leaflet(page: folium.Map) -> folium.Map:
-    """Replace a folium map's CDN scripts and stylesheets by Leaflet, inlined.
-
-    Examples
-    --------
-    >>> page = inline_leaflet(folium.Map(tiles=None))
-    >>> "cdn.jsdelivr.net" in page.get_root().render()
-    False
-    """
-    page.default_js = []
-    page.default_css = []
-    header = page.get_root().header
-    header.add_child(folium.Element(f"<style>{leaflet_stylesheet()}</style>"), name="leaflet_css")
-    header.add_child(folium.Element(f"<script>{leaflet_javascript()}</script>"), name="leaflet_js")
-    return page

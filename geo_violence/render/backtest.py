@@ -116,8 +116,8 @@ def _bars(rows: pd.DataFrame, kinds: dict[str, str], k: int) -> str:
 def _table(rows: pd.DataFrame, kinds: dict[str, str], k: int) -> str:
     esc = html.escape
     lines = [
-        f'<div class="table"><table><caption>Top {k}: captured share, and the difference from '
-        "the forecast"
+        f'<div class="table" tabindex="0" role="region" aria-label="Top {k}, as a table">'
+        f"<table><caption>Top {k}: captured share, and the difference from the forecast"
         "</caption><thead><tr><th>ranking</th><th>kind</th><th>captured (95% interval)</th>"
         "<th>minus the forecast (standard error)</th></tr></thead><tbody>"
     ]

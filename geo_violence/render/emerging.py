@@ -10,30 +10,56 @@ import numpy as np
 import pandas as pd
 
 from ..stats.emerging import recent_text
-from .page import MapContent, MapSeries, write_map
+from .page import HATCHED, MapContent, MapSeries, write_map
 from .shift import rate_ratio_texts
 
-#: Colour and one-sentence explanation of each category: reds for hot, blues for cold, darker
-#: for the newer and stronger patterns.
+#: Colour and one-sentence explanation of each category, in the colours every map here uses:
+#: warm (reds, oranges) where violence concentrates, darker for the newer and stronger patterns;
+#: blue where a hot spot is fading (diminishing, historical: the blues of ``shift.html``'s
+#: "fading" and "cooling"); purple where few incidents cluster (cold spots). Diminishing (blue)
+#: and sporadic (orange) are never confused.
 CATEGORY_STYLE = {
     1: ("#67000d", "New hot spot: hot in the last step, never before."),
     2: ("#a50f15", "Consecutive hot spot: hot in an unbroken run of recent steps, not before."),
     3: ("#cb181d", "Intensifying hot spot: hot almost always, and getting hotter."),
     4: ("#ef3b2c", "Persistent hot spot: hot almost always, with no clear trend."),
-    5: ("#fb6a4a", "Diminishing hot spot: hot almost always, but cooling."),
-    6: ("#fc9272", "Sporadic hot spot: hot now and on and off before, never cold."),
-    7: ("#fcbba1", "Oscillating hot spot: hot now, but cold at some earlier step."),
-    8: ("#fee0d2", "Historical hot spot: hot almost always, but not in the last step."),
+    6: ("#fd8d3c", "Sporadic hot spot: hot now and on and off before, never cold."),
+    7: ("#fdd0a2", "Oscillating hot spot: hot now, but cold at some earlier step."),
+    5: ("#2166ac", "Diminishing hot spot, fading: hot almost always, but cooling."),
+    8: ("#67a9cf", "Historical hot spot, faded: hot almost always before, not in the last step."),
     0: ("#f7f7f7", "No pattern."),
-    -8: ("#deebf7", "Historical cold spot: cold almost always, but not in the last step."),
-    -7: ("#c6dbef", "Oscillating cold spot: cold now, but hot at some earlier step."),
-    -6: ("#9ecae1", "Sporadic cold spot: cold now and on and off before, never hot."),
-    -5: ("#6baed6", "Diminishing cold spot: cold almost always, but warming."),
-    -4: ("#4292c6", "Persistent cold spot: cold almost always, with no clear trend."),
-    -3: ("#2171b5", "Intensifying cold spot: cold almost always, and getting colder."),
-    -2: ("#08519c", "Consecutive cold spot: cold in an unbroken run of recent steps."),
-    -1: ("#08306b", "New cold spot: cold in the last step, never before."),
+    -8: ("#efedf5", "Historical cold spot: cold almost always, but not in the last step."),
+    -7: ("#dadaeb", "Oscillating cold spot: cold now, but hot at some earlier step."),
+    -6: ("#bcbddc", "Sporadic cold spot: cold now and on and off before, never hot."),
+    -5: ("#9e9ac8", "Diminishing cold spot: cold almost always, but warming."),
+    -4: ("#807dba", "Persistent cold spot: cold almost always, with no clear trend."),
+    -3: ("#6a51a3", "Intensifying cold spot: cold almost always, and getting colder."),
+    -2: ("#54278f", "Consecutive cold spot: cold in an unbroken run of recent steps."),
+    -1: ("#3f007d", "New cold spot: cold in the last step, never before."),
 }
+#: The lead's suffix of a category whose unit has no incident of its own in the period.
+NEIGHBOURS_ONLY = " (neighbours only)"
+#: What the legend's colours say, above its classes.
+LEGEND_TITLE = (
+    "Category: red where violence concentrates, blue where it fades, purple where it stays low"
+)
+
+
+def neighbours_only_style(colour: str, label: str) -> tuple[str, str]:
+    """The legend row of a class's units that have no incident of their own: striped.
+
+    Examples
+    --------
+    >>> colour, label = neighbours_only_style("#a50f15", "Consecutive hot spot: hot in a run.")
+    >>> colour, label.split(":")[0]
+    ('hatched #a50f15', 'Consecutive hot spot (neighbours only, striped)')
+    """
+    name = label.split(":")[0].rstrip(".").split(",")[0]
+    return (
+        HATCHED + colour,
+        f"{name}{NEIGHBOURS_ONLY[:-1]}, striped): no incident of its own; its neighbours make "
+        "it one.",
+    )
 
 
 def emerging_content(
@@ -65,9 +91,27 @@ def emerging_content(
     ['Consecutive hot spot: hot in an unbroken run of recent steps, not before.']
     """
     codes = table["category_code"].astype(int)
-    colours = codes.map(lambda code: CATEGORY_STYLE[code][0])
-    present = set(codes)
-    legend = [style for code, style in CATEGORY_STYLE.items() if code in present]
+    alone = neighbours_only(table, codes, "total")
+    colours = pd.Series(
+        [
+            (HATCHED if lone else "") + CATEGORY_STYLE[code][0]
+            for code, lone in zip(codes, alone, strict=True)
+        ],
+        index=table.index,
+    )
+    categories = pd.Series(
+        [
+            text + (NEIGHBOURS_ONLY if lone and not text.endswith(NEIGHBOURS_ONLY) else "")
+            for text, lone in zip(table["category"].astype(str), alone, strict=True)
+        ],
+        index=table.index,
+    )
+    legend = []
+    for code, style in CATEGORY_STYLE.items():
+        if (codes[~alone] == code).any():
+            legend.append(style)
+        if (codes[alone] == code).any():
+            legend.append(neighbours_only_style(*style))
     step = series.step_name if series is not None else "step"
     trend = [
         _trend_text(tau, p, slope)
@@ -75,7 +119,7 @@ def emerging_content(
     ]
     hover = pd.DataFrame(
         {
-            "category": table["category"],
+            "category": categories,
             "incidents": table["total"],
             f"last {step}": table["last_count"],
         }
@@ -112,11 +156,18 @@ def emerging_content(
         legend=legend,
         hover=hover,
         popup=popup,
-        heading=table["category"].str.capitalize(),
-        sentence=codes.map(lambda code: CATEGORY_STYLE[code][1]),
+        heading=categories.str.capitalize(),
+        sentence=pd.Series(
+            [
+                CATEGORY_STYLE[code][1] + (NEIGHBOURS_ONLY_SENTENCE if lone else "")
+                for code, lone in zip(codes, alone, strict=True)
+            ],
+            index=table.index,
+        ),
         subtitle=subtitle,
         source=source,
         series=series,
+        legend_title=LEGEND_TITLE,
     )
 
 
@@ -151,6 +202,38 @@ def emerging_map(
     """
     content = emerging_content(table, title=title, series=series, subtitle=subtitle, source=source)
     return write_map(units, content, path, basemap=basemap)
+
+
+#: Said of a unit called a hot spot whose own incidents are none: its neighbours make it one.
+NEIGHBOURS_ONLY_SENTENCE = (
+    " No incident of its own in the period: its neighbours' incidents make it one (a hot "
+    "region, not a hot place)."
+)
+
+
+def neighbours_only(table: pd.DataFrame, codes: pd.Series, count_column: str) -> pd.Series:
+    """Whether each unit is a hot spot only through its neighbours: its category says so (the
+    suffix " (neighbours only)"), or it is hot with no incident of its own.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"category": ["consecutive hot spot", "new hot spot (neighbours only)",
+    ...     "consecutive hot spot"], "total": [4, 0, 0]})
+    >>> neighbours_only(table, pd.Series([2, 1, 2]), "total").tolist()
+    [False, True, True]
+    """
+    hot = codes.to_numpy() > 0
+    said = (
+        table["category"].astype(str).str.endswith(NEIGHBOURS_ONLY).to_numpy()
+        if "category" in table
+        else np.zeros(len(table), dtype=bool)
+    )
+    none_own = (
+        (pd.to_numeric(table[count_column], errors="coerce").fillna(0) == 0).to_numpy()
+        if count_column in table
+        else np.zeros(len(table), dtype=bool)
+    )
+    return pd.Series(said | (hot & none_own), index=table.index)
 
 
 def _trend_text(tau: float, p: float, slope: float) -> str:

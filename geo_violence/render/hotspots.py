@@ -1,15 +1,18 @@
-"""The map of local hot spots: Gi* classes, with LISA clusters on hover."""
+"""The map of local hot spots: Gi* classes, with the LISA cluster on hover and in the popup."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from .page import BIN_COLOURS, NO_DATA_COLOUR, MapContent, MapSeries, write_map
+from .emerging import NEIGHBOURS_ONLY_SENTENCE, neighbours_only, neighbours_only_style
+from .page import BIN_COLOURS, HATCHED, NO_DATA_COLOUR, MapContent, MapSeries, write_map
 
-#: Gi* classes as ArcGIS bins them, in a diverging red-blue scheme that is colour-blind safe.
+#: Gi* classes as ArcGIS bins them: hot in reds, cold in purples (blue means fading on every map
+#: here), colour-blind safe.
 GI_CLASS_STYLE = {
     3: (BIN_COLOURS[6], "Hot spot, 99% confidence: far more incidents around it than chance."),
     2: (BIN_COLOURS[5], "Hot spot, 95% confidence."),
@@ -44,21 +47,32 @@ def hotspot_content(
     style = table["gi_class"].map(
         lambda value: NOT_TESTED_STYLE if pd.isna(value) else GI_CLASS_STYLE[int(value)]
     )
-    colours = style.map(lambda pair: pair[0])
+    classes = pd.to_numeric(table["gi_class"], errors="coerce").fillna(0).astype(int)
+    alone = neighbours_only(table, classes, "count")
+    colours = pd.Series(
+        [(HATCHED if lone else "") + pair[0] for pair, lone in zip(style, alone, strict=True)],
+        index=table.index,
+    )
     headings = style.map(lambda pair: pair[1].split(":")[0].rstrip("."))
+    headings = headings.where(~alone, headings + " (neighbours only)")
     hover = pd.DataFrame({"incidents": table["count"], "Gi* class": headings})
     if "rate" in table:
         hover.insert(1, "rate per 100,000", table["rate"])
+    hover["LISA cluster"] = table["lisa_cluster"]
     popup = hover.drop(columns="Gi* class").assign(
-        **{
-            "Gi* z": table["gi_z"],
-            "q (after correction)": table["gi_q"],
-            "LISA cluster": table["lisa_cluster"],
-        }
+        **{"Gi* z": table["gi_z"], "q (after correction)": table["gi_q"]}
     )
-    legend = list(GI_CLASS_STYLE.values())
+    popup = popup[[c for c in popup.columns if c != "LISA cluster"] + ["LISA cluster"]]
+    legend = []
+    for value, row in GI_CLASS_STYLE.items():
+        legend.append(row)
+        if (alone & (classes == value) & table["gi_class"].notna()).any():
+            legend.append(neighbours_only_style(*row))
     if table["gi_class"].isna().any():
         legend.append(NOT_TESTED_STYLE)
+    sentence = pd.Series(
+        np.where(alone, NEIGHBOURS_ONLY_SENTENCE.strip(), ""), index=table.index, dtype=object
+    )
     return MapContent(
         title=title,
         colours=colours,
@@ -66,9 +80,11 @@ def hotspot_content(
         hover=hover,
         popup=popup,
         heading=headings,
+        sentence=sentence,
         subtitle=subtitle,
         source=source,
         series=series,
+        legend_title="Gi* hot and cold spots (red: hot, purple: cold)",
     )
 
 

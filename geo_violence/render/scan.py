@@ -106,6 +106,7 @@ def scan_content(
         subtitle=subtitle,
         source=source,
         outlines=outlines,
+        legend_title="Clusters of the scan",
         series=MapSeries(
             dates=dates,
             counts=counts,

@@ -88,6 +88,7 @@ def shift_content(
         sentence=table["label"].map(lambda label: LABEL_STYLE[label][1]),
         subtitle=subtitle,
         source=source,
+        legend_title="Change between the periods (red: rose, blue: fell)",
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..outputs import write_atomically
-from .page import NO_DATA_COLOUR, SIMPLIFY_FEET, MapContent
+from .page import HATCHED, NO_DATA_COLOUR, SIMPLIFY_FEET, MapContent
 
 #: Width of one panel, in inches; the figure is as wide as its panels.
 PANEL_INCHES = 4.2
@@ -90,14 +90,21 @@ def panels_png(
     if categories is not None:
         label, colours, legend = categories
         axis = axes[-1]
-        gpd.GeoSeries(shapes).plot(
-            ax=axis,
-            color=colours.reindex(units.index).fillna(NO_DATA_COLOUR).to_list(),
-            edgecolor="#555555",
-            linewidth=0.2,
+        colours = colours.reindex(units.index).fillna(NO_DATA_COLOUR).astype(str)
+        hatched = colours.str.startswith(HATCHED).to_numpy()
+        gpd.GeoSeries(shapes[~hatched]).plot(
+            ax=axis, color=colours[~hatched].to_list(), edgecolor="#555555", linewidth=0.2
         )
+        if hatched.any():  # striped: a unit whose class comes from its neighbours only
+            gpd.GeoSeries(shapes[hatched]).plot(
+                ax=axis,
+                facecolor="#ffffff",
+                edgecolor=colours[hatched].str.slice(len(HATCHED)).to_list(),
+                hatch="////",
+                linewidth=0.2,
+            )
         axis.legend(
-            handles=[Patch(facecolor=c, edgecolor="#555555", label=t) for c, t in legend],
+            handles=[_patch(Patch, c, t) for c, t in legend],
             loc="lower left",
             fontsize=7,
             frameon=True,
@@ -115,6 +122,14 @@ def panels_png(
         return write_atomically(path, save)
     finally:
         plt.close(figure)
+
+
+def _patch(patch_class, colour: str, label: str):
+    """A legend patch: filled, or striped for a ``"hatched #rrggbb"`` colour."""
+    if colour.startswith(HATCHED):
+        base = colour[len(HATCHED) :]
+        return patch_class(facecolor="#ffffff", edgecolor=base, hatch="////", label=label)
+    return patch_class(facecolor=colour, edgecolor="#555555", label=label)
 
 
 def map_png(units: gpd.GeoDataFrame, content: MapContent, path: str | Path) -> Path:

@@ -122,6 +122,7 @@ def trends_content(
         sentence=table["label"].map(lambda label: LABEL_STYLE[label][1]),
         subtitle=subtitle,
         source=source,
+        legend_title="Change over the period (red: rising, blue: falling)",
         series=MapSeries(
             dates=dates,
             counts=counts,
