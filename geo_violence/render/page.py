@@ -24,6 +24,7 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
+from ..choices import BASEMAPS
 from ..columns import MAP_CRS, NAME
 from ..errors import OptionError
 from ..outputs import write_atomically
@@ -34,19 +35,6 @@ NO_DATA_COLOUR = "#d9d9d9"
 SIMPLIFY_FEET = 15.0
 #: Coordinates on maps are rounded to this many degrees (about a metre).
 DEGREE_PRECISION = 1e-5
-#: Basemap tiles: none by default (the map reads without them), or a light or an OSM basemap.
-BASEMAPS: dict[str, tuple[str, str] | None] = {
-    "none": None,
-    "light": (
-        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
-        'contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
-    ),
-    "osm": (
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-    ),
-}
 #: Gi* bins -3..3 of a week, as the hot spot maps colour them (ColorBrewer RdBu, colour-blind
 #: safe), with the slider's legend.
 BIN_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
