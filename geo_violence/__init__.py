@@ -15,13 +15,10 @@ The public API, in the order data flows through it::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
 
 # first, before the heavy imports: in the command line, Ctrl-C during start-up is one line
 from . import errors  # noqa: F401
-from .cube.counts import Cube, build_cube
-from .cube.periods import Period, parse_period
-from .cube.scale import dask_parquet_cube, stream_parquet_cube
 from .errors import (
     DataError,
     GeoViolenceError,
@@ -32,50 +29,88 @@ from .errors import (
     PeriodError,
     UnitsError,
 )
-from .jobs import (
-    CountsSource,
-    CubeOptions,
-    MapOptions,
-    NeighbourOptions,
-    PreparedCube,
-    ReadOptions,
-    UnitOptions,
-    prepare_cube,
-    run_compare,
-    run_counts,
-    run_demo,
-    run_emerging,
-    run_hotspots,
-    run_report,
-)
-from .jobs.backtest import BacktestRun, run_backtest
-from .jobs.scan import ScanOptions, ScanRun, run_scan
-from .jobs.trends import TrendsRun, run_trends
-from .render import MapContent, MapSeries, emerging_content, write_map
-from .sources.aggregates import read_unit_counts
-from .sources.incidents import PORTAL_COLUMNS, IncidentColumns, IncidentRead, read_incidents
-from .sources.population import align_population, read_population
-from .sources.portal import FetchOptions, pull_crimes
-from .stats import adjust_p, local_gi_star, local_moran
-from .stats.backtest import Backtest, backtest
-from .stats.emerging import EmergingOptions, emerging_hotspots, space_time_gi_star
-from .stats.forecast import Forecast, forecast_counts
-from .stats.hotspots import HotspotOptions, hotspot_table
-from .stats.outreach import rank_for_outreach
-from .stats.scan import ScanResult, space_time_scan
-from .stats.shift import ShiftOptions, compare_periods, rate_ratio_test, share_test
-from .stats.trend import mann_kendall
-from .stats.trends import TrendOptions, TrendResult, detect_trends
-from .units.assign import Assignment, CodeAgreement, assign_units
-from .units.layers import LayerSpec, UnitLayer, catalogue, load_units
-from .units.locate import locate_points
-from .units.neighbours import Neighbours, build_weights
-from .units.polygon_grid import PolygonGrid, locate_many
 
-try:
-    __version__ = version("geo-violence")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+#: Each public name and the module it comes from: imported on first use, so that
+#: ``import geo_violence`` and ``geo-violence --help`` do not pay for numpy, pandas,
+#: scipy, numba and folium (see ``tests/test_startup.py``).
+_LAZY = {
+    "Cube": ".cube.counts",
+    "build_cube": ".cube.counts",
+    "Period": ".cube.periods",
+    "parse_period": ".cube.periods",
+    "dask_parquet_cube": ".cube.scale",
+    "stream_parquet_cube": ".cube.scale",
+    "CountsSource": ".jobs",
+    "CubeOptions": ".jobs",
+    "MapOptions": ".jobs",
+    "NeighbourOptions": ".jobs",
+    "PreparedCube": ".jobs",
+    "ReadOptions": ".jobs",
+    "UnitOptions": ".jobs",
+    "prepare_cube": ".jobs",
+    "run_compare": ".jobs",
+    "run_counts": ".jobs",
+    "run_demo": ".jobs",
+    "run_emerging": ".jobs",
+    "run_hotspots": ".jobs",
+    "run_report": ".jobs",
+    "BacktestRun": ".jobs.backtest",
+    "run_backtest": ".jobs.backtest",
+    "ScanOptions": ".jobs.scan",
+    "ScanRun": ".jobs.scan",
+    "run_scan": ".jobs.scan",
+    "TrendsRun": ".jobs.trends",
+    "run_trends": ".jobs.trends",
+    "MapContent": ".render",
+    "MapSeries": ".render",
+    "emerging_content": ".render",
+    "write_map": ".render",
+    "read_unit_counts": ".sources.aggregates",
+    "PORTAL_COLUMNS": ".sources.incidents",
+    "IncidentColumns": ".sources.incidents",
+    "IncidentRead": ".sources.incidents",
+    "read_incidents": ".sources.incidents",
+    "align_population": ".sources.population",
+    "read_population": ".sources.population",
+    "FetchOptions": ".sources.portal",
+    "pull_crimes": ".sources.portal",
+    "adjust_p": ".stats",
+    "local_gi_star": ".stats",
+    "local_moran": ".stats",
+    "Backtest": ".stats.backtest",
+    "backtest": ".stats.backtest",
+    "EmergingOptions": ".stats.emerging",
+    "emerging_hotspots": ".stats.emerging",
+    "space_time_gi_star": ".stats.emerging",
+    "Forecast": ".stats.forecast",
+    "forecast_counts": ".stats.forecast",
+    "HotspotOptions": ".stats.hotspots",
+    "hotspot_table": ".stats.hotspots",
+    "rank_for_outreach": ".stats.outreach",
+    "ScanResult": ".stats.scan",
+    "space_time_scan": ".stats.scan",
+    "ShiftOptions": ".stats.shift",
+    "compare_periods": ".stats.shift",
+    "rate_ratio_test": ".stats.shift",
+    "share_test": ".stats.shift",
+    "mann_kendall": ".stats.trend",
+    "TrendOptions": ".stats.trends",
+    "TrendResult": ".stats.trends",
+    "detect_trends": ".stats.trends",
+    "Assignment": ".units.assign",
+    "CodeAgreement": ".units.assign",
+    "assign_units": ".units.assign",
+    "LayerSpec": ".units.layers",
+    "UnitLayer": ".units.layers",
+    "catalogue": ".units.layers",
+    "load_units": ".units.layers",
+    "locate_points": ".units.locate",
+    "Neighbours": ".units.neighbours",
+    "build_weights": ".units.neighbours",
+    "PolygonGrid": ".units.polygon_grid",
+    "locate_many": ".units.polygon_grid",
+}
+
 
 __all__ = [
     "PORTAL_COLUMNS",
@@ -163,3 +198,24 @@ __all__ = [
     "stream_parquet_cube",
     "write_map",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name on first use (PEP 562)."""
+    if name == "__version__":  # read from the installed metadata on first use, too
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("geo-violence")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            return "0+unknown"
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})

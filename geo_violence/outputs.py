@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from .errors import BusyError, InputFileError, OutputExistsError
+
+if TYPE_CHECKING:  # pandas and pyarrow load when a table is written: locks and atomic writes,
+    import pandas as pd  # which every command takes first, import neither
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +195,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> import pandas as pd
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
     >>> _ = write_csv(pd.DataFrame({"name": ["A\\rB", "=1"], "n": [1, 2]}), path)
     >>> pd.read_csv(path)["name"].tolist()
@@ -206,6 +207,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def _holds_return(frame: pd.DataFrame) -> bool:
+    import pandas as pd
+
     for column in frame.columns:
         values = frame[column]
         if isinstance(values.dtype, pd.CategoricalDtype):
@@ -232,10 +235,13 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> frame = pd.DataFrame({"name": ["=HYPERLINK(1)", "-87.6", "@x", "Loop"], "n": [-1, 2, 3, 4]})
     >>> escape_formulas(frame)["name"].tolist()
     ["'=HYPERLINK(1)", '-87.6', "'@x", 'Loop']
     """
+    import pandas as pd
+
     escaped = {}
     for column in frame.columns:
         values = frame[column]
@@ -257,6 +263,7 @@ def unescape_formulas(values: pd.Series) -> pd.Series:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> unescape_formulas(pd.Series(["'=1+1", "'-87.6", "Loop"])).tolist()
     ['=1+1', "'-87.6", 'Loop']
     """
@@ -304,11 +311,15 @@ def write_parquet(frame: pd.DataFrame, path: str | Path, run_metadata: dict) -> 
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> import pandas as pd
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
     >>> _ = write_parquet(pd.DataFrame({"a": [1]}), path, {"seed": 1})
     >>> read_run_metadata(path)["seed"]
     1
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if hasattr(frame, "to_wkb") and hasattr(frame, "geometry"):
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)  # geopandas writes the GeoParquet "geo" metadata
@@ -323,6 +334,8 @@ def write_parquet(frame: pd.DataFrame, path: str | Path, run_metadata: dict) -> 
 
 def read_run_metadata(path: str | Path) -> dict:
     """The run metadata that :func:`write_parquet` stored in a Parquet file."""
+    import pyarrow.parquet as pq
+
     schema_metadata = pq.read_schema(path).metadata or {}
     return json.loads(schema_metadata.get(PARQUET_METADATA_KEY, b"{}"))
 

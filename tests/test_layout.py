@@ -19,6 +19,7 @@ STAGES = {
     "columns": 0,
     "codes": 0,
     "outputs": 0,
+    "choices": 0,
     "progress": 0,
     "sources": 1,
     "units": 2,

@@ -7,22 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..cube.scale import ENGINES
+from ..choices import ENGINES
 from ..errors import OptionError
-from ..jobs import (
-    CountsSource,
-    run_compare,
-    run_counts,
-    run_demo,
-    run_emerging,
-    run_hotspots,
-    run_report,
-)
-from ..jobs.backtest import run_backtest
-from ..jobs.counts import run_scaled_counts
-from ..jobs.scan import alarm_lines, run_scan
-from ..jobs.trends import run_trends
-from ..jobs.weekly import config_toml, read_config, run_weekly
 from .app import logger, main
 from .options import (
     COUNT,
@@ -63,6 +49,8 @@ def counts(
     incidents: Path, out_dir: Path, overwrite: bool, engine: str, scheduler: str | None, **options
 ) -> None:
     """Counts per unit per step: counts.parquet, rejects.csv, unassigned.csv, manifest.json."""
+    from ..jobs.counts import run_counts, run_scaled_counts  # here: --help stays fast
+
     if engine != "memory":
         if options["read_options"].filter_category:
             raise OptionError("--filter-category works with --engine memory only")
@@ -95,6 +83,8 @@ def counts(
 @output_options("maps/hotspots")
 def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Local hot spots of one period: Gi* and local Moran's I, corrected for many tests."""
+    from ..jobs.hotspots import run_hotspots  # here: --help stays fast
+
     run = run_hotspots(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(run.prepared.summary())
     classes = run.table["gi_class"]
@@ -117,6 +107,8 @@ def hotspots(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
 @output_options("maps/emerging")
 def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Emerging and fading hot spots over weekly (or monthly, daily) steps."""
+    from ..jobs.emerging import run_emerging  # here: --help stays fast
+
     run = run_emerging(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(run.prepared.summary())
     counts = run.table["category"].value_counts()
@@ -139,6 +131,8 @@ def emerging(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
 def trends(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Where violence has been rising or falling, unit by unit, over the whole period: the
     rate ratio per year, when the change began, and against the city (months by default)."""
+    from ..jobs.trends import run_trends  # here: --help stays fast
+
     run = run_trends(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(run.prepared.summary())
     counts = run.result.units["label"].value_counts()
@@ -192,6 +186,8 @@ def trends(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
 def backtest(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Replay the outreach rankings over past steps: what share of the next incidents the
     forecast's top units held, against simple baselines (backtest.csv, backtest.html)."""
+    from ..jobs.backtest import run_backtest  # here: --help stays fast
+
     options["top"] = tuple(options["top"])
     run = run_backtest(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(run.prepared.summary())
@@ -216,6 +212,8 @@ def backtest(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None
 def scan(incidents: Path, out_dir: Path, overwrite: bool, **options) -> None:
     """Early warning: did a cluster of incidents start in the last steps? The prospective
     space-time permutation scan (clusters.csv, scan.html)."""
+    from ..jobs.scan import alarm_lines, run_scan  # here: --help stays fast
+
     run = run_scan(incidents, out_dir, overwrite=overwrite, **options)
     logger.info(run.prepared.summary())
     for line in alarm_lines(run.result, run.prepared.layer.units["name"]):
@@ -256,6 +254,8 @@ def compare(
     **options,
 ) -> None:
     """Compare two periods unit by unit: where violence rose or fell more than chance."""
+    from ..jobs.compare import CountsSource, run_compare  # here: --help stays fast
+
     counts_source = None
     if counts_file is not None:
         if not before_col or not after_col:
@@ -298,6 +298,8 @@ def report(run_dir: Path, out_dir: Path | None, top: int, overwrite: bool) -> No
     emerging_bins.parquet; the weekly job writes them); the shift, trends, scan and backtest
     outputs there are used when present.
     """
+    from ..jobs.report import run_report  # here: --help stays fast
+
     run = run_report(run_dir, out_dir, top=top, overwrite=overwrite)
     first = run.deploy.head(3)
     logger.info(
@@ -324,6 +326,8 @@ def weekly(config_path: Path, print_config: bool, today: str | None) -> None:
     (nothing published); 3 the source's records changed shape (nothing published); 4 another run
     holds the lock; 130 interrupted. runs/latest moves only when the whole run succeeded.
     """
+    from ..jobs.weekly import config_toml, read_config, run_weekly  # here: --help stays fast
+
     config = read_config(config_path)
     if print_config:
         click.echo(config_toml(config))
@@ -345,6 +349,8 @@ def weekly(config_path: Path, print_config: bool, today: str | None) -> None:
 @output_options("maps/demo")
 def demo(seed: int, out_dir: Path, overwrite: bool) -> None:
     """Run every stage on seeded synthetic incidents over the 77 community areas (offline)."""
+    from ..jobs.demo import run_demo  # here: --help stays fast
+
     prepared = run_demo(out_dir, seed=seed, overwrite=overwrite)
     logger.info("synthetic data, planted patterns: see the README")
     logger.info(prepared.summary())

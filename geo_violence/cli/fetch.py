@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..jobs.fetch import run_fetch_boundaries
-from ..sources.portal import CRIMES_DATASET, DEFAULT_BASE_URL, FetchOptions, pull_crimes
+from ..choices import CRIMES_DATASET, DEFAULT_BASE_URL
 from .app import Group, logger, main
 from .options import COUNT, split_values
 
@@ -68,6 +67,8 @@ def fetch_crimes(since, types, store, base_url, dataset, page_size, timeout, ret
     The app token, if any, is read from the GEO_VIOLENCE_APP_TOKEN environment variable.
     Exit status 2 when the portal is unavailable, 3 when its records changed shape.
     """
+    from ..sources.portal import FetchOptions, pull_crimes  # here: --help stays fast
+
     result = pull_crimes(
         store,
         since=since,
@@ -102,5 +103,7 @@ def fetch_crimes(since, types, store, base_url, dataset, page_size, timeout, ret
 def fetch_boundaries_command(layer: str, base_url: str) -> None:
     """Store a layer's GeoJSON in the cache (GEO_VIOLENCE_CACHE moves it), with its sha256,
     so that --units LAYER works with no file option."""
+    from ..jobs.fetch import run_fetch_boundaries  # here: --help stays fast
+
     path = run_fetch_boundaries(layer, base_url=base_url)
     logger.info("stored %s", path)

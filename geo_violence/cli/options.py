@@ -7,29 +7,32 @@ take (``ReadOptions``, ``UnitOptions``, ...), so a command only hands objects on
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ..cube.counts import STEPS
-from ..jobs import (
+from ..choices import (
+    ASSIGN_METHODS,
+    BASEMAPS,
+    FDR_METHODS,
+    ISLAND_POLICIES,
+    NEIGHBOUR_METHODS,
+    P_VALUE_METHODS,
+    SMOOTHING_METHODS,
+    STEPS,
+    TREND_CORRECTIONS,
+    WINDOWS,
+)
+from ..jobs.options import (
     CubeOptions,
     MapOptions,
     NeighbourOptions,
     ReadOptions,
     UnitOptions,
 )
-from ..jobs.scan import ScanOptions
-from ..render import BASEMAPS
-from ..stats.emerging import P_VALUE_METHODS, TREND_CORRECTIONS, WINDOWS, EmergingOptions
-from ..stats.hotspots import SMOOTHING_METHODS, HotspotOptions
-from ..stats.shift import ShiftOptions
-from ..stats.significance import FDR_METHODS
-from ..stats.trends import TrendOptions
-from ..units.assign import ASSIGN_METHODS
-from ..units.neighbours import ISLAND_POLICIES, NEIGHBOUR_METHODS
 
 
 class WholeNumber(click.ParamType):
@@ -68,6 +71,22 @@ PROBABILITY = click.FloatRange(0, 1, min_open=True, max_open=True)
 
 def split_values(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def built_later(module: str, name: str) -> Callable[..., object]:
+    """A builder that imports ``module.name`` when a command runs, not when ``--help`` is read
+    (the analyses' options classes live beside numpy and scipy).
+
+    Examples
+    --------
+    >>> built_later("geo_violence.stats.shift", "ShiftOptions")(seed=3).seed
+    3
+    """
+
+    def build(**values: object) -> object:
+        return getattr(importlib.import_module(module), name)(**values)
+
+    return build
 
 
 def option_group(key: str, build: Callable[..., object], options: list[Callable]) -> Callable:
@@ -244,7 +263,7 @@ _ALPHA = click.option(
 
 hotspot_options = option_group(
     "hotspot_options",
-    HotspotOptions,
+    built_later("geo_violence.stats.hotspots", "HotspotOptions"),
     [
         _FDR,
         _ALPHA,
@@ -275,7 +294,7 @@ hotspot_options = option_group(
 
 emerging_options = option_group(
     "emerging_options",
-    EmergingOptions,
+    built_later("geo_violence.stats.emerging", "EmergingOptions"),
     [
         click.option(
             "--time-window",
@@ -348,7 +367,7 @@ emerging_options = option_group(
 
 shift_options = option_group(
     "shift_options",
-    ShiftOptions,
+    built_later("geo_violence.stats.shift", "ShiftOptions"),
     [
         _FDR,
         click.option(
@@ -413,7 +432,7 @@ def output_options(default: str) -> Callable:
 
 trend_options = option_group(
     "trend_options",
-    TrendOptions,
+    built_later("geo_violence.stats.trends", "TrendOptions"),
     [
         click.option(
             "--alpha",
@@ -451,7 +470,7 @@ trend_options = option_group(
 
 scan_options = option_group(
     "scan_options",
-    ScanOptions,
+    built_later("geo_violence.jobs.scan", "ScanOptions"),
     [
         click.option(
             "--history",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..choices import STEPS
 from ..columns import (
     COUNT,
     NAME,
@@ -30,8 +31,6 @@ from ..errors import OptionError, PeriodError
 
 logger = logging.getLogger(__name__)
 
-#: Step lengths a cube can have.
-STEPS = ("week", "month", "day")
 #: The days a cube can cover (a period given outside them is refused).
 FIRST_DAY = np.datetime64("1900-01-01", "D")
 LAST_DAY = np.datetime64("2100-12-31", "D")

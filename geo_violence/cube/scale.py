@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..choices import ENGINES  # noqa: F401 - importable from here too
 from ..errors import InputFileError, OptionError
 from ..sources.incidents import (
     _PARQUET_SUFFIXES,
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 #: Rows per batch when streaming one file (bounds memory to a few hundred MB per batch).
 BATCH_ROWS = 2_000_000
-ENGINES = ("memory", "stream", "dask")
 
 
 @dataclass

@@ -8,21 +8,35 @@ job module holds only its own analysis and outputs: :mod:`.counts`, :mod:`.hotsp
 calls these functions.
 """
 
-from .compare import CompareRun, CountsSource, run_compare
-from .counts import run_counts
-from .demo import run_demo
-from .emerging import EmergingRun, run_emerging
-from .hotspots import HotspotRun, run_hotspots
-from .options import (
-    CubeOptions,
-    MapOptions,
-    NeighbourOptions,
-    ReadOptions,
-    StageOptions,
-    UnitOptions,
-)
-from .report import ReportRun, run_report
-from .skeleton import Job, PreparedCube, prepare_cube
+from __future__ import annotations
+
+import importlib
+
+#: Each public name and the module it comes from: imported on first use, so that
+#: ``import geo_violence`` and ``geo-violence --help`` do not pay for numpy, pandas,
+#: scipy, numba and folium (see ``tests/test_startup.py``).
+_LAZY = {
+    "CompareRun": ".compare",
+    "CountsSource": ".compare",
+    "run_compare": ".compare",
+    "run_counts": ".counts",
+    "run_demo": ".demo",
+    "EmergingRun": ".emerging",
+    "run_emerging": ".emerging",
+    "HotspotRun": ".hotspots",
+    "run_hotspots": ".hotspots",
+    "CubeOptions": ".options",
+    "MapOptions": ".options",
+    "NeighbourOptions": ".options",
+    "ReadOptions": ".options",
+    "StageOptions": ".options",
+    "UnitOptions": ".options",
+    "ReportRun": ".report",
+    "run_report": ".report",
+    "Job": ".skeleton",
+    "PreparedCube": ".skeleton",
+    "prepare_cube": ".skeleton",
+}
 
 __all__ = [
     "CompareRun",
@@ -46,3 +60,17 @@ __all__ = [
     "run_hotspots",
     "run_report",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..choices import BASEMAPS
 from ..columns import MAP_CRS, NAME
 from ..errors import OptionError
 from ..outputs import write_atomically
@@ -51,19 +52,6 @@ DEGREE_PRECISION = 1e-5
 #: A colour that starts with this is drawn striped in the colour that follows (a unit whose
 #: category comes from its neighbours only: no incident of its own).
 HATCHED = "hatched "
-#: Basemap tiles: none by default (the map reads without them), or a light or an OSM basemap.
-BASEMAPS: dict[str, tuple[str, str] | None] = {
-    "none": None,
-    "light": (
-        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
-        'contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
-    ),
-    "osm": (
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-    ),
-}
 #: Gi* bins -3..3 of a week, as the hot spot maps colour them, with the slider's legend: hot in
 #: ColorBrewer's reds, cold in its purples (blue means fading on every map here: see
 #: :data:`geo_violence.render.emerging.CATEGORY_STYLE`).

@@ -37,15 +37,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from ..choices import CRIMES_DATASET, DEFAULT_BASE_URL
 from ..errors import GeoViolenceError, InputFileError, OptionError
 from ..outputs import file_lock, remove_dead_temporaries, write_atomically, write_parquet
 from ..progress import Progress
 
 logger = logging.getLogger(__name__)
 
-#: The Chicago Data Portal, and its "Crimes - 2001 to Present" dataset.
-DEFAULT_BASE_URL = "https://data.cityofchicago.org"
-CRIMES_DATASET = "ijzp-q8t2"
 #: Environment variable holding a Socrata app token (optional; raises the portal's rate limit).
 APP_TOKEN_VARIABLE = "GEO_VIOLENCE_APP_TOKEN"
 #: The API's field names and the export's column names, in the export's order.

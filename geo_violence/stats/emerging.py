@@ -78,6 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from ..choices import P_VALUE_METHODS, TREND_CORRECTIONS, WINDOWS
 from ..errors import DataError, OptionError
 from ..progress import tracked
 from .count_tails import (
@@ -93,12 +94,6 @@ from .permutation import conditional_draw_sums, two_sided_pseudo_p
 from .significance import adjust_p, gi_classes, resolution_note
 from .trend import mann_kendall, serial_correlation, window_autocorrelation
 
-#: The global windows whose mean and standard deviation standardise a bin.
-WINDOWS = ("cube", "step", "neighbourhood")
-#: How the bins' p-values are computed.
-P_VALUE_METHODS = ("auto", "arcgis", "normal", "exact", "rate", "permutation")
-#: How the trend test allows for the serial correlation of the z series.
-TREND_CORRECTIONS = ("window", "hamed-rao", "yue-wang", "none")
 #: The fewest steps the trend test is run on.
 MIN_STEPS = 10
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..choices import SMOOTHING_METHODS  # noqa: F401 - importable from here too
 from ..units.neighbours import Neighbours
 from .emerging import NEIGHBOURS_ONLY
 from .local import local_gi_star, local_moran
@@ -16,7 +17,6 @@ from .significance import CONFIDENCE_BINS, NOT_SIGNIFICANT, adjust_p, gi_classes
 
 #: LISA label of a unit left out of the statistics (an island with ``islands="drop"``).
 NOT_TESTED = "not tested (no neighbour)"
-SMOOTHING_METHODS = ("eb", "none")
 #: Confidence, in percent, of each Gi* class level.
 CONFIDENCE = {level: round(100 * (1 - q)) for q, level in CONFIDENCE_BINS}
 

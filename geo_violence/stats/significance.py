@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ..choices import FDR_METHODS
 from ..errors import OptionError
 
-#: Corrections for testing many units at once.
-FDR_METHODS = ("bh", "bonferroni", "none")
 #: Confidence bins after correction, as ArcGIS draws them: +-3 (99%), +-2 (95%), +-1 (90%).
 CONFIDENCE_BINS = ((0.01, 3), (0.05, 2), (0.10, 1))
 LISA_LABELS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}

@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from ..choices import ASSIGN_METHODS
 from ..codes import canonical_codes
 from ..columns import (
     INCIDENT_ID,
@@ -31,8 +32,6 @@ from .polygon_grid import locate_many
 
 logger = logging.getLogger(__name__)
 
-#: The ways of assigning incidents to units.
-ASSIGN_METHODS = ("polygon", "recorded")
 OUTSIDE_EVERY_UNIT = "outside every unit"
 
 

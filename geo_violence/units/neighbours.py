@@ -15,15 +15,11 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from ..choices import ISLAND_POLICIES, NEIGHBOUR_METHODS
 from ..columns import NAME
 from ..errors import DataError, OptionError
 
 logger = logging.getLogger(__name__)
-
-#: Ways of finding neighbours.
-NEIGHBOUR_METHODS = ("queen", "rook", "knn", "distance")
-#: What to do with units that have no neighbour.
-ISLAND_POLICIES = ("nearest", "error", "drop")
 
 
 @dataclass
