@@ -27,6 +27,7 @@ axe_package = pytest.importorskip(
 
 from geo_violence.jobs import UnitOptions, run_demo, run_emerging  # noqa: E402
 from geo_violence.jobs.demo_data import make_demo_incidents  # noqa: E402
+from geo_violence.render.archive import ArchivedWeek, archive_html  # noqa: E402
 from geo_violence.render.backtest import backtest_page  # noqa: E402
 from geo_violence.render.embed import write_embed  # noqa: E402
 from geo_violence.render.emerging import CATEGORY_STYLE  # noqa: E402
@@ -44,7 +45,7 @@ DEMO_MAPS = (
     "trends.html",
     "scan.html",
 )
-OTHER_PAGES = ("summary.html", "backtest.html", "embed_host.html")
+OTHER_PAGES = ("summary.html", "backtest.html", "embed_host.html", "index.html")
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -101,6 +102,20 @@ def site(tmp_path_factory):
         f"{snippet}<p>Text after the map.</p></main></body></html>",
         encoding="utf-8",
     )
+    weeks = [
+        ArchivedWeek(
+            f"2025-W{week:02d}",
+            f"2025-12-{week - 30:02d}",
+            f"2025-12-{week - 24:02d}",
+            {
+                layer: {"incidents": 312, "hot_units": 9, "alarms": 1, "rising_units": None}
+                for layer in ("community_areas", "beats")
+            },
+            {"community_areas": "summary.html"},
+        )
+        for week in (50, 51, 52)
+    ]
+    archive_html(weeks, folder / "index.html", title="Weekly hot spot runs")  # runs/index.html
     h3 = folder / "h3"
     h3.mkdir()
     make_demo_incidents(seed=11).to_csv(h3 / "demo.csv", index=False)

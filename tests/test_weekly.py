@@ -305,7 +305,7 @@ def test_the_weekly_job_publishes_every_output_and_reruns_identically(
             "rising_units": int((trends["direction"] == "rising").sum()),
         }
         assert f'href="2024-W16/{layer}/summary.html"' in archive
-    assert archive.count("<tr><th scope=\"row\">2024-W16") == 2  # one row per layer
+    assert archive.count('<tr><th scope="row">2024-W16') == 2  # one row per layer
 
 
 def test_print_config_shows_the_effective_configuration(portal, tmp_path, shared_data):

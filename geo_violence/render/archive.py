@@ -82,8 +82,10 @@ def archive_html(weeks: Sequence[ArchivedWeek], path: str | Path, *, title: str)
         "many units.</p>",
     ]
     for layer in layers:
-        parts.append('<div class="scroll">')
-        parts.append(f"<table><caption>{escape(_layer_title(layer))}</caption><thead><tr>")
+        title = escape(_layer_title(layer))
+        # a table wider than a phone scrolls in its own box, which the keyboard can reach
+        parts.append(f'<div class="scroll" tabindex="0" role="region" aria-label="{title}">')
+        parts.append(f"<table><caption>{title}</caption><thead><tr>")
         parts.append('<th scope="col">Week</th>')
         parts.extend(f'<th scope="col">{escape(header)}</th>' for _, header in FIGURES)
         parts.append('<th scope="col">Summary</th></tr></thead><tbody>')
