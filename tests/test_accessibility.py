@@ -349,7 +349,8 @@ def test_fading_is_blue_on_every_map_and_diminishing_is_not_like_sporadic(site):
 def test_units_with_no_incident_of_their_own_are_striped_and_named_so(open_page, site):
     folder, _ = site
     emerging = pd.read_csv(folder / "h3" / "emerging.csv", dtype={"unit_id": str})
-    hot = emerging[(emerging["category_code"] > 0) & (emerging["total"] == 0)]
+    hot = emerging[emerging["neighbours_only"]]
+    assert (hot["category_code"] > 0).all() and (hot["own_events_when_hot"] == 0).all()
     page = open_page("h3/emerging.html")
     legend = page.locator(".gv-legend").inner_text()
     if hot.empty:

@@ -45,8 +45,8 @@ def test_lisa_on_eb_rates_equals_esda_moran_local_rate():
     events = pd.Series(rng.poisson(population / 1000).astype(float), index=neighbours.unit_ids)
     table = hotspot_table(events, neighbours, population=population)
     reference = esda.Moran_Local_Rate(
-        events.to_numpy(), population.to_numpy(), neighbours.to_w("R"), permutations=99, seed=1
-    )
+        events.to_numpy(), population.to_numpy(), neighbours.to_w("R"), permutations=0
+    )  # only the statistic is compared: no permutations (esda would compile its kernels)
     np.testing.assert_allclose(table["lisa_i"], reference.Is, atol=1e-10)
     np.testing.assert_allclose(table["rate"], events / population * 100_000)
 

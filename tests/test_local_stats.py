@@ -91,6 +91,7 @@ def test_gi_star_equals_esda_on_real_data(real_cases, case):
     np.testing.assert_allclose(ours["gi_p"], 2 * stats.norm.sf(np.abs(reference.Zs)), atol=1e-12)
 
 
+@pytest.mark.xdist_group("esda")  # esda compiles its permutation kernels once a worker
 @pytest.mark.parametrize("case", ["beats", "community_areas"])
 def test_local_moran_equals_esda_on_real_data(real_cases, case):
     values, neighbours = real_cases[case]
@@ -110,6 +111,7 @@ def test_local_moran_equals_esda_on_real_data(real_cases, case):
     pd.testing.assert_frame_equal(ours, rerun)
 
 
+@pytest.mark.xdist_group("esda")  # esda compiles its permutation kernels once a worker
 @pytest.mark.parametrize("case", ["beats", "community_areas"])
 def test_gi_star_permutation_p_values_agree_with_esda(real_cases, case):
     values, neighbours = real_cases[case]
