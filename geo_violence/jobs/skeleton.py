@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 
@@ -501,30 +503,17 @@ def prepare_cube(
     cube_options = cube_options or CubeOptions()
     incidents_path = Path(incidents_path)
 
-    def read() -> IncidentRead:
-        return read_incidents(
-            incidents_path,
-            **{k: v for k, v in asdict(read_options).items() if k != "filter_category"},
-            code_cols=(cube_options.code_col,) if cube_options.code_col else (),
-            filter_category=read_options.filter_category or None,
-        )
-
-    if needs_extent(unit_options.units):  # a grid over the incidents: read them first
-        incidents_read = read()
-        extent = (
-            tuple(incidents_read.incidents.total_bounds) if len(incidents_read.incidents) else None
-        )
-        layer = layer_for(unit_options, extent)
+    key = _shared_key(incidents_path, read_options, unit_options, cube_options)
+    shared = _SHARED_READS.get()
+    if shared is not None and key in shared:
+        read, layer, assignment, code_column = shared[key]
+        logger.debug("%s: read, units and assignment shared with an earlier job", incidents_path)
     else:
-        layer = layer_for(unit_options)
-        incidents_read = read()
-    read = incidents_read
-    code_column = cube_options.code_col
-    if code_column is None and layer.recorded_column in read.incidents.columns:
-        code_column = layer.recorded_column
-    assignment = assign_units(
-        read.incidents, layer.units, how=cube_options.assign, code_column=code_column
-    )
+        read, layer, assignment, code_column = _read_and_assign(
+            incidents_path, read_options, unit_options, cube_options, shared, key[:3]
+        )
+        if shared is not None:
+            shared[key] = (read, layer, assignment, code_column)
     empty_notes = []
     if len(assignment.incidents) == 0:
         why = nothing_usable(incidents_path, read, assignment)
@@ -569,6 +558,100 @@ def prepare_cube(
         *empty_notes,
     ]
     return PreparedCube(read, layer, assignment, cube, inputs, options, notes)
+
+
+#: The reads that jobs share inside :func:`sharing_reads` (None outside it).
+_SHARED_READS: ContextVar[dict | None] = ContextVar("shared_reads", default=None)
+
+
+@contextmanager
+def sharing_reads() -> Iterator[None]:
+    """Within this block, jobs that read the same unchanged file with the same read, unit and
+    assignment options share one read, one layer and one assignment (each still builds its own
+    cube): the weekly run's jobs on one store read it once per layer, not once per job.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = path.write_text("when,lon,lat\\n2024-01-03 10:00,-87.6298,41.8781\\n")
+    >>> options = ReadOptions(time_col="when", x_col="lon", y_col="lat")
+    >>> week = CubeOptions(start="2024-01-01", end="2024-01-07")
+    >>> with sharing_reads():
+    ...     first = prepare_cube(path, read_options=options, cube_options=week)
+    ...     days = prepare_cube(path, read_options=options,
+    ...                         cube_options=CubeOptions(step="day", keep_partial=True))
+    >>> first.read is days.read, first.cube.counts.shape, days.cube.counts.shape
+    (True, (77, 1), (77, 1))
+    """
+    token = _SHARED_READS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_READS.reset(token)
+
+
+def _shared_key(
+    path: Path, read_options: ReadOptions, unit_options: UnitOptions, cube_options: CubeOptions
+) -> tuple:
+    """What a shared read depends on: the file as it is now, and every option before the cube."""
+    try:
+        status = path.stat()
+        version = (status.st_size, status.st_mtime_ns, status.st_ino)
+    except OSError:
+        version = None  # the read itself will say what is wrong
+    return (
+        str(path.resolve()),
+        version,
+        read_options,
+        unit_options,
+        cube_options.code_col,
+        cube_options.assign,
+    )  # the first three say which read; all of them, which assignment
+
+
+def _read_and_assign(
+    incidents_path: Path,
+    read_options: ReadOptions,
+    unit_options: UnitOptions,
+    cube_options: CubeOptions,
+    shared: dict | None = None,
+    file_key: tuple = (),
+) -> tuple[IncidentRead, UnitLayer, Assignment, str | None]:
+    """Read the incidents, load the units and assign them; with the recorded-code column used.
+    With ``shared`` (inside :func:`sharing_reads`) a read of the same file and read options is
+    taken from it, whatever the units (the weekly run's layers read their store once)."""
+    read_key = ("read", *file_key, cube_options.code_col)
+
+    def read() -> IncidentRead:
+        if shared is not None and read_key in shared:
+            return shared[read_key]
+        result = read_incidents(
+            incidents_path,
+            **{k: v for k, v in asdict(read_options).items() if k != "filter_category"},
+            code_cols=(cube_options.code_col,) if cube_options.code_col else (),
+            filter_category=read_options.filter_category or None,
+        )
+        if shared is not None:
+            shared[read_key] = result
+        return result
+
+    if needs_extent(unit_options.units):  # a grid over the incidents: read them first
+        incidents_read = read()
+        extent = (
+            tuple(incidents_read.incidents.total_bounds) if len(incidents_read.incidents) else None
+        )
+        layer = layer_for(unit_options, extent)
+    else:
+        layer = layer_for(unit_options)
+        incidents_read = read()
+    code_column = cube_options.code_col
+    if code_column is None and layer.recorded_column in incidents_read.incidents.columns:
+        code_column = layer.recorded_column
+    assignment = assign_units(
+        incidents_read.incidents, layer.units, how=cube_options.assign, code_column=code_column
+    )
+    return incidents_read, layer, assignment, code_column
 
 
 def nothing_usable(path: str | Path, read: IncidentRead, assignment: Assignment) -> str:

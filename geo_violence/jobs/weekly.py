@@ -55,7 +55,7 @@ from .hotspots import run_hotspots
 from .options import CubeOptions, MapOptions, UnitOptions
 from .report import SUMMARY_HTML, run_report
 from .scan import ScanOptions, run_scan
-from .skeleton import MANIFEST_FILE
+from .skeleton import MANIFEST_FILE, sharing_reads
 from .trends import run_trends
 
 logger = logging.getLogger(__name__)
@@ -405,13 +405,14 @@ def run_weekly(config: WeeklyConfig, *, today: dt.date | None = None) -> WeeklyR
         shutil.rmtree(staging, ignore_errors=True)
         layers = {}
         headlines = {}
-        for position, layer in enumerate(config.layers):
-            folder = staging / _folder_name(layer)
-            layers[layer.units], headlines[folder.name] = _analyse_layer(
-                config, layer, folder, first, last
-            )
-            if position == 0:
-                _crash_point("mid-write")
+        with sharing_reads():  # the store is read once, and assigned once per layer
+            for position, layer in enumerate(config.layers):
+                folder = staging / _folder_name(layer)
+                layers[layer.units], headlines[folder.name] = _analyse_layer(
+                    config, layer, folder, first, last
+                )
+                if position == 0:
+                    _crash_point("mid-write")
         manifest = _manifest(config, week, first, last, pull, staging) | {"headlines": headlines}
         write_json(manifest, staging / MANIFEST_FILE)
         _crash_point("before-publish")
