@@ -976,6 +976,9 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
             env=ENVIRONMENT,
+            # as from a shell: Ctrl-C acts (a test runner's worker may ignore SIGINT, and a
+            # child inherits that)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(0.8)  # starting up, or already waiting for the portal
         process.send_signal(signal.SIGINT)
