@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -319,13 +320,29 @@ def test_print_config_shows_the_effective_configuration(portal, tmp_path, shared
     assert result.exit_code == 1 and "unknown key(s) foo" in result.output
 
 
+@pytest.fixture(scope="module")
+def week_15(records, shared_data, tmp_path_factory) -> Path:
+    """A folder with week 15 published and its store: each killed-run case starts from a copy
+    (the runs' links are relative, so a copy is a working folder)."""
+    server = FakePortal(records)
+    url = server.start()
+    folder = tmp_path_factory.mktemp("week15")
+    try:
+        done = weekly(write_config(folder, url, shared_data), "2024-04-17")
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
 @pytest.mark.parametrize("point", ["after-fetch", "mid-write", "before-publish", "mid-publish"])
 def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(
-    portal, tmp_path, shared_data, point
+    portal, tmp_path, shared_data, point, week_15
 ):
-    config = write_config(tmp_path, portal.url, shared_data)
-    assert weekly(config, "2024-04-17").returncode == 0  # week 15, published
+    shutil.copytree(week_15, tmp_path, symlinks=True, dirs_exist_ok=True)
+    config = write_config(tmp_path, portal.url, shared_data)  # week 15 is published
     runs = tmp_path / "runs"
+    assert os.readlink(runs / "latest") == "2024-W15"
     killed = weekly(config, "2024-04-24", GEO_VIOLENCE_CRASH_AT=point)
     assert killed.returncode == -signal.SIGKILL
     assert os.readlink(runs / "latest") == "2024-W15"
