@@ -276,6 +276,14 @@ def _check_data_span(
     )
 
 
+def _unit_positions(unit_ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """The position in ``index`` of each incident's unit (-1: not a unit of the layer), looked
+    up once for each distinct id."""
+    codes, distinct = pd.factorize(unit_ids, use_na_sentinel=True)
+    found = index.get_indexer(pd.Index(np.asarray(distinct, dtype=object)))
+    return np.append(found, -1)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+
+
 def build_cube(
     incidents: pd.DataFrame,
     units: pd.DataFrame,
@@ -379,12 +387,12 @@ def build_cube(
     step_index = (
         np.searchsorted(starts, step_floor(days, step)) if len(days) else np.zeros(0, np.int64)
     )
-    unit_index = units.index.get_indexer(pd.Index(incidents[UNIT_ID].to_numpy(dtype=object)))
+    unit_index = _unit_positions(incidents[UNIT_ID], units.index)
     if (unit_index < 0).any():
         unknown = sorted(set(incidents[UNIT_ID].to_numpy(dtype=object)[unit_index < 0]))[:5]
         raise OptionError(f"incidents name units that are not in the layer: {unknown}")
-    counts = np.zeros((len(units), len(starts)), dtype=np.int64)
-    np.add.at(counts, (unit_index[counted], step_index[counted]), 1)
+    cell = unit_index[counted] * len(starts) + step_index[counted]
+    counts = np.bincount(cell, minlength=len(units) * len(starts)).reshape(len(units), len(starts))
     outside = int(len(incidents) - counted.sum())
     if outside:
         notes.append(

@@ -1222,6 +1222,11 @@ def _surely_inside(source: CRS, area, margin: float) -> tuple[float, float, floa
         outline_y = np.concatenate(
             [y_min * flat, y_min + (y_max - y_min) * up, y_max * flat, y_max - (y_max - y_min) * up]
         )
+        inner_x, inner_y = np.meshgrid(
+            np.linspace(x_min, x_max, 101), np.linspace(y_min, y_max, 101)
+        )  # and, as a check, points across the inside
+        outline_x = np.concatenate([outline_x, inner_x.ravel()])
+        outline_y = np.concatenate([outline_y, inner_y.ravel()])
         to_lon_lat = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
         lon, lat = to_lon_lat.transform(outline_x, outline_y, errcheck=False)
         slack = margin * 0.9
