@@ -18,7 +18,6 @@ import bz2
 import contextlib
 import gzip
 import mmap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -854,16 +853,3 @@ def read_csv_counting(
             counter, **csv_options(wanted, block, newlines_in_values=newlines_in_values)
         )
     return table, counter
-
-
-def iter_csv_counting(
-    path: Path, wanted: list[str], block: int, *, newlines_in_values: bool
-) -> Iterator[tuple[pa.RecordBatch, LineCounter]]:
-    """The record batches of a CSV (about ``block`` bytes each), read as text, with the counter
-    of the lines read so far."""
-    with LineCounter(path) as counter:
-        reader = pacsv.open_csv(
-            counter, **csv_options(wanted, block, newlines_in_values=newlines_in_values)
-        )
-        for batch in reader:
-            yield batch, counter

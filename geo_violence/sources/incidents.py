@@ -956,10 +956,15 @@ def _open_binary(path: Path):
 
 def _scanned_record_lines(path: Path) -> np.ndarray:
     """Where each data record starts, reading the file as CSV (blank lines are no record)."""
+    return np.fromiter(_record_starts(path), dtype=np.int64)
+
+
+def _record_starts(path: Path):
+    """The line (header = 1) where each data record of a CSV starts, one after the other,
+    reading the file as CSV (blank lines are no record)."""
     import csv
     import io
 
-    starts: list[int] = []
     csv.field_size_limit(_MAX_BLOCK_BYTES)
     with _open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
@@ -969,10 +974,9 @@ def _scanned_record_lines(path: Path) -> np.ndarray:
         for record in reader:
             if record:
                 if header_seen:
-                    starts.append(before + 1)
+                    yield before + 1
                 header_seen = True
             before = reader.line_num
-    return np.asarray(starts, dtype=np.int64)
 
 
 #: The first day an incident may have happened; earlier times are rejected as implausible.
