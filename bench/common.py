@@ -41,3 +41,173 @@ def assaults_by_beat(step: str = "week", start: str | None = None, end: str | No
     assigned = assign_units(read.incidents, layer.units).incidents
     cube = build_cube(assigned, layer.units, step=step, start=start, end=end, keep_partial=True)
     return cube, build_weights(layer.units)
+
+
+#: The 22 columns of the portal's "Crimes - 2001 to Present" export, in its order.
+PORTAL_HEADER = (
+    "ID",
+    "Case Number",
+    "Date",
+    "Block",
+    "IUCR",
+    "Primary Type",
+    "Description",
+    "Location Description",
+    "Arrest",
+    "Domestic",
+    "Beat",
+    "District",
+    "Ward",
+    "Community Area",
+    "FBI Code",
+    "X Coordinate",
+    "Y Coordinate",
+    "Year",
+    "Updated On",
+    "Latitude",
+    "Longitude",
+    "Location",
+)
+#: The time format of the portal's export.
+PORTAL_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+_OFFENCES = (
+    ("0110", "HOMICIDE", "FIRST DEGREE MURDER", "01A"),
+    ("041A", "BATTERY", "AGGRAVATED - HANDGUN", "04B"),
+    ("0486", "BATTERY", "DOMESTIC BATTERY SIMPLE", "08B"),
+    ("051A", "ASSAULT", "AGGRAVATED - HANDGUN", "04A"),
+    ("031A", "ROBBERY", "ARMED - HANDGUN", "03"),
+)
+_PLACES = ("STREET", "APARTMENT", "RESIDENCE", "SIDEWALK", "ALLEY", "PARKING LOT / GARAGE")
+_STREETS = ("W HARRISON ST", "W JACKSON BLVD", "E 79TH ST", "N MARSHFIELD AVE", "S MAY ST")
+
+
+def points_inside(units, n: int, rng) -> tuple:
+    """``n`` uniform random points (working CRS) inside the union of ``units``."""
+    import numpy as np
+    import shapely
+
+    city = shapely.union_all(units.geometry.to_numpy())
+    shapely.prepare(city)
+    x_min, y_min, x_max, y_max = units.total_bounds
+    xs, ys, found = [], [], 0
+    while found < n:
+        x = rng.uniform(x_min, x_max, 2 * (n - found) + 1000)
+        y = rng.uniform(y_min, y_max, 2 * (n - found) + 1000)
+        inside = shapely.contains_xy(city, x, y)
+        xs.append(x[inside])
+        ys.append(y[inside])
+        found += int(inside.sum())
+    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+
+def write_portal_csv(
+    path: Path,
+    rows: int,
+    *,
+    seed: int = 0,
+    iso: bool = False,
+    start: str = "2024-01-01",
+    weeks: int = 52,
+    missing_share: float = 0.005,
+    chunk: int = 1_000_000,
+) -> None:
+    """A CSV laid out like the portal's export: its 22 columns, ``MM/DD/YYYY hh:mm:ss AM`` dates
+    (``iso``: ``YYYY-MM-DDThh:mm:ss``), points inside the city (X/Y in Illinois East feet, the
+    recorded ``Community Area``, ``Beat``, ``District`` of the point), and, as in the real export,
+    a few rows without a location (``missing_share``). Written in chunks of ``chunk`` rows with
+    pyarrow; a ``.gz`` name is compressed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "p.csv"
+    >>> write_portal_csv(path, 3)
+    >>> path.read_text().splitlines()[0].split(",") == list(PORTAL_HEADER)
+    True
+    """
+    import gzip
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyproj import Transformer
+
+    from geo_violence import load_units
+    from geo_violence.units.polygon_grid import locate_many
+
+    areas = load_units("community_areas").units
+    beats = load_units("beats", units_file=DATA / "police_beats.geojson").units
+    rng = np.random.default_rng(seed)
+    to_degrees = Transformer.from_crs("EPSG:3435", "EPSG:4326", always_xy=True)
+    first = np.datetime64(start, "s")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wb") as handle:
+        handle.write((",".join(PORTAL_HEADER) + "\n").encode())
+        for offset in range(0, rows, chunk):
+            n = min(chunk, rows - offset)
+            x, y = points_inside(beats, n, rng)
+            area = areas.index.to_numpy()[np.maximum(locate_many(x, y, areas.geometry.values), 0)]
+            beat = beats.index.to_numpy()[np.maximum(locate_many(x, y, beats.geometry.values), 0)]
+            lon, lat = to_degrees.transform(x, y)
+            when = first + rng.integers(0, weeks * 7 * 86400, n).astype("timedelta64[s]")
+            stamps = pa.array(when)
+            date = (
+                pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S")
+                if iso
+                else pc.strftime(stamps, format=PORTAL_TIME_FORMAT)
+            )
+            offence = rng.integers(0, len(_OFFENCES), n)
+
+            def pick(options, index):
+                return pa.array(np.asarray(options, dtype=object)[index], pa.string())
+
+            def text(values):
+                return pc.cast(pa.array(values), pa.string())
+
+            missing = rng.random(n) < missing_share
+            located = pa.array(~missing)
+            x_text = pc.if_else(located, text(np.round(x).astype(np.int64)), "")
+            y_text = pc.if_else(located, text(np.round(y).astype(np.int64)), "")
+            lat_text = pc.if_else(located, text(np.round(lat, 9)), "")
+            lon_text = pc.if_else(located, text(np.round(lon, 9)), "")
+            location = pc.if_else(
+                located,
+                pc.binary_join_element_wise('"(', lat_text, ", ", lon_text, ')"', ""),
+                "",
+            )
+            beat_codes = pa.array(np.asarray(beat, dtype=object), pa.string())
+            columns = [
+                text(np.arange(10_000_000 + offset, 10_000_000 + offset + n)),
+                pc.binary_join_element_wise(
+                    pick(("JA", "JB", "JE", "JG", "HZ"), rng.integers(0, 5, n)),
+                    text(rng.integers(100_000, 999_999, n)),
+                    "",
+                ),
+                date,
+                pc.binary_join_element_wise(
+                    pc.utf8_lpad(text(rng.integers(0, 120, n)), 3, "0"),
+                    pick(_STREETS, rng.integers(0, len(_STREETS), n)),
+                    "XX ",
+                ),
+                pick([o[0] for o in _OFFENCES], offence),
+                pick([o[1] for o in _OFFENCES], offence),
+                pick([o[2] for o in _OFFENCES], offence),
+                pick(_PLACES, rng.integers(0, len(_PLACES), n)),
+                pick(("true", "false"), rng.integers(0, 2, n)),
+                pick(("true", "false"), rng.integers(0, 2, n)),
+                pc.utf8_lpad(beat_codes, 4, "0"),
+                pc.utf8_lpad(pc.utf8_slice_codeunits(pc.utf8_lpad(beat_codes, 4, "0"), 0, 2), 3, "0"),
+                text(rng.integers(1, 51, n)),
+                pa.array(np.asarray(area, dtype=object), pa.string()),
+                pick([o[3] for o in _OFFENCES], offence),
+                x_text,
+                y_text,
+                pc.strftime(stamps, format="%Y"),
+                pc.strftime(stamps, format="09/15/2025 03:41:25 PM"),
+                lat_text,
+                lon_text,
+                location,
+            ]
+            lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "\n", "")
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[: len(lines) + 1]
+            handle.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])

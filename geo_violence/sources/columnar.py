@@ -636,6 +636,9 @@ def _plain_decimals(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     up to 10**15, both exact as floats, so their quotient is the correctly rounded value: the
     float that Arrow's and pandas' parsers give."""
     width, n = columns.shape
+    uniform = _uniform_decimals(columns)
+    if uniform is not None:
+        return uniform
     minus = columns[0] == ord("-")
     ok = np.ones(n, dtype=bool)
     seen_dot = np.zeros(n, dtype=bool)
@@ -668,6 +671,41 @@ def _plain_decimals(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     ok &= ~minus | nonzero  # a negative zero is read as 0 or -0 depending on the other values
     value = mantissa / np.power(10.0, after_dot)
     return np.where(minus, -value, value), ok, seen_dot
+
+
+def _uniform_decimals(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_plain_decimals` for the usual column: every value has its digits, its point and
+    its sign (if any) in the same places (``1144907``, ``41.873191445``); else None."""
+    width, n = columns.shape
+    kinds = []
+    for position in range(width):
+        column = columns[position]
+        if ((column - np.uint8(48)) < 10).all():
+            kinds.append("9")
+        elif (column == ord(".")).all():
+            kinds.append(".")
+        elif position == 0 and (column == ord("-")).all():
+            kinds.append("-")
+        else:
+            return None
+    layout = "".join(kinds)
+    digits = layout.count("9")
+    body = layout.lstrip("-")
+    if layout.count("-") > 1 or body.count(".") > 1 or digits > MAX_DIGITS:
+        return None
+    if not body or body[0] != "9" or body[-1] != "9":
+        return None
+    mantissa = np.zeros(n, dtype=np.int64)
+    for position, kind in enumerate(layout):
+        if kind == "9":
+            mantissa = mantissa * 10 + (columns[position] - np.uint8(48))
+    places = len(body) - body.index(".") - 1 if "." in body else 0
+    value = mantissa / 10.0**places
+    ok = np.ones(n, dtype=bool)
+    if layout[0] == "-":
+        value = -value
+        ok = mantissa != 0  # a negative zero is left to the per-value rules
+    return value, ok, np.full(n, "." in body)
 
 
 # --- distinct values ----------------------------------------------------------------------------

@@ -307,6 +307,7 @@ def incidents_from_table(
     notes = [] if notes is None else notes
     raw_crs = raw_crs or columns.crs
     table = _as_table(raw)
+    table = pa.table({name: one_array(table.column(name)) for name in table.column_names})
     rows_read = table.num_rows
     line = np.asarray(line, dtype=np.int64)
 
@@ -350,21 +351,20 @@ def incidents_from_table(
     rejects = _collect_rejects(frames)
 
     good = ~bad
-    kept_rows = np.flatnonzero(good)
     gx, gy = _to_working_crs(x[good], y[good], raw_crs)
     data = {
-        INCIDENT_ID: _text_values(incident_ids.take(pa.array(kept_rows))),
+        INCIDENT_ID: _text_values(_kept(incident_ids, good)),
         OCCURRED_AT: occurred_at[good],
         CATEGORY: (
-            _kept_values(table.column(columns.category_col), kept_rows)
+            _kept_values(table.column(columns.category_col), good)
             if columns.category_col
-            else np.full(len(kept_rows), None, dtype=object)
+            else np.full(int(good.sum()), None, dtype=object)
         ),
         SOURCE_LINE: line[good],
     }
     for code in columns.code_cols:
         if code in table.column_names:
-            data[code] = _kept_values(table.column(code), kept_rows)
+            data[code] = _kept_values(table.column(code), good)
     import geopandas as gpd
 
     incidents = gpd.GeoDataFrame(
@@ -420,12 +420,18 @@ def _text_values(values: pa.Array | pa.ChunkedArray):
     return values.to_pandas().array
 
 
-def _kept_values(values: pa.ChunkedArray, rows: np.ndarray):
-    """The values of ``rows`` as the incidents table holds them: text as ``str``, anything else
-    as the Python objects pandas gives."""
+def _kept(values: pa.Array | pa.ChunkedArray, good: np.ndarray) -> pa.Array:
+    """The values of the rows kept (all of them without a copy, when all are kept)."""
+    values = one_array(values)
+    return values if good.all() else values.filter(pa.array(good))
+
+
+def _kept_values(values: pa.ChunkedArray, good: np.ndarray):
+    """The values of the good rows as the incidents table holds them: text as ``str``, anything
+    else as the Python objects pandas gives."""
     if is_text(values):
-        return _text_values(values.take(pa.array(rows)))
-    return _whole_column(values).to_numpy(dtype=object)[rows]
+        return _text_values(_kept(values, good))
+    return _whole_column(values).to_numpy(dtype=object)[good]
 
 
 def _category_matches(values: pa.ChunkedArray, wanted: set[str]) -> np.ndarray:
@@ -497,11 +503,12 @@ def _repeated_ids(
     rows = np.flatnonzero(candidate)
     if not len(rows):
         return repeated, first_line
-    candidate_ids = ids.take(pa.array(rows))
+    candidate_ids = ids if len(rows) == len(ids) else ids.filter(pa.array(candidate))
     hashes = hash_text(candidate_ids)
-    shared = pd.Series(hashes).duplicated(keep=False).to_numpy()
-    if shared.any():
-        at = np.flatnonzero(shared)
+    ordered = np.sort(hashes)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(twice):  # the rows whose hash another row has: their ids compared as text
+        at = np.flatnonzero(np.isin(hashes, twice))
         frame = pd.DataFrame(
             {"id": candidate_ids.take(pa.array(at)).to_pylist(), "line": line[rows[at]]}
         )
