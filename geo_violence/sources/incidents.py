@@ -12,6 +12,7 @@ import gzip
 import logging
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -329,11 +330,13 @@ def incidents_from_table(
                 point_geometry = point_geometry[keep]
     incident_ids = _incident_ids(table, columns, line)
 
-    occurred_at, time_problems, dst = _times(table.column(columns.time_col), columns)
+    # times in a second thread while the coordinates are read (numpy and Arrow release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        times = pool.submit(_times, table.column(columns.time_col), columns)
+        x, y, coordinate_problems = _parse_coordinates(table, columns, point_geometry, raw_crs)
+        occurred_at, time_problems, dst = times.result()
     notes.extend(_dst_notes(*dst))
-    problems = [(columns.time_col, time_problems)]
-    x, y, coordinate_problems = _parse_coordinates(table, columns, point_geometry, raw_crs)
-    problems.extend(coordinate_problems)
+    problems = [(columns.time_col, time_problems), *coordinate_problems]
     bad = np.zeros(table.num_rows, dtype=bool)
     for _, masks in problems:
         for mask, _ in masks:
@@ -480,13 +483,24 @@ class SeenIds:
         self.add_hashes(self._hash(ids))
 
     def repeated_hashes(self, hashes: np.ndarray) -> np.ndarray:
-        where = np.searchsorted(self.hashes, hashes)
-        found = where < len(self.hashes)
-        found[found] = self.hashes[where[found]] == hashes[found]
-        return found
+        """Which of ``hashes`` were added before (looked up in sorted order)."""
+        found = np.zeros(len(hashes), dtype=bool)
+        if not len(self.hashes) or not len(hashes):
+            return found
+        ordered = np.sort(hashes)
+        where = np.minimum(np.searchsorted(self.hashes, ordered), len(self.hashes) - 1)
+        common = ordered[self.hashes[where] == ordered]
+        if not len(common):
+            return found
+        where = np.minimum(np.searchsorted(common, hashes), len(common) - 1)
+        return common[where] == hashes
 
     def add_hashes(self, hashes: np.ndarray) -> None:
-        merged = np.concatenate([self.hashes, np.unique(hashes)])
+        """Keep ``hashes`` (of new ids)."""
+        ordered = np.sort(hashes)
+        if len(ordered):
+            ordered = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+        merged = np.concatenate([self.hashes, ordered])
         self.hashes = np.sort(merged, kind="stable")  # two sorted runs: timsort merges them
 
 

@@ -176,7 +176,9 @@ def assign_units(
         ]
         reason_code = np.where(~has_code, 1, np.where(chosen < 0, 2, 0)).astype(np.int8)
     assigned = reason_code == 0
-    result = incidents.loc[assigned].copy()
+    # a new frame sharing the selected rows' values: adding the unit column leaves the
+    # incidents as they were (and copying millions of rows twice costs seconds)
+    result = (incidents if assigned.all() else incidents.loc[assigned]).copy(deep=False)
     result[UNIT_ID] = _unit_ids(units.index, chosen[assigned])
     unassigned = _unassigned_table(incidents, x, y, ~assigned, reason_code, reasons)
     if len(unassigned):
