@@ -61,6 +61,24 @@ def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks()
 
 
+def chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The contiguous pieces of an array (a chunked array's chunks; at least one)."""
+    if isinstance(values, pa.ChunkedArray):
+        return list(values.chunks) or [pa.array([], type=values.type)]
+    return [values]
+
+
+def text_lengths(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The length in bytes of each text value (0 for a null).
+
+    Examples
+    --------
+    >>> text_lengths(pa.chunked_array([["ab"], [None, "c"]])).tolist()
+    [2, 0, 1]
+    """
+    return np.concatenate([TextBytes.of(part).length for part in chunks(values)])
+
+
 def is_text(values: pa.Array | pa.ChunkedArray) -> bool:
     """Whether an Arrow array holds text (``string``, ``large_string`` or ``string_view``)."""
     kind = values.type
@@ -314,6 +332,9 @@ def layouts_for(formats: tuple[str, ...]) -> list[TimeLayout]:
     return list(dict.fromkeys(layouts))
 
 
+_TIME_FIELDS = ("wall", "utc", "naive", "aware", "missing")
+
+
 @dataclass
 class ArrayTimes:
     """What the array rules settled of a column of times.
@@ -360,7 +381,13 @@ def read_times(
     >>> times.utc[1:2].astype("datetime64[us]").astype(str).tolist()
     ['2021-09-08T21:45:00.000000']
     """
-    text = TextBytes.of(values)
+    parts = chunks(values)
+    if len(parts) > 1:
+        read = [read_times(part, layouts, window) for part in parts]
+        return ArrayTimes(
+            *(np.concatenate([getattr(one, name) for one in read]) for name in _TIME_FIELDS)
+        )
+    text = TextBytes.of(parts[0])
     n = len(text)
     result = ArrayTimes(
         wall=np.full(n, NAT, dtype=np.int64),
@@ -612,7 +639,11 @@ def read_plain_numbers(
     >>> numbers[plain].tolist(), plain.tolist(), dotted[plain].tolist()
     ([-87.6, 12.0], [True, False, False, True, False, False], [True, False])
     """
-    text = TextBytes.of(values)
+    parts = chunks(values)
+    if len(parts) > 1:
+        read = [read_plain_numbers(part) for part in parts]
+        return tuple(np.concatenate([one[i] for one in read]) for i in range(3))
+    text = TextBytes.of(parts[0])
     n = len(text)
     number = np.full(n, np.nan)
     plain = np.zeros(n, dtype=bool)
@@ -719,12 +750,14 @@ def encode(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list]:
 
     Examples
     --------
-    >>> encode(pa.array(["b", "a", None, "b"]))
+    >>> encode(pa.chunked_array([["b", "a"], [None, "b"]]))
     (array([0, 1, 2, 0]), ['b', 'a', None])
     """
-    encoded = pc.dictionary_encode(one_array(values), null_encoding="encode")
-    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return indices, encoded.dictionary.to_pylist()
+    distinct = pc.unique(values)
+    positions = pc.index_in(values, value_set=distinct, skip_nulls=False)
+    if isinstance(positions, pa.ChunkedArray):
+        positions = positions.combine_chunks() if positions.num_chunks else pa.array([], pa.int32())
+    return positions.to_numpy(zero_copy_only=False).astype(np.int64), distinct.to_pylist()
 
 
 # --- hashing text -------------------------------------------------------------------------------
@@ -746,7 +779,10 @@ def hash_text(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     >>> bool(a[0] == b[1]), bool(a[2] == b[0]), bool(a[0] == a[1])
     (True, True, False)
     """
-    text = TextBytes.of(values)
+    parts = chunks(values)
+    if len(parts) > 1:
+        return np.concatenate([hash_text(part) for part in parts])
+    text = TextBytes.of(parts[0])
     n = len(text)
     hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64) ^ text.length.astype(np.uint64)
     short = np.flatnonzero(text.length <= _LONGEST_HASHED_AS_ARRAY)

@@ -43,6 +43,7 @@ from .columnar import (
     NAT,
     TextBytes,
     _is_view,
+    chunks,
     encode,
     hash_text,
     is_text,
@@ -53,6 +54,7 @@ from .columnar import (
     read_plain_numbers,
     read_times,
     strip_needed,
+    text_lengths,
 )
 from .points import PointArray
 
@@ -308,7 +310,6 @@ def incidents_from_table(
     notes = [] if notes is None else notes
     raw_crs = raw_crs or columns.crs
     table = _as_table(raw)
-    table = pa.table({name: one_array(table.column(name)) for name in table.column_names})
     rows_read = table.num_rows
     line = np.asarray(line, dtype=np.int64)
 
@@ -423,9 +424,8 @@ def _text_values(values: pa.Array | pa.ChunkedArray):
     return values.to_pandas().array
 
 
-def _kept(values: pa.Array | pa.ChunkedArray, good: np.ndarray) -> pa.Array:
+def _kept(values: pa.Array | pa.ChunkedArray, good: np.ndarray):
     """The values of the rows kept (all of them without a copy, when all are kept)."""
-    values = one_array(values)
     return values if good.all() else values.filter(pa.array(good))
 
 
@@ -505,7 +505,10 @@ class SeenIds:
 
 
 def _repeated_ids(
-    ids: pa.Array, line: np.ndarray, candidate: np.ndarray, seen_ids: SeenIds | None
+    ids: pa.Array | pa.ChunkedArray,
+    line: np.ndarray,
+    candidate: np.ndarray,
+    seen_ids: SeenIds | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which candidate rows repeat the id of an earlier candidate row (or of an earlier part),
     and the line of that first row (0 for an earlier part).
@@ -557,32 +560,37 @@ def _duplicate_frame(
     )
 
 
-def _incident_ids(table: pa.Table, columns: IncidentColumns, line: np.ndarray) -> pa.Array:
+def _incident_ids(
+    table: pa.Table, columns: IncidentColumns, line: np.ndarray
+) -> pa.Array | pa.ChunkedArray:
     """Each row's id as text: the id column stripped (``as_text``), or ``line-N`` where it is
     empty or there is no id column."""
     if columns.id_col is None:
         return _line_ids(line)
     values = table.column(columns.id_col)
     if is_text(values):
-        ids = one_array(values)
-        if _is_view(ids.type):
-            ids = ids.cast(pa.large_string())
-        text = TextBytes.of(ids)
-        fix = np.flatnonzero(strip_needed(text) | text.null)
+        if any(_is_view(part.type) for part in chunks(values)):
+            values = values.cast(pa.large_string())
+        pieces = [TextBytes.of(part) for part in chunks(values)]
+        fix = np.flatnonzero(np.concatenate([strip_needed(one) | one.null for one in pieces]))
+        lengths = np.concatenate([one.length for one in pieces])
+        ids = values
         if len(fix):  # the few values that str.strip could change, or nulls
+            ids = one_array(values)
             cleaned = as_text(pd.Series(ids.take(pa.array(fix)).to_pylist(), dtype=object))
             ids = pc.replace_with_mask(
                 ids, _mask(fix, len(ids)), pa.array(cleaned.tolist(), type=ids.type)
             )
-            text = TextBytes.of(ids)
+            lengths = TextBytes.of(ids).length
     elif pa.types.is_integer(values.type) and values.null_count == 0:
-        ids = one_array(values.cast(pa.string()))
-        text = TextBytes.of(ids)
+        ids = values.cast(pa.string())
+        lengths = text_lengths(ids)
     else:
         ids = pa.array(as_text(_whole_column(values)).tolist(), type=pa.string())
-        text = TextBytes.of(ids)
-    empty = np.flatnonzero(text.length == 0)
+        lengths = TextBytes.of(ids).length
+    empty = np.flatnonzero(lengths == 0)
     if len(empty):
+        ids = one_array(ids)
         ids = pc.replace_with_mask(
             ids, _mask(empty, len(ids)), _line_ids(line[empty]).cast(ids.type)
         )
@@ -1149,7 +1157,7 @@ def _numbers(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if not is_text(values):
         return _numbers_of_text(_whole_column(values))
     number, plain, dotted = read_plain_numbers(values)
-    empty = TextBytes.of(values).length == 0
+    empty = text_lengths(values) == 0
     missing = empty.copy()
     non_numeric = np.zeros(len(number), dtype=bool)
     other = np.flatnonzero(~plain & ~empty)
