@@ -362,6 +362,15 @@ class ArrayTimes:
         """Rows the per-value rules need not see."""
         return self.naive | self.aware | self.missing
 
+    @classmethod
+    def concatenate(cls, parts: list[ArrayTimes]) -> ArrayTimes:
+        """The times of consecutive parts of a column, as one."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            *(np.concatenate([getattr(one, name) for one in parts]) for name in _TIME_FIELDS)
+        )
+
 
 def read_times(
     values: pa.Array | pa.ChunkedArray,
@@ -383,10 +392,7 @@ def read_times(
     """
     parts = chunks(values)
     if len(parts) > 1:
-        read = [read_times(part, layouts, window) for part in parts]
-        return ArrayTimes(
-            *(np.concatenate([getattr(one, name) for one in read]) for name in _TIME_FIELDS)
-        )
+        return ArrayTimes.concatenate([read_times(part, layouts, window) for part in parts])
     text = TextBytes.of(parts[0])
     n = len(text)
     result = ArrayTimes(

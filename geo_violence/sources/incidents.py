@@ -41,6 +41,7 @@ from ..columns import (
 from ..errors import InputFileError, MissingColumnError, OptionError
 from .columnar import (
     NAT,
+    ArrayTimes,
     TextBytes,
     _is_view,
     chunks,
@@ -329,13 +330,12 @@ def incidents_from_table(
             line = line[keep]
             if point_geometry is not None:
                 point_geometry = point_geometry[keep]
-    incident_ids = _incident_ids(table, columns, line)
-
-    # times in a second thread while the coordinates are read (numpy and Arrow release the GIL)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        times = pool.submit(_times, table.column(columns.time_col), columns)
-        x, y, coordinate_problems = _parse_coordinates(table, columns, point_geometry, raw_crs)
-        occurred_at, time_problems, dst = times.result()
+    settled = _array_rules(table, columns, point_geometry)
+    incident_ids = _incident_ids(table, columns, line, settled.id_bytes)
+    occurred_at, time_problems, dst = _times(table.column(columns.time_col), columns, settled.times)
+    x, y, coordinate_problems = _parse_coordinates(
+        table, columns, point_geometry, raw_crs, settled.numbers
+    )
     notes.extend(_dst_notes(*dst))
     problems = [(columns.time_col, time_problems), *coordinate_problems]
     bad = np.zeros(table.num_rows, dtype=bool)
@@ -346,7 +346,8 @@ def incidents_from_table(
         _problem_frame(masks, line, incident_ids, column, table) for column, masks in problems
     ]
     if columns.id_col is not None:  # the same incident twice is counted once
-        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids)
+        hashes = settled.id_hashes if settled.ids_as_read else None
+        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids, hashes)
         if repeated.any():
             frames.append(
                 _duplicate_frame(repeated, first_line, line, incident_ids, columns.id_col)
@@ -356,19 +357,19 @@ def incidents_from_table(
 
     good = ~bad
     gx, gy = _to_working_crs(x[good], y[good], raw_crs)
+    kept = [incident_ids]
+    if columns.category_col:
+        kept.append(table.column(columns.category_col))
+    codes = [code for code in columns.code_cols if code in table.column_names]
+    kept += [table.column(code) for code in codes]
+    kept = _two_at_a_time([(_kept_values, (values, good)) for values in kept])
     data = {
-        INCIDENT_ID: _text_values(_kept(incident_ids, good)),
+        INCIDENT_ID: kept.pop(0),
         OCCURRED_AT: occurred_at[good],
-        CATEGORY: (
-            _kept_values(table.column(columns.category_col), good)
-            if columns.category_col
-            else np.full(int(good.sum()), None, dtype=object)
-        ),
+        CATEGORY: kept.pop(0) if columns.category_col else np.full(int(good.sum()), None, object),
         SOURCE_LINE: line[good],
     }
-    for code in columns.code_cols:
-        if code in table.column_names:
-            data[code] = _kept_values(table.column(code), good)
+    data.update(zip(codes, kept, strict=True))
     import geopandas as gpd
 
     incidents = gpd.GeoDataFrame(
@@ -394,6 +395,84 @@ def incidents_from_table(
         notes=notes,
         filter_category=tuple(str(value) for value in filter_category or ()),
     )
+
+
+@dataclass
+class _Settled:
+    """What the array rules settled, column by column, before the per-value rules run."""
+
+    times: ArrayTimes | None = None
+    numbers: dict = field(default_factory=dict)
+    id_bytes: tuple[np.ndarray, np.ndarray] | None = None
+    id_hashes: np.ndarray | None = None
+
+    @property
+    def ids_as_read(self) -> bool:
+        """Whether every id is used as read (nothing to strip, none empty), so its hash holds."""
+        return self.id_bytes is not None and not self.id_bytes[0].any()
+
+
+def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _Settled:
+    """The array rules of every column of text, two at a time (numpy and Arrow let go of the
+    interpreter while they work, so both cores work); the times in two halves."""
+    jobs: list = []
+    keys: list = []
+    time_values = table.column(columns.time_col)
+    if is_text(time_values):
+        formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
+        layouts, window = layouts_for(formats), plausible_times()
+        for part in _halves(time_values):
+            jobs.append((read_times, (part, layouts, window)))
+            keys.append("times")
+    if point_geometry is None:
+        for name in dict.fromkeys((columns.x_col, columns.y_col)):
+            if is_text(table.column(name)):
+                jobs.append((read_plain_numbers, (table.column(name),)))
+                keys.append(name)
+    if columns.id_col is not None and is_text(table.column(columns.id_col)):
+        ids = table.column(columns.id_col)
+        if not any(_is_view(part.type) for part in chunks(ids)):
+            jobs += [(_id_bytes, (ids,)), (hash_text, (ids,))]
+            keys += ["id_bytes", "id_hashes"]
+    settled = _Settled()
+    times = []
+    for key, result in zip(keys, _two_at_a_time(jobs), strict=True):
+        if key == "times":
+            times.append(result)
+        elif key in ("id_bytes", "id_hashes"):
+            setattr(settled, key, result)
+        else:
+            settled.numbers[key] = result
+    if times:
+        settled.times = ArrayTimes.concatenate(times)
+    return settled
+
+
+def _two_at_a_time(jobs: list) -> list:
+    """The results of ``(function, arguments)`` jobs, run on two threads, in order."""
+    if len(jobs) <= 1:
+        return [function(*arguments) for function, arguments in jobs]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(function, *arguments) for function, arguments in jobs]
+        return [future.result() for future in futures]
+
+
+def _halves(values: pa.ChunkedArray) -> list:
+    """A column in two parts of about equal rows (its chunks kept whole)."""
+    parts = chunks(values)
+    if len(parts) == 1:
+        half = len(parts[0]) // 2
+        return [parts[0].slice(0, half), parts[0].slice(half)]
+    sizes = np.cumsum([len(part) for part in parts])
+    cut = int(np.searchsorted(sizes, sizes[-1] / 2)) + 1
+    return [pa.chunked_array(parts[:cut], values.type), pa.chunked_array(parts[cut:], values.type)]
+
+
+def _id_bytes(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Which ids ``str.strip`` could change (or are missing), and each id's length."""
+    pieces = [TextBytes.of(part) for part in chunks(values)]
+    fix = np.concatenate([strip_needed(one) | one.null for one in pieces])
+    return fix, np.concatenate([one.length for one in pieces])
 
 
 def _as_table(raw: pa.Table | pd.DataFrame) -> pa.Table:
@@ -509,6 +588,7 @@ def _repeated_ids(
     line: np.ndarray,
     candidate: np.ndarray,
     seen_ids: SeenIds | None,
+    hashes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which candidate rows repeat the id of an earlier candidate row (or of an earlier part),
     and the line of that first row (0 for an earlier part).
@@ -521,7 +601,7 @@ def _repeated_ids(
     if not len(rows):
         return repeated, first_line
     candidate_ids = ids if len(rows) == len(ids) else ids.filter(pa.array(candidate))
-    hashes = hash_text(candidate_ids)
+    hashes = hash_text(candidate_ids) if hashes is None else hashes[rows]
     ordered = np.sort(hashes)
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     if len(twice):  # the rows whose hash another row has: their ids compared as text
@@ -561,19 +641,22 @@ def _duplicate_frame(
 
 
 def _incident_ids(
-    table: pa.Table, columns: IncidentColumns, line: np.ndarray
+    table: pa.Table,
+    columns: IncidentColumns,
+    line: np.ndarray,
+    id_bytes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pa.Array | pa.ChunkedArray:
     """Each row's id as text: the id column stripped (``as_text``), or ``line-N`` where it is
-    empty or there is no id column."""
+    empty or there is no id column (``id_bytes``: :func:`_id_bytes` of the column, if known)."""
     if columns.id_col is None:
         return _line_ids(line)
     values = table.column(columns.id_col)
     if is_text(values):
         if any(_is_view(part.type) for part in chunks(values)):
             values = values.cast(pa.large_string())
-        pieces = [TextBytes.of(part) for part in chunks(values)]
-        fix = np.flatnonzero(np.concatenate([strip_needed(one) | one.null for one in pieces]))
-        lengths = np.concatenate([one.length for one in pieces])
+            id_bytes = None
+        fix, lengths = id_bytes if id_bytes is not None else _id_bytes(values)
+        fix = np.flatnonzero(fix)
         ids = values
         if len(fix):  # the few values that str.strip could change, or nulls
             ids = one_array(values)
@@ -609,7 +692,7 @@ def _mask(rows: np.ndarray, n: int) -> pa.Array:
 
 
 def _times(
-    values: pa.ChunkedArray, columns: IncidentColumns
+    values: pa.ChunkedArray, columns: IncidentColumns, fast: ArrayTimes | None = None
 ) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], tuple[int, int]]:
     """Times to tz-aware America/Chicago, the masks of bad rows with their reasons, and the
     numbers of times moved out of a DST gap and read in a repeated hour.
@@ -621,8 +704,8 @@ def _times(
     if not is_text(values):
         return _parse_times(_whole_column(values), columns)
     formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
-    window = plausible_times()
-    fast = read_times(values, layouts_for(formats), window)
+    if fast is None:
+        fast = read_times(values, layouts_for(formats), plausible_times())
     n = len(fast.wall)
     utc_ns = np.full(n, NAT, dtype=np.int64)
     utc_us, unsure = localize_clock(fast.wall, TIMEZONE)
@@ -1111,6 +1194,7 @@ def _parse_coordinates(
     columns: IncidentColumns,
     point_geometry: np.ndarray | None,
     raw_crs: str,
+    settled: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, list[tuple[np.ndarray, str]]]]]:
     """Coordinates as floats, and the masks of bad ones per column with their reasons."""
     if point_geometry is not None:
@@ -1126,7 +1210,7 @@ def _parse_coordinates(
     checked: list[tuple[str, list[tuple[np.ndarray, str]]]] = []
     parsed: list[np.ndarray] = []
     for name in (columns.x_col, columns.y_col):
-        number, missing, non_numeric = _numbers(table.column(name))
+        number, missing, non_numeric = _numbers(table.column(name), (settled or {}).get(name))
         non_finite = ~missing & ~non_numeric & ~np.isfinite(number)
         checked.append(
             (
@@ -1146,7 +1230,9 @@ def _parse_coordinates(
     return x, y, checked
 
 
-def _numbers(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _numbers(
+    values: pa.ChunkedArray, plain_numbers: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A column of coordinates as floats, with the masks of missing and non-numeric values.
 
     Numbers are used as they are; text written as a plain decimal is cast by Arrow; every other
@@ -1156,7 +1242,8 @@ def _numbers(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         return number, np.isnan(number), np.zeros(len(number), dtype=bool)
     if not is_text(values):
         return _numbers_of_text(_whole_column(values))
-    number, plain, dotted = read_plain_numbers(values)
+    number, plain, dotted = plain_numbers or read_plain_numbers(values)
+    number = number.copy()
     empty = text_lengths(values) == 0
     missing = empty.copy()
     non_numeric = np.zeros(len(number), dtype=bool)
