@@ -98,15 +98,14 @@ def every_kind_of_row(n_random: int = 2000, seed: int = 0) -> pd.DataFrame:
 def per_value_rules_only(monkeypatch) -> None:
     """Switch the array rules off: every value goes through the per-value rules."""
 
-    def nothing_settled(values, layouts, window):
-        n = len(values)
-        none = np.zeros(n, dtype=bool)
-        empty = np.full(n, columnar.NAT, dtype=np.int64)
-        return columnar.ArrayTimes(empty, empty.copy(), none, none.copy(), none.copy())
+    def nothing_settled(values, layouts, window, *, into=None, start=0):
+        return columnar.ArrayTimes.empty(len(values)) if into is None else into
 
-    def no_plain_numbers(values):
-        n = len(values)
-        return np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    def no_plain_numbers(values, *, into=None, start=0):
+        if into is None:
+            n = len(values)
+            into = np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        return into
 
     def every_clock_time_unsure(wall, zone, per_second=1_000_000):
         return np.full(len(wall), columnar.NAT, dtype=np.int64), wall != columnar.NAT
@@ -115,8 +114,12 @@ def per_value_rules_only(monkeypatch) -> None:
     monkeypatch.setattr(reading, "read_plain_numbers", no_plain_numbers)
     monkeypatch.setattr(reading, "localize_clock", every_clock_time_unsure)
     monkeypatch.setattr(reading, "strip_needed", lambda text: text.length >= 0)
+
     # every id shares one hash: repeated ids are found by comparing the text alone
-    monkeypatch.setattr(reading, "hash_text", lambda ids: np.zeros(len(ids), dtype=np.uint64))
+    def same_hash(ids, *, into=None, start=0):
+        return np.zeros(len(ids), dtype=np.uint64) if into is None else into
+
+    monkeypatch.setattr(reading, "hash_text", same_hash)
     monkeypatch.setattr(reading, "_surely_inside", lambda *args: None)
 
 

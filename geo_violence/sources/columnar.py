@@ -61,11 +61,32 @@ def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks()
 
 
+#: Rows the array rules take at a time, at least: pyarrow reads a CSV in small blocks (to keep
+#: its memory low), and consecutive blocks are joined up to this size.
+PIECE_ROWS = 1 << 17
+
+
 def chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    """The contiguous pieces of an array (a chunked array's chunks; at least one)."""
-    if isinstance(values, pa.ChunkedArray):
-        return list(values.chunks) or [pa.array([], type=values.type)]
-    return [values]
+    """The contiguous pieces of an array (a chunked array's chunks, small consecutive ones
+    joined up to :data:`PIECE_ROWS` rows; at least one piece)."""
+    if not isinstance(values, pa.ChunkedArray):
+        return [values]
+    pieces: list[pa.Array] = []
+    waiting: list[pa.Array] = []
+    rows = 0
+    for chunk in values.chunks:
+        waiting.append(chunk)
+        rows += len(chunk)
+        if rows >= PIECE_ROWS:
+            pieces.append(waiting[0] if len(waiting) == 1 else pa.concat_arrays(waiting))
+            waiting, rows = [], 0
+    if waiting or not pieces:
+        pieces.append(
+            pa.concat_arrays(waiting)
+            if len(waiting) > 1
+            else (waiting or [pa.array([], values.type)])[0]
+        )
+    return pieces
 
 
 def text_lengths(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -332,9 +353,6 @@ def layouts_for(formats: tuple[str, ...]) -> list[TimeLayout]:
     return list(dict.fromkeys(layouts))
 
 
-_TIME_FIELDS = ("wall", "utc", "naive", "aware", "missing")
-
-
 @dataclass
 class ArrayTimes:
     """What the array rules settled of a column of times.
@@ -363,12 +381,15 @@ class ArrayTimes:
         return self.naive | self.aware | self.missing
 
     @classmethod
-    def concatenate(cls, parts: list[ArrayTimes]) -> ArrayTimes:
-        """The times of consecutive parts of a column, as one."""
-        if len(parts) == 1:
-            return parts[0]
+    def empty(cls, n: int) -> ArrayTimes:
+        """``n`` rows with nothing settled yet."""
+        none = np.zeros(n, dtype=bool)
         return cls(
-            *(np.concatenate([getattr(one, name) for one in parts]) for name in _TIME_FIELDS)
+            np.full(n, NAT, dtype=np.int64),
+            np.full(n, NAT, dtype=np.int64),
+            none,
+            none.copy(),
+            none.copy(),
         )
 
 
@@ -376,9 +397,13 @@ def read_times(
     values: pa.Array | pa.ChunkedArray,
     layouts: list[TimeLayout],
     window: tuple[np.datetime64, np.datetime64],
+    *,
+    into: ArrayTimes | None = None,
+    start: int = 0,
 ) -> ArrayTimes:
     """Parse the times of a text array written in one of ``layouts``, when they fall inside the
-    plausible ``window``; every other non-empty value is left unsettled.
+    plausible ``window``; every other non-empty value is left unsettled. With ``into``, the
+    results go to its rows from ``start`` on.
 
     Examples
     --------
@@ -390,31 +415,32 @@ def read_times(
     >>> times.utc[1:2].astype("datetime64[us]").astype(str).tolist()
     ['2021-09-08T21:45:00.000000']
     """
-    parts = chunks(values)
-    if len(parts) > 1:
-        return ArrayTimes.concatenate([read_times(part, layouts, window) for part in parts])
-    text = TextBytes.of(parts[0])
-    n = len(text)
-    result = ArrayTimes(
-        wall=np.full(n, NAT, dtype=np.int64),
-        utc=np.full(n, NAT, dtype=np.int64),
-        naive=np.zeros(n, dtype=bool),
-        aware=np.zeros(n, dtype=bool),
-        missing=text.length == 0,
-    )
+    result = ArrayTimes.empty(len(values)) if into is None else into
     low = window[0].astype("datetime64[us]").astype(np.int64)
     high = window[1].astype("datetime64[us]").astype(np.int64)
     by_width: dict[int, list[TimeLayout]] = {}
     for layout in layouts:
         by_width.setdefault(layout.width, []).append(layout)
+    for piece in chunks(values):
+        _read_times_of_piece(piece, by_width, (low, high), result, start)
+        start += len(piece)
+    return result
+
+
+def _read_times_of_piece(
+    piece: pa.Array, by_width: dict, window: tuple[int, int], result: ArrayTimes, offset: int
+) -> None:
+    text = TextBytes.of(piece)
+    low, high = window
+    result.missing[offset : offset + len(text)] = text.length == 0
     widths = np.array(sorted(by_width), dtype=np.int64)
     if not len(widths):
-        return result
+        return
     wanted = np.zeros(int(widths[-1]) + 2, dtype=bool)
     wanted[widths] = True
     candidate = np.flatnonzero(wanted[np.minimum(text.length, len(wanted) - 1)])
     if not len(candidate):
-        return result
+        return
     lengths = text.length[candidate]
     for width in np.flatnonzero(np.bincount(lengths)):
         rows_of_width = candidate[lengths == width]
@@ -433,7 +459,7 @@ def read_times(
                     block[:, where] if len(where) < len(rows) else block, layout
                 )
                 ok &= (value >= low) & (value <= high)
-                found = rows[where[ok]]
+                found = offset + rows[where[ok]]
                 if layout.naive:
                     result.wall[found] = value[ok]
                     result.naive[found] = True
@@ -441,7 +467,6 @@ def read_times(
                     result.utc[found] = value[ok]
                     result.aware[found] = True
                 open_rows[where[ok]] = False
-    return result
 
 
 #: Days in each month of a common year (index 0 unused).
@@ -632,11 +657,14 @@ MAX_DIGITS = 15
 
 def read_plain_numbers(
     values: pa.Array | pa.ChunkedArray,
+    *,
+    into: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    start: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The numbers of a text array written as plain decimals (``-87.6298``, ``1144907``: an
     optional ``-``, digits, and an optional ``.`` with digits; at most 15 digits, not a negative
     zero), which values those are, and which of them have a decimal point. Other values are NaN
-    and left unsettled.
+    and left unsettled. With ``into``, the results go to its rows from ``start`` on.
 
     Examples
     --------
@@ -645,27 +673,26 @@ def read_plain_numbers(
     >>> numbers[plain].tolist(), plain.tolist(), dotted[plain].tolist()
     ([-87.6, 12.0], [True, False, False, True, False, False], [True, False])
     """
-    parts = chunks(values)
-    if len(parts) > 1:
-        read = [read_plain_numbers(part) for part in parts]
-        return tuple(np.concatenate([one[i] for one in read]) for i in range(3))
-    text = TextBytes.of(parts[0])
-    n = len(text)
-    number = np.full(n, np.nan)
-    plain = np.zeros(n, dtype=bool)
-    dotted = np.zeros(n, dtype=bool)
-    short = np.flatnonzero((text.length > 0) & (text.length <= MAX_DIGITS + 2))
-    lengths = text.length[short]
-    for width in np.flatnonzero(np.bincount(lengths)):
-        rows = short[lengths == width]
-        for begin in range(0, len(rows), ROWS_AT_A_TIME):
-            part = rows[begin : begin + ROWS_AT_A_TIME]
-            block = np.ascontiguousarray(text.matrix(part, int(width)).T)
-            value, ok, dot = _plain_decimals(block)
-            number[part[ok]] = value[ok]
-            plain[part[ok]] = True
-            dotted[part[ok & dot]] = True
-    return number, plain, dotted
+    if into is None:
+        n = len(values)
+        into = (np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    number, plain, dotted = into
+    for piece in chunks(values):
+        text = TextBytes.of(piece)
+        short = np.flatnonzero((text.length > 0) & (text.length <= MAX_DIGITS + 2))
+        lengths = text.length[short]
+        for width in np.flatnonzero(np.bincount(lengths)):
+            rows = short[lengths == width]
+            for begin in range(0, len(rows), ROWS_AT_A_TIME):
+                part = rows[begin : begin + ROWS_AT_A_TIME]
+                block = np.ascontiguousarray(text.matrix(part, int(width)).T)
+                value, ok, dot = _plain_decimals(block)
+                at = start + part
+                number[at[ok]] = value[ok]
+                plain[at[ok]] = True
+                dotted[at[ok & dot]] = True
+        start += len(piece)
+    return into
 
 
 def _plain_decimals(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -774,9 +801,12 @@ _FNV_PRIME = np.uint64(0x100000001B3)
 _LONGEST_HASHED_AS_ARRAY = 64
 
 
-def hash_text(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def hash_text(
+    values: pa.Array | pa.ChunkedArray, *, into: np.ndarray | None = None, start: int = 0
+) -> np.ndarray:
     """A 64-bit hash of each text value (FNV-1a over its UTF-8 bytes, seeded by its length); the
-    same text always has the same hash, whatever array it is in.
+    same text always has the same hash, whatever array it is in. With ``into``, the hashes go to
+    its rows from ``start`` on.
 
     Examples
     --------
@@ -785,10 +815,15 @@ def hash_text(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     >>> bool(a[0] == b[1]), bool(a[2] == b[0]), bool(a[0] == a[1])
     (True, True, False)
     """
-    parts = chunks(values)
-    if len(parts) > 1:
-        return np.concatenate([hash_text(part) for part in parts])
-    text = TextBytes.of(parts[0])
+    into = np.zeros(len(values), dtype=np.uint64) if into is None else into
+    for piece in chunks(values):
+        into[start : start + len(piece)] = _hash_piece(piece)
+        start += len(piece)
+    return into
+
+
+def _hash_piece(piece: pa.Array) -> np.ndarray:
+    text = TextBytes.of(piece)
     n = len(text)
     hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64) ^ text.length.astype(np.uint64)
     short = np.flatnonzero(text.length <= _LONGEST_HASHED_AS_ARRAY)
@@ -938,9 +973,9 @@ class LineCounter:
         self.close()
 
 
-#: Bytes of a mapped file kept in memory behind the point read (pyarrow parses a few blocks of
-#: 4 MB at a time); the pages before are released.
-_MAPPED_BEHIND = 1 << 26
+#: Bytes of a mapped file kept in memory behind the point read (pyarrow parses a few blocks at a
+#: time); the pages before are released.
+_MAPPED_BEHIND = 1 << 23
 
 
 class _Hashed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import datetime as dt
+import functools
 import gzip
 import logging
 import re
@@ -414,37 +415,37 @@ class _Settled:
 
 def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _Settled:
     """The array rules of every column of text, two at a time (numpy and Arrow let go of the
-    interpreter while they work, so both cores work); the times in two halves."""
+    interpreter while they work, so both cores work); the times in two halves. Each writes its
+    share of the results in place."""
+    n = table.num_rows
+    settled = _Settled()
     jobs: list = []
-    keys: list = []
     time_values = table.column(columns.time_col)
     if is_text(time_values):
         formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
         layouts, window = layouts_for(formats), plausible_times()
+        settled.times = ArrayTimes.empty(n)
+        first = 0
         for part in _halves(time_values):
-            jobs.append((read_times, (part, layouts, window)))
-            keys.append("times")
+            into = {"into": settled.times, "start": first}
+            jobs.append((functools.partial(read_times, **into), (part, layouts, window)))
+            first += len(part)
     if point_geometry is None:
         for name in dict.fromkeys((columns.x_col, columns.y_col)):
             if is_text(table.column(name)):
-                jobs.append((read_plain_numbers, (table.column(name),)))
-                keys.append(name)
+                into = (np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+                settled.numbers[name] = into
+                jobs.append(
+                    (functools.partial(read_plain_numbers, into=into), (table.column(name),))
+                )
     if columns.id_col is not None and is_text(table.column(columns.id_col)):
         ids = table.column(columns.id_col)
         if not any(_is_view(part.type) for part in chunks(ids)):
-            jobs += [(_id_bytes, (ids,)), (hash_text, (ids,))]
-            keys += ["id_bytes", "id_hashes"]
-    settled = _Settled()
-    times = []
-    for key, result in zip(keys, _two_at_a_time(jobs), strict=True):
-        if key == "times":
-            times.append(result)
-        elif key in ("id_bytes", "id_hashes"):
-            setattr(settled, key, result)
-        else:
-            settled.numbers[key] = result
-    if times:
-        settled.times = ArrayTimes.concatenate(times)
+            settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
+            settled.id_hashes = np.zeros(n, dtype=np.uint64)
+            jobs.append((functools.partial(_id_bytes, into=settled.id_bytes), (ids,)))
+            jobs.append((functools.partial(hash_text, into=settled.id_hashes), (ids,)))
+    _two_at_a_time(jobs)
     return settled
 
 
@@ -468,11 +469,19 @@ def _halves(values: pa.ChunkedArray) -> list:
     return [pa.chunked_array(parts[:cut], values.type), pa.chunked_array(parts[cut:], values.type)]
 
 
-def _id_bytes(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+def _id_bytes(
+    values: pa.ChunkedArray, *, into: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Which ids ``str.strip`` could change (or are missing), and each id's length."""
-    pieces = [TextBytes.of(part) for part in chunks(values)]
-    fix = np.concatenate([strip_needed(one) | one.null for one in pieces])
-    return fix, np.concatenate([one.length for one in pieces])
+    if into is None:
+        into = (np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=np.int64))
+    start = 0
+    for piece in chunks(values):
+        text = TextBytes.of(piece)
+        into[0][start : start + len(piece)] = strip_needed(text) | text.null
+        into[1][start : start + len(piece)] = text.length
+        start += len(piece)
+    return into
 
 
 def _as_table(raw: pa.Table | pd.DataFrame) -> pa.Table:
@@ -1020,9 +1029,10 @@ def _source_lines(path: Path, n_rows: int) -> np.ndarray:
     return np.arange(1, 1 + n_rows, dtype=np.int64)
 
 
-#: pyarrow's first block size for a CSV; made larger while a record does not fit (a field of
-#: megabytes is valid CSV), up to :data:`_MAX_BLOCK_BYTES`.
-_FIRST_BLOCK_BYTES = 1 << 22
+#: pyarrow's first block size for a CSV (pyarrow reads many blocks ahead: small blocks keep its
+#: memory low); made larger while a record does not fit (a field of megabytes is valid CSV), up
+#: to :data:`_MAX_BLOCK_BYTES`.
+_FIRST_BLOCK_BYTES = 1 << 20
 _MAX_BLOCK_BYTES = 1 << 31
 
 
