@@ -19,6 +19,7 @@ import contextlib
 import gzip
 import hashlib
 import mmap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,27 +67,28 @@ def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 PIECE_ROWS = 1 << 17
 
 
-def chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    """The contiguous pieces of an array (a chunked array's chunks, small consecutive ones
-    joined up to :data:`PIECE_ROWS` rows; at least one piece)."""
+def chunks(values: pa.Array | pa.ChunkedArray) -> Iterator[pa.Array]:
+    """The contiguous pieces of an array, one at a time (a chunked array's chunks, small
+    consecutive ones joined up to :data:`PIECE_ROWS` rows; at least one piece)."""
     if not isinstance(values, pa.ChunkedArray):
-        return [values]
-    pieces: list[pa.Array] = []
+        yield values
+        return
     waiting: list[pa.Array] = []
     rows = 0
+    given = False
     for chunk in values.chunks:
         waiting.append(chunk)
         rows += len(chunk)
         if rows >= PIECE_ROWS:
-            pieces.append(waiting[0] if len(waiting) == 1 else pa.concat_arrays(waiting))
+            yield waiting[0] if len(waiting) == 1 else pa.concat_arrays(waiting)
+            given = True
             waiting, rows = [], 0
-    if waiting or not pieces:
-        pieces.append(
-            pa.concat_arrays(waiting)
-            if len(waiting) > 1
-            else (waiting or [pa.array([], values.type)])[0]
-        )
-    return pieces
+    if len(waiting) > 1:
+        yield pa.concat_arrays(waiting)
+    elif waiting:
+        yield waiting[0]
+    elif not given:
+        yield pa.array([], type=values.type)
 
 
 def text_lengths(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

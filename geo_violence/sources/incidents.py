@@ -42,6 +42,7 @@ from ..columns import (
 from ..errors import InputFileError, MissingColumnError, OptionError
 from .columnar import (
     NAT,
+    ROWS_AT_A_TIME,
     ArrayTimes,
     TextBytes,
     _is_view,
@@ -247,14 +248,17 @@ def read_incidents(
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
     raw, point_geometry, raw_crs, lines = _read_table(path, columns, header)
-    return incidents_from_table(
-        raw,
+    table = _Columns(raw)
+    del raw  # handed over: its columns go as they are used
+    return _incidents(
+        table,
         columns,
         line=lines,
         point_geometry=point_geometry,
         raw_crs=raw_crs,
         filter_category=filter_category,
         notes=notes,
+        seen_ids=None,
     )
 
 
@@ -309,9 +313,64 @@ def incidents_from_table(
     >>> len(read.incidents), read.rejects["reason"].tolist()
     (1, ['unparseable time'])
     """
+    return _incidents(
+        _Columns(_as_table(raw)),
+        columns,
+        line=line,
+        point_geometry=point_geometry,
+        raw_crs=raw_crs,
+        filter_category=filter_category,
+        notes=notes,
+        seen_ids=seen_ids,
+    )
+
+
+class _Columns:
+    """The columns of a read, each let go once it is used: a large read does not hold its text
+    columns and their copies at once (the caller hands the table over)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.columns = {name: table.column(name) for name in table.column_names}
+        self.num_rows = table.num_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.columns[name]
+
+    def filter(self, keep: np.ndarray) -> _Columns:
+        mask = pa.array(keep)
+        kept = _Columns(pa.table({}))
+        kept.columns = {name: values.filter(mask) for name, values in self.columns.items()}
+        kept.num_rows = int(keep.sum())
+        return kept
+
+    def release(self, *names: str | None) -> None:
+        """Let go of columns no longer needed."""
+        for name in names:
+            self.columns.pop(name, None)
+
+    def take_out(self, name: str) -> pa.ChunkedArray:
+        """A column, which this holder lets go of."""
+        return self.columns.pop(name)
+
+
+def _incidents(
+    table: _Columns,
+    columns: IncidentColumns,
+    *,
+    line: np.ndarray,
+    point_geometry: np.ndarray | None,
+    raw_crs: str | None,
+    filter_category,
+    notes: list[str] | None,
+    seen_ids: SeenIds | None,
+) -> IncidentRead:
+    """:func:`incidents_from_table` on columns held by ``table``, let go of as they are used."""
     notes = [] if notes is None else notes
     raw_crs = raw_crs or columns.crs
-    table = _as_table(raw)
     rows_read = table.num_rows
     line = np.asarray(line, dtype=np.int64)
 
@@ -327,7 +386,7 @@ def incidents_from_table(
             "left out"
         )
         if rows_filtered_out:
-            table = table.filter(pa.array(keep))
+            table = table.filter(keep)
             line = line[keep]
             if point_geometry is not None:
                 point_geometry = point_geometry[keep]
@@ -355,22 +414,41 @@ def incidents_from_table(
             )
             bad |= repeated
     rejects = _collect_rejects(frames)
+    del frames, problems, time_problems, coordinate_problems, settled
+    kept_names = [columns.category_col, *columns.code_cols]
+    table.release(
+        *(
+            name
+            for name in (columns.time_col, columns.x_col, columns.y_col, columns.id_col)
+            if name not in kept_names
+        )
+    )
 
     good = ~bad
     gx, gy = _to_working_crs(x[good], y[good], raw_crs)
-    kept = [incident_ids]
-    if columns.category_col:
-        kept.append(table.column(columns.category_col))
+    del x, y
     codes = [code for code in columns.code_cols if code in table.column_names]
-    kept += [table.column(code) for code in codes]
-    kept = _two_at_a_time([(_kept_values, (values, good)) for values in kept])
+    jobs = [(_kept_values, (incident_ids, good))]
+    del incident_ids
+    for name in dict.fromkeys([columns.category_col, *codes]):
+        if name:
+            jobs.append((_kept_column, (table, name, good)))
+    kept = dict(
+        zip(
+            ["ids", *dict.fromkeys(n for n in [columns.category_col, *codes] if n)],
+            _two_at_a_time(jobs),
+            strict=True,
+        )
+    )
     data = {
-        INCIDENT_ID: kept.pop(0),
+        INCIDENT_ID: kept["ids"],
         OCCURRED_AT: occurred_at[good],
-        CATEGORY: kept.pop(0) if columns.category_col else np.full(int(good.sum()), None, object),
+        CATEGORY: kept[columns.category_col]
+        if columns.category_col
+        else np.full(int(good.sum()), None, object),
         SOURCE_LINE: line[good],
     }
-    data.update(zip(codes, kept, strict=True))
+    data.update({code: kept[code] for code in codes})
     import geopandas as gpd
 
     incidents = gpd.GeoDataFrame(
@@ -440,7 +518,7 @@ def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _
                 )
     if columns.id_col is not None and is_text(table.column(columns.id_col)):
         ids = table.column(columns.id_col)
-        if not any(_is_view(part.type) for part in chunks(ids)):
+        if not _is_view(ids.type):
             settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
             settled.id_hashes = np.zeros(n, dtype=np.uint64)
             jobs.append((functools.partial(_id_bytes, into=settled.id_bytes), (ids,)))
@@ -458,12 +536,13 @@ def _two_at_a_time(jobs: list) -> list:
         return [future.result() for future in futures]
 
 
-def _halves(values: pa.ChunkedArray) -> list:
+def _halves(values: pa.Array | pa.ChunkedArray) -> list:
     """A column in two parts of about equal rows (its chunks kept whole)."""
-    parts = chunks(values)
-    if len(parts) == 1:
-        half = len(parts[0]) // 2
-        return [parts[0].slice(0, half), parts[0].slice(half)]
+    parts = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if len(parts) <= 1:
+        whole = parts[0] if parts else pa.array([], type=values.type)
+        half = len(whole) // 2
+        return [whole.slice(0, half), whole.slice(half)]
     sizes = np.cumsum([len(part) for part in parts])
     cut = int(np.searchsorted(sizes, sizes[-1] / 2)) + 1
     return [pa.chunked_array(parts[:cut], values.type), pa.chunked_array(parts[cut:], values.type)]
@@ -515,6 +594,12 @@ def _text_values(values: pa.Array | pa.ChunkedArray):
 def _kept(values: pa.Array | pa.ChunkedArray, good: np.ndarray):
     """The values of the rows kept (all of them without a copy, when all are kept)."""
     return values if good.all() else values.filter(pa.array(good))
+
+
+def _kept_column(table: _Columns, name: str, good: np.ndarray):
+    """:func:`_kept_values` of a column that ``table`` then lets go of."""
+    values = table.take_out(name)
+    return _kept_values(values, good)
 
 
 def _kept_values(values: pa.ChunkedArray, good: np.ndarray):
@@ -661,7 +746,7 @@ def _incident_ids(
         return _line_ids(line)
     values = table.column(columns.id_col)
     if is_text(values):
-        if any(_is_view(part.type) for part in chunks(values)):
+        if _is_view(values.type):
             values = values.cast(pa.large_string())
             id_bytes = None
         fix, lengths = id_bytes if id_bytes is not None else _id_bytes(values)
@@ -717,12 +802,16 @@ def _times(
         fast = read_times(values, layouts_for(formats), plausible_times())
     n = len(fast.wall)
     utc_ns = np.full(n, NAT, dtype=np.int64)
-    utc_us, unsure = localize_clock(fast.wall, TIMEZONE)
-    sure = fast.naive & ~unsure
-    utc_ns[sure] = utc_us[sure] * 1000
-    utc_ns[fast.aware] = fast.utc[fast.aware] * 1000
+    unsure_rows = []
+    for begin in range(0, n, ROWS_AT_A_TIME):  # a million rows at a time: few temporaries
+        part = slice(begin, begin + ROWS_AT_A_TIME)
+        utc_us, unsure = localize_clock(fast.wall[part], TIMEZONE)
+        np.multiply(utc_us, 1000, out=utc_ns[part], where=utc_us != NAT)
+        aware = fast.aware[part]
+        np.multiply(fast.utc[part], 1000, out=utc_ns[part], where=aware)
+        unsure_rows.append(begin + np.flatnonzero(unsure))
     gap = overlap = 0
-    unsure_rows = np.flatnonzero(unsure)
+    unsure_rows = np.concatenate(unsure_rows) if unsure_rows else np.zeros(0, dtype=np.int64)
     if len(unsure_rows):
         wall = pd.DatetimeIndex(fast.wall[unsure_rows].astype("datetime64[us]")).as_unit("ns")
         localized, gap, overlap = _localize(wall)

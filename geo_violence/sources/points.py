@@ -145,7 +145,8 @@ class PointArray(GeometryArray):
 
 
 def point_coordinates(geometry) -> tuple[np.ndarray, np.ndarray]:
-    """The x and y of a column of points, without making shapely points when they are not made.
+    """The x and y of a column of points, without making shapely points when they are not made
+    (then the arrays are the points' own: read them, do not change them).
 
     Parameters
     ----------
@@ -163,6 +164,6 @@ def point_coordinates(geometry) -> tuple[np.ndarray, np.ndarray]:
     """
     values = getattr(geometry, "values", geometry)
     if isinstance(values, PointArray) and not values.materialized:
-        return values.x, values.y
+        return values._x, values._y  # not copied: a reader's view (PointArray never changes them)
     points = np.asarray(values, dtype=object)
     return shapely.get_x(points), shapely.get_y(points)
