@@ -369,6 +369,9 @@ class ArrayTimes:
         Rows read in a layout without, or with, an offset, and inside the plausible window.
     missing : numpy.ndarray of bool
         Rows with no text at all (null or empty).
+    utc_ns, unsure : numpy.ndarray, optional
+        Once localised (by the reader): the instant of each settled time in UTC nanoseconds, and
+        the clock times too near a change of offset to be read without pandas.
     """
 
     wall: np.ndarray
@@ -376,6 +379,8 @@ class ArrayTimes:
     naive: np.ndarray
     aware: np.ndarray
     missing: np.ndarray
+    utc_ns: np.ndarray | None = None
+    unsure: np.ndarray | None = None
 
     @property
     def settled(self) -> np.ndarray:

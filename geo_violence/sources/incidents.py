@@ -503,10 +503,11 @@ def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _
         formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
         layouts, window = layouts_for(formats), plausible_times()
         settled.times = ArrayTimes.empty(n)
+        _localize_settled(settled.times, 0, 0)  # makes its arrays, filled by the two halves
         first = 0
         for part in _halves(time_values):
             into = {"into": settled.times, "start": first}
-            jobs.append((functools.partial(read_times, **into), (part, layouts, window)))
+            jobs.append((functools.partial(_read_and_localize, **into), (part, layouts, window)))
             first += len(part)
     if point_geometry is None:
         for name in dict.fromkeys((columns.x_col, columns.y_col)):
@@ -801,15 +802,10 @@ def _times(
     if fast is None:
         fast = read_times(values, layouts_for(formats), plausible_times())
     n = len(fast.wall)
-    utc_ns = np.full(n, NAT, dtype=np.int64)
-    unsure_rows = []
-    for begin in range(0, n, ROWS_AT_A_TIME):  # a million rows at a time: few temporaries
-        part = slice(begin, begin + ROWS_AT_A_TIME)
-        utc_us, unsure = localize_clock(fast.wall[part], TIMEZONE)
-        np.multiply(utc_us, 1000, out=utc_ns[part], where=utc_us != NAT)
-        aware = fast.aware[part]
-        np.multiply(fast.utc[part], 1000, out=utc_ns[part], where=aware)
-        unsure_rows.append(begin + np.flatnonzero(unsure))
+    if fast.utc_ns is None:
+        _localize_settled(fast, 0, n)
+    utc_ns = fast.utc_ns
+    unsure_rows = [np.flatnonzero(fast.unsure)]
     gap = overlap = 0
     unsure_rows = np.concatenate(unsure_rows) if unsure_rows else np.zeros(0, dtype=np.int64)
     if len(unsure_rows):
@@ -838,6 +834,27 @@ def _times(
         *_implausible(early, late),
     ]
     return occurred_at.tz_convert(TIMEZONE), problems, (gap, overlap)
+
+
+def _localize_settled(fast: ArrayTimes, start: int, stop: int) -> None:
+    """The instants (UTC nanoseconds) of the times settled in rows ``start`` to ``stop``, in
+    ``fast.utc_ns``; clock times too near a change of offset are marked in ``fast.unsure``, for
+    :func:`_localize`. A million rows at a time: few temporaries."""
+    if fast.utc_ns is None:
+        fast.utc_ns = np.full(len(fast.wall), NAT, dtype=np.int64)
+        fast.unsure = np.zeros(len(fast.wall), dtype=bool)
+    for begin in range(start, stop, ROWS_AT_A_TIME):
+        part = slice(begin, min(begin + ROWS_AT_A_TIME, stop))
+        utc_us, unsure = localize_clock(fast.wall[part], TIMEZONE)
+        np.multiply(utc_us, 1000, out=fast.utc_ns[part], where=utc_us != NAT)
+        np.multiply(fast.utc[part], 1000, out=fast.utc_ns[part], where=fast.aware[part])
+        fast.unsure[part] = unsure
+
+
+def _read_and_localize(part, layouts, window, *, into: ArrayTimes, start: int) -> None:
+    """:func:`read_times` of one part of a column, then :func:`_localize_settled` of it."""
+    read_times(part, layouts, window, into=into, start=start)
+    _localize_settled(into, start, start + len(part))
 
 
 def _pending_sample(values: pa.ChunkedArray, size: int = 200) -> pd.Series:
