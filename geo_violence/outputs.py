@@ -64,29 +64,8 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-#: sha256 digests worked out while a file was read for its own sake (an incident file is hashed
-#: as it is parsed), by the file's identity when it was read (see :func:`file_identity`).
-_KNOWN_SHA256: dict[tuple, str] = {}
-
-
-def file_identity(path: str | Path) -> tuple:
-    """What tells a file's content apart without reading it: its resolved path, size, inode and
-    times of modification and change, in nanoseconds."""
-    status = Path(path).stat()
-    where = str(Path(path).resolve())
-    return (where, status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns)
-
-
-def remember_sha256(path: str | Path, digest: str, identity: tuple) -> None:
-    """Keep the sha256 of a file that was read whole, for :func:`sha256_of`: it is used while the
-    file keeps the ``identity`` it had when it was read."""
-    if file_identity(path) == identity:
-        _KNOWN_SHA256[identity] = digest
-
-
 def sha256_of(path: str | Path) -> str:
-    """The sha256 of a file's bytes, as hex (remembered if the file was hashed as it was read and
-    has not changed since).
+    """The sha256 of a file's bytes, as hex.
 
     Examples
     --------
@@ -96,9 +75,6 @@ def sha256_of(path: str | Path) -> str:
     >>> sha256_of(path)[:12]
     'ba7816bf8f01'
     """
-    known = _KNOWN_SHA256.get(file_identity(path))
-    if known is not None:
-        return known
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

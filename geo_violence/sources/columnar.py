@@ -15,10 +15,8 @@ breaks in the same pass, so that each record's line is known without reading the
 from __future__ import annotations
 
 import bz2
-import contextlib
 import gzip
 import hashlib
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +26,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-
-from ..outputs import file_identity, remember_sha256
 
 #: Rows handled at a time by the array rules (bounds their temporary memory).
 ROWS_AT_A_TIME = 1 << 20
@@ -848,8 +844,6 @@ def _hash_piece(piece: pa.Array) -> np.ndarray:
     hashes[order] = state
     long_rows = np.flatnonzero(text.length > _LONGEST_HASHED_AS_ARRAY)
     if len(long_rows):
-        import hashlib
-
         for row in long_rows:
             start, length = int(text.start[row]), int(text.length[row])
             digest = hashlib.blake2b(text.data[start : start + length].tobytes(), digest_size=8)
@@ -864,33 +858,21 @@ class LineCounter:
     """A binary file for pyarrow to read, which counts line breaks in what is read through it.
 
     ``newlines``, ``returns`` and ``pairs`` count ``\\n``, ``\\r`` and ``\\r\\n``; ``size`` the
-    bytes and ``last`` the last byte. A plain file is read through a memory map (no copy), a
-    ``.gz`` or ``.bz2`` one decompressed once. The file's bytes are hashed as they go by: once
-    read to its end, its sha256 is remembered for the run's manifest
-    (:func:`geo_violence.outputs.remember_sha256`), which need not read it again.
+    bytes and ``last`` the last byte. A ``.gz`` or ``.bz2`` file is decompressed once.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.identity = file_identity(self.path)
         name = self.path.name.lower()
-        self._map = None
-        self._hash = hashlib.sha256()  # of the file's bytes, as stored (for the manifest)
-        self._raw = self.path.open("rb")
         if name.endswith(".gz"):
-            self._stream = gzip.GzipFile(fileobj=_Hashed(self._raw, self._hash), mode="rb")
+            self._stream = gzip.open(self.path, "rb")  # noqa: SIM115 - closed by close()
         elif name.endswith(".bz2"):
-            self._stream = bz2.BZ2File(_Hashed(self._raw, self._hash), mode="rb")
+            self._stream = bz2.open(self.path, "rb")  # noqa: SIM115 - closed by close()
         else:
-            self._stream = self._raw
-            if self.identity[1]:
-                self._map = mmap.mmap(self._raw.fileno(), 0, access=mmap.ACCESS_READ)
-                self._view = memoryview(self._map)
+            self._stream = self.path.open("rb")
         self._position = 0
-        self._released = 0
         self.newlines = self.returns = self.pairs = self.size = 0
         self.last = b""
-        self.at_end = False
         self.closed = False
 
     # the file protocol pyarrow uses
@@ -906,47 +888,24 @@ class LineCounter:
     def tell(self) -> int:
         return self._position
 
-    def read(self, size: int = -1):
-        if self._map is not None:
-            end = len(self._map) if size is None or size < 0 else self._position + size
-            end = min(end, len(self._map))
-            chunk = self._view[self._position : end]
-            found_return = self._map.find(b"\r", self._position, end) >= 0
-            self._hash.update(chunk)
-            self._release(end)
-        else:
-            chunk = self._stream.read(size if size is not None and size >= 0 else -1)
-            found_return = b"\r" in chunk
-        if not len(chunk) and size != 0:
-            self.at_end = True
-        self._count(chunk, found_return)
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size if size is not None and size >= 0 else -1)
+        self._count(chunk)
         self._position += len(chunk)
         return chunk
 
-    def _release(self, end: int) -> None:
-        """Let the kernel drop the mapped pages read long ago from this process's memory (they
-        stay in the page cache, and come back if touched): the map never holds the whole file."""
-        keep_from = (end - _MAPPED_BEHIND) // mmap.PAGESIZE * mmap.PAGESIZE
-        if keep_from - self._released >= _MAPPED_BEHIND:
-            self._map.madvise(mmap.MADV_DONTNEED, self._released, keep_from - self._released)
-            self._released = keep_from
-
-    def sha256(self) -> str | None:
-        """The sha256 of the file, once it has been read to its end."""
-        return self._hash.hexdigest() if self.at_end else None
-
-    def _count(self, chunk, found_return: bool) -> None:
-        if not len(chunk):
+    def _count(self, chunk: bytes) -> None:
+        if not chunk:
             return
         as_bytes = np.frombuffer(chunk, dtype=np.uint8)
         self.newlines += int(np.count_nonzero(as_bytes == 10))
-        if found_return:
+        if b"\r" in chunk:  # (memchr: almost free when there is none)
             self.returns += int(np.count_nonzero(as_bytes == 13))
             self.pairs += int(np.count_nonzero((as_bytes[:-1] == 13) & (as_bytes[1:] == 10)))
         if self.last == b"\r" and as_bytes[0] == 10:
             self.pairs += 1
         self.size += len(chunk)
-        self.last = bytes(as_bytes[-1:])
+        self.last = chunk[-1:]
 
     @property
     def lines(self) -> int:
@@ -959,52 +918,15 @@ class LineCounter:
         return self.lines == n_records + 1 and self.returns == self.pairs
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        digest = self.sha256()
-        if digest is not None:
-            remember_sha256(self.path, digest, self.identity)
-        if self._map is not None:
-            # while pyarrow still holds a block of the map, the map goes with that block
-            with contextlib.suppress(BufferError):
-                self._view.release()
-                self._map.close()
-        self._stream.close()
-        self._raw.close()
+        if not self.closed:
+            self.closed = True
+            self._stream.close()
 
     def __enter__(self) -> LineCounter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-#: Bytes of a mapped file kept in memory behind the point read (pyarrow parses a few blocks at a
-#: time); the pages before are released.
-_MAPPED_BEHIND = 1 << 23
-
-
-class _Hashed:
-    """A binary file whose bytes are hashed as they are read."""
-
-    def __init__(self, raw, digest) -> None:
-        self._raw, self._digest = raw, digest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._digest.update(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._raw.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._raw.closed
 
 
 def csv_options(

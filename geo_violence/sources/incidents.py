@@ -1135,10 +1135,9 @@ def _source_lines(path: Path, n_rows: int) -> np.ndarray:
     return np.arange(1, 1 + n_rows, dtype=np.int64)
 
 
-#: pyarrow's first block size for a CSV (pyarrow reads many blocks ahead: small blocks keep its
-#: memory low); made larger while a record does not fit (a field of megabytes is valid CSV), up
-#: to :data:`_MAX_BLOCK_BYTES`.
-_FIRST_BLOCK_BYTES = 1 << 20
+#: pyarrow's first block size for a CSV; made larger while a record does not fit (a field of
+#: megabytes is valid CSV), up to :data:`_MAX_BLOCK_BYTES`.
+_FIRST_BLOCK_BYTES = 1 << 22
 _MAX_BLOCK_BYTES = 1 << 31
 
 
