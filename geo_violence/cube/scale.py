@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +207,8 @@ def stream_cube(
     if not path.exists():
         raise InputFileError(f"incident file {str(path)!r} does not exist")
     kind = _stream_kind(path)
-    columns = _columns_for(path, read_options or {})
+    # the category says nothing the counts need (a stream takes no --filter-category): unread
+    columns = replace(_columns_for(path, read_options or {}), category_col=None)
     wanted = _wanted_columns(columns)
     template = _empty_cube(units, step, start, end)
 
@@ -259,13 +261,22 @@ def _stream_kind(path: Path) -> str:
 def _parquet_batches(path: Path, wanted: list[str], batch_rows: int):
     """The batches of a Parquet file: whole row groups at a time (ParquetFile.iter_batches
     pre-buffers and grows without bound on large files, measured +90 MB a batch; reading row
-    groups does not), with each row's number from 1."""
+    groups does not), with each row's number from 1. The next batch is read in a second thread
+    while this one is counted (pyarrow lets go of the interpreter while it reads)."""
     parquet = _parquet_file(path)
+    batches = _row_group_batches(parquet, batch_rows)
     first = 1
-    for groups in _row_group_batches(parquet, batch_rows):
-        table = parquet.read_row_groups(groups, columns=wanted)
-        yield table, np.arange(first, first + table.num_rows, dtype=np.int64)
-        first += table.num_rows
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = (
+            pool.submit(parquet.read_row_groups, batches[0], columns=wanted) if batches else None
+        )
+        for following in [*batches[1:], None]:
+            table = upcoming.result()
+            if following is not None:
+                upcoming = pool.submit(parquet.read_row_groups, following, columns=wanted)
+            yield table, np.arange(first, first + table.num_rows, dtype=np.int64)
+            first += table.num_rows
+            del table
 
 
 class _LinesDifferError(Exception):

@@ -15,6 +15,7 @@ breaks in the same pass, so that each record's line is known without reading the
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import hashlib
 from collections.abc import Iterator
@@ -630,6 +631,21 @@ def zone_changes(zone: str, low: int, high: int) -> tuple[np.ndarray, np.ndarray
     (['2024-03-10T08:00:00', '2024-11-03T07:00:00'], [-21600, -18000], [-18000, -21600])
     """
     day = 86_400
+    changes, before, after = _changes_by_day(zone, low // day, high // day + 1)
+    inside = (changes >= low) & (changes <= high)
+    if not len(changes):
+        return changes, before, after
+    if not inside.any():
+        offset = _offsets(zone, np.array([low], dtype=np.int64))
+        return np.zeros(0, np.int64), offset, np.zeros(0, np.int64)
+    return changes[inside], before[inside], after[inside]
+
+
+@functools.lru_cache(maxsize=64)
+def _changes_by_day(zone: str, first_day: int, last_day: int):
+    """:func:`zone_changes` between two days (kept: the batches of a file ask for the same)."""
+    day = 86_400
+    low, high = first_day * day, last_day * day
     samples = np.arange(low - low % day, high + day, day, dtype=np.int64)
     offsets = _offsets(zone, samples)
     where = np.flatnonzero(offsets[1:] != offsets[:-1])
