@@ -528,7 +528,7 @@ def _read_layout(columns: np.ndarray, layout: TimeLayout) -> tuple[np.ndarray, n
     position: ``columns[j]`` is byte ``j`` of every value."""
     n = columns.shape[1]
     ok = _shaped(columns, layout)
-    value = np.full(n, NAT, dtype=np.int64)
+    value = np.empty(n, dtype=np.int64)  # read where ok only
     rows = np.flatnonzero(ok)
     if not len(rows):
         return value, ok
@@ -823,8 +823,9 @@ _LONGEST_HASHED_AS_ARRAY = 64
 def hash_text(
     values: pa.Array | pa.ChunkedArray, *, into: np.ndarray | None = None, start: int = 0
 ) -> np.ndarray:
-    """A 64-bit hash of each text value (FNV-1a over its UTF-8 bytes, seeded by its length); the
-    same text always has the same hash, whatever array it is in. With ``into``, the hashes go to
+    """A 64-bit hash of each text value (up to 8 bytes: the bytes themselves, mixed with the length;
+    longer: FNV-1a over its UTF-8 bytes, seeded by its length); the same text always has the same
+    hash, whatever array it is in. With ``into``, the hashes go to
     its rows from ``start`` on.
 
     Examples
@@ -844,27 +845,44 @@ def hash_text(
 def _hash_piece(piece: pa.Array) -> np.ndarray:
     text = TextBytes.of(piece)
     n = len(text)
-    hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64) ^ text.length.astype(np.uint64)
-    short = np.flatnonzero(text.length <= _LONGEST_HASHED_AS_ARRAY)
-    order = short[np.argsort(-text.length[short], kind="stable")]
+    hashes = np.empty(n, dtype=np.uint64)
+    # up to 8 bytes (most ids): the bytes as one integer, mixed with the length (a one-to-one
+    # mix: two different texts of one length never share a hash)
+    short = np.flatnonzero(text.length <= 8)
+    lengths = text.length[short]
+    for width in np.flatnonzero(np.bincount(lengths, minlength=1)):
+        rows = short[lengths == width]
+        packed = np.zeros((len(rows), 8), dtype=np.uint8)
+        packed[:, :width] = text.matrix(rows, int(width))
+        seed = np.uint64((int(width) * 0x9E3779B97F4A7C15) % (1 << 64))
+        hashes[rows] = _mix(packed.view(np.uint64).ravel() ^ seed)
+    # longer: FNV-1a over the bytes, seeded by the length
+    middle = np.flatnonzero((text.length > 8) & (text.length <= _LONGEST_HASHED_AS_ARRAY))
+    order = middle[np.argsort(-text.length[middle], kind="stable")]
     lengths = text.length[order]
     starts = text.start[order]
-    state = hashes[order]
-    longest = int(lengths[0]) if len(lengths) else 0
+    state = np.full(len(order), _FNV_OFFSET, dtype=np.uint64) ^ lengths.astype(np.uint64)
     active = len(order)
-    for position in range(longest):
+    for position in range(int(lengths[0]) if len(lengths) else 0):
         while active and lengths[active - 1] <= position:
             active -= 1
         byte = text.data[starts[:active] + position].astype(np.uint64)
         state[:active] = (state[:active] ^ byte) * _FNV_PRIME
     hashes[order] = state
-    long_rows = np.flatnonzero(text.length > _LONGEST_HASHED_AS_ARRAY)
-    if len(long_rows):
-        for row in long_rows:
-            start, length = int(text.start[row]), int(text.length[row])
-            digest = hashlib.blake2b(text.data[start : start + length].tobytes(), digest_size=8)
-            hashes[row] = np.frombuffer(digest.digest(), dtype=np.uint64)[0]
+    for row in np.flatnonzero(text.length > _LONGEST_HASHED_AS_ARRAY):
+        start, length = int(text.start[row]), int(text.length[row])
+        digest = hashlib.blake2b(text.data[start : start + length].tobytes(), digest_size=8)
+        hashes[row] = np.frombuffer(digest.digest(), dtype=np.uint64)[0]
     return hashes
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a one-to-one mix of 64-bit integers."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * np.uint64(0xBF58476D1CE4E5B9)
+    values = values ^ (values >> np.uint64(27))
+    values = values * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
 
 
 # --- reading a CSV while counting its lines ---------------------------------------------------
