@@ -178,7 +178,7 @@ def assign_units(
     assigned = reason_code == 0
     # a new frame sharing the selected rows' values: adding the unit column leaves the
     # incidents as they were (and copying millions of rows twice costs seconds)
-    result = (incidents if assigned.all() else incidents.loc[assigned]).copy(deep=False)
+    result = (incidents if assigned.all() else _rows(incidents, assigned)).copy(deep=False)
     result[UNIT_ID] = _unit_ids(units.index, chosen[assigned])
     unassigned = _unassigned_table(incidents, x, y, ~assigned, reason_code, reasons)
     if len(unassigned):
@@ -191,6 +191,24 @@ def assign_units(
     return Assignment(
         incidents=result, unassigned=unassigned, how=how, agreement=agreement, notes=notes
     )
+
+
+def _rows(frame: gpd.GeoDataFrame, mask: np.ndarray) -> gpd.GeoDataFrame:
+    """``frame.loc[mask]``, with its text columns (pyarrow-backed ``str``) selected by Arrow's
+    filter, several times faster than pandas' take on millions of rows."""
+    names = list(frame.columns)
+    if len(set(names)) != len(names) or not isinstance(frame, gpd.GeoDataFrame):
+        return frame.loc[mask]
+    keep = pa.array(mask)
+    data = {}
+    for name in names:
+        values = frame[name].array
+        if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+            data[name] = pa.array(values).filter(keep).to_pandas().array
+        else:
+            data[name] = values[mask]
+    selected = pd.DataFrame(data, index=frame.index[mask], copy=False)
+    return gpd.GeoDataFrame(selected, geometry=frame.geometry.name, crs=frame.crs)
 
 
 def _recorded_units(codes: pd.Series, unit_index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
