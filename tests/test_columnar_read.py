@@ -102,9 +102,10 @@ def per_value_rules_only(monkeypatch) -> None:
         return columnar.ArrayTimes.empty(len(values)) if into is None else into
 
     def no_plain_numbers(values, *, into=None, start=0):
+        # nothing read, and no value seen empty: the per-value rules find the empty ones
         if into is None:
             n = len(values)
-            into = np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            into = (np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3)))
         return into
 
     def every_clock_time_unsure(wall, zone, per_second=1_000_000):
@@ -304,11 +305,12 @@ def test_clock_times_near_every_dst_change_read_as_pandas_reads_them():
 
 @given(st.lists(number_text, min_size=1, max_size=50))
 def test_plain_decimals_are_read_as_pandas_reads_them(values):
-    number, plain, dotted = columnar.read_plain_numbers(pa.array(values, type=pa.string()))
+    number, plain, dotted, empty = columnar.read_plain_numbers(pa.array(values, type=pa.string()))
     expected = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
     np.testing.assert_array_equal(number[plain], expected[plain])
     np.testing.assert_array_equal(np.signbit(number[plain]), np.signbit(expected[plain]))
     assert all("." in values[i] for i in np.flatnonzero(dotted))
+    assert empty.tolist() == [value == "" for value in values]
 
 
 def test_a_bare_point_before_an_offset_is_an_offset(tmp_path):
@@ -423,3 +425,16 @@ def test_the_counts_command_streams_a_csv_to_the_in_memory_counts(assaults_with_
         tables[engine + " rejects"] = pd.read_csv(out / "rejects.csv")
     pd.testing.assert_frame_equal(tables["memory"], tables["stream"])
     pd.testing.assert_frame_equal(tables["memory rejects"], tables["stream rejects"])
+
+
+def test_local_days_of_millions_of_times_are_pandas_days():
+    from geo_violence.cube.counts import local_days
+
+    rng = np.random.default_rng(5)
+    instants = rng.integers(-2_208_988_800, 4_102_444_800, 300_000) * 10**9
+    instants += rng.integers(0, 10**9, 300_000)
+    times = pd.Series(pd.DatetimeIndex(instants.astype("datetime64[ns]")).tz_localize("UTC"))
+    times = times.dt.tz_convert("America/Chicago")
+    times.iloc[[5, 7]] = pd.NaT
+    wall = pd.DatetimeIndex(times).tz_convert("America/Chicago").tz_localize(None)
+    np.testing.assert_array_equal(local_days(times), wall.to_numpy(dtype="datetime64[D]"))

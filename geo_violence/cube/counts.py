@@ -27,6 +27,7 @@ from ..columns import (
     UNIT_ID,
 )
 from ..errors import OptionError, PeriodError
+from ..sources.columnar import zone_changes
 
 logger = logging.getLogger(__name__)
 
@@ -241,8 +242,23 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
     >>> local_days(times).astype(str).tolist()
     ['2023-12-31']
     """
-    wall = pd.DatetimeIndex(occurred_at).tz_convert(TIMEZONE).tz_localize(None)
-    return wall.to_numpy(dtype="datetime64[D]")
+    instants = pd.DatetimeIndex(occurred_at)
+    if str(instants.tz) != TIMEZONE or len(instants) < 100_000:
+        wall = instants.tz_convert(TIMEZONE).tz_localize(None)
+        return wall.to_numpy(dtype="datetime64[D]")
+    # millions of times: each one's offset from the zone's changes of offset (the instants where
+    # pandas' own conversion changes it), found by one binary search
+    utc = instants.asi8
+    valid = utc != np.iinfo(np.int64).min
+    days = np.full(len(utc), np.datetime64("NaT"), dtype="datetime64[D]")
+    if not valid.any():
+        return days
+    seconds = utc[valid] // 1_000_000_000
+    changes, before, after = zone_changes(TIMEZONE, int(seconds.min()), int(seconds.max()))
+    offsets = np.concatenate([before[:1], after]) * 1_000_000_000
+    local = utc[valid] + offsets[np.searchsorted(changes * 1_000_000_000, utc[valid], "right")]
+    days[valid] = (local // 86_400_000_000_000).astype("datetime64[D]")
+    return days
 
 
 def _check_data_span(
@@ -279,6 +295,15 @@ def _check_data_span(
 def _unit_positions(unit_ids: pd.Series, index: pd.Index) -> np.ndarray:
     """The position in ``index`` of each incident's unit (-1: not a unit of the layer), looked
     up once for each distinct id."""
+    ids = index.to_numpy(dtype=object)
+    values = unit_ids.array
+    text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+    if text and index.is_unique and all(isinstance(unit_id, str) for unit_id in ids):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(pa.array(values), value_set=pa.array(ids, type=pa.large_string()))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     codes, distinct = pd.factorize(unit_ids, use_na_sentinel=True)
     found = index.get_indexer(pd.Index(np.asarray(distinct, dtype=object)))
     return np.append(found, -1)[codes] if len(codes) else np.zeros(0, dtype=np.int64)

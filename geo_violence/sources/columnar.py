@@ -677,27 +677,30 @@ MAX_DIGITS = 15
 def read_plain_numbers(
     values: pa.Array | pa.ChunkedArray,
     *,
-    into: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    into: tuple[np.ndarray, ...] | None = None,
     start: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The numbers of a text array written as plain decimals (``-87.6298``, ``1144907``: an
     optional ``-``, digits, and an optional ``.`` with digits; at most 15 digits, not a negative
-    zero), which values those are, and which of them have a decimal point. Other values are NaN
-    and left unsettled. With ``into``, the results go to its rows from ``start`` on.
+    zero), which values those are, which of them have a decimal point, and which values are
+    empty (or null). Other values are NaN and left unsettled. With ``into``, the results go to
+    its rows from ``start`` on.
 
     Examples
     --------
-    >>> numbers, plain, dotted = read_plain_numbers(
+    >>> numbers, plain, dotted, empty = read_plain_numbers(
     ...     pa.array(["-87.6", "1e3", "", "12", "-0.0", "5."]))
-    >>> numbers[plain].tolist(), plain.tolist(), dotted[plain].tolist()
-    ([-87.6, 12.0], [True, False, False, True, False, False], [True, False])
+    >>> numbers[plain].tolist(), plain.tolist(), dotted[plain].tolist(), empty.tolist()
+    ([-87.6, 12.0], [True, False, False, True, False, False], [True, False], \
+[False, False, True, False, False, False])
     """
     if into is None:
         n = len(values)
-        into = (np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
-    number, plain, dotted = into
+        into = tuple([np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3))])
+    number, plain, dotted, empty = into
     for piece in chunks(values):
         text = TextBytes.of(piece)
+        empty[start : start + len(piece)] = text.length == 0
         short = np.flatnonzero((text.length > 0) & (text.length <= MAX_DIGITS + 2))
         lengths = text.length[short]
         for width in np.flatnonzero(np.bincount(lengths)):

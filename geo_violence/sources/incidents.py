@@ -512,7 +512,7 @@ def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _
     if point_geometry is None:
         for name in dict.fromkeys((columns.x_col, columns.y_col)):
             if is_text(table.column(name)):
-                into = (np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+                into = tuple([np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3))])
                 settled.numbers[name] = into
                 jobs.append(
                     (functools.partial(read_plain_numbers, into=into), (table.column(name),))
@@ -695,14 +695,13 @@ def _repeated_ids(
     rows = np.flatnonzero(candidate)
     if not len(rows):
         return repeated, first_line
-    candidate_ids = ids if len(rows) == len(ids) else ids.filter(pa.array(candidate))
-    hashes = hash_text(candidate_ids) if hashes is None else hashes[rows]
+    hashes = hash_text(ids)[rows] if hashes is None else hashes[rows]
     ordered = np.sort(hashes)
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     if len(twice):  # the rows whose hash another row has: their ids compared as text
         at = np.flatnonzero(np.isin(hashes, twice))
         frame = pd.DataFrame(
-            {"id": candidate_ids.take(pa.array(at)).to_pylist(), "line": line[rows[at]]}
+            {"id": ids.take(pa.array(rows[at])).to_pylist(), "line": line[rows[at]]}
         )
         again = frame["id"].duplicated(keep="first").to_numpy()
         if again.any():
@@ -1357,9 +1356,8 @@ def _numbers(
         return number, np.isnan(number), np.zeros(len(number), dtype=bool)
     if not is_text(values):
         return _numbers_of_text(_whole_column(values))
-    number, plain, dotted = plain_numbers or read_plain_numbers(values)
+    number, plain, dotted, empty = plain_numbers or read_plain_numbers(values)
     number = number.copy()
-    empty = text_lengths(values) == 0
     missing = empty.copy()
     non_numeric = np.zeros(len(number), dtype=bool)
     other = np.flatnonzero(~plain & ~empty)
