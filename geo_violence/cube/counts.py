@@ -39,6 +39,8 @@ LAST_DAY = np.datetime64("2100-12-31", "D")
 #: Without --start and --end the data's dates make the period; longer than this, a few rows far
 #: from the others are the likelier cause, and the cube is refused naming them.
 MAX_DATA_YEARS = 50
+#: Incidents counted at a time (bounds the temporaries of counting millions).
+_AT_A_TIME = 1 << 20
 #: The most cells (units x steps) a cube may have: beyond, it and the statistics on it would not
 #: fit in memory (each cell costs tens of bytes in an analysis).
 MAX_CELLS = 100_000_000
@@ -247,17 +249,20 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
         wall = instants.tz_convert(TIMEZONE).tz_localize(None)
         return wall.to_numpy(dtype="datetime64[D]")
     # millions of times: each one's offset from the zone's changes of offset (the instants where
-    # pandas' own conversion changes it), found by one binary search
-    utc = instants.asi8
+    # pandas' own conversion changes it), found by one binary search, a million at a time
+    utc = instants.as_unit("ns").asi8
     valid = utc != np.iinfo(np.int64).min
     days = np.full(len(utc), np.datetime64("NaT"), dtype="datetime64[D]")
     if not valid.any():
         return days
-    seconds = utc[valid] // 1_000_000_000
-    changes, before, after = zone_changes(TIMEZONE, int(seconds.min()), int(seconds.max()))
-    offsets = np.concatenate([before[:1], after]) * 1_000_000_000
-    local = utc[valid] + offsets[np.searchsorted(changes * 1_000_000_000, utc[valid], "right")]
-    days[valid] = (local // 86_400_000_000_000).astype("datetime64[D]")
+    low, high = utc[valid].min() // 10**9, utc[valid].max() // 10**9
+    changes, before, after = zone_changes(TIMEZONE, int(low), int(high))
+    offsets = np.concatenate([before[:1], after]) * 10**9
+    for begin in range(0, len(utc), _AT_A_TIME):
+        part = utc[begin : begin + _AT_A_TIME]
+        rows = np.flatnonzero(valid[begin : begin + _AT_A_TIME])
+        local = part[rows] + offsets[np.searchsorted(changes * 10**9, part[rows], "right")]
+        days[begin + rows] = (local // (86_400 * 10**9)).astype("datetime64[D]")
     return days
 
 
@@ -408,23 +413,29 @@ def build_cube(
             "shorter period, a longer --step or larger units"
         )
     edges_days = np.append(starts, ends[-1])
-    counted = (days >= max(first, starts[0])) & (days <= last) & (days < ends[-1])
-    step_index = (
-        np.searchsorted(starts, step_floor(days, step)) if len(days) else np.zeros(0, np.int64)
-    )
     unit_index = _unit_positions(incidents[UNIT_ID], units.index)
     if (unit_index < 0).any():
         unknown = sorted(set(incidents[UNIT_ID].to_numpy(dtype=object)[unit_index < 0]))[:5]
         raise OptionError(f"incidents name units that are not in the layer: {unknown}")
-    cell = unit_index[counted] * len(starts) + step_index[counted]
-    counts = np.bincount(cell, minlength=len(units) * len(starts)).reshape(len(units), len(starts))
-    outside = int(len(incidents) - counted.sum())
+    counts = np.zeros(len(units) * len(starts), dtype=np.int64)
+    n_counted = 0
+    for begin in range(0, len(days), _AT_A_TIME):  # a million at a time: few temporaries
+        part = days[begin : begin + _AT_A_TIME]
+        counted = np.flatnonzero(
+            (part >= max(first, starts[0])) & (part <= last) & (part < ends[-1])
+        )
+        step_index = np.searchsorted(starts, step_floor(part[counted], step))
+        cell = unit_index[begin + counted] * len(starts) + step_index
+        counts += np.bincount(cell, minlength=len(counts))
+        n_counted += len(counted)
+    counts = counts.reshape(len(units), len(starts))
+    outside = int(len(incidents) - n_counted)
     if outside:
         notes.append(
             f"{outside} incidents fall outside the period ({first}..{last}) or its "
             f"left-out partial {step}s"
         )
-    if len(incidents) and counted.sum() == 0:
+    if len(incidents) and n_counted == 0:
         notes.append(f"no incident falls in the period {first}..{last}: every count is zero")
     edges = pd.DatetimeIndex(edges_days).tz_localize(TIMEZONE)
     for note in notes:
