@@ -3,10 +3,11 @@ in batches, or a dataset of many Parquet files counted with dask-geopandas on a 
 cluster.
 
 Both apply, to each batch or file, exactly the in-memory stages
-(:func:`ingest.incidents_from_table`,
-:func:`assign.assign_units`, :func:`cube.build_cube` on the same step edges) and add the counts, so
-the cube is identical to the one ``prepare_cube`` builds from the same rows (tested). The period
-must be given (``start`` and ``end``): every part must count on the same steps.
+(:func:`~geo_violence.sources.incidents.incidents_from_table`,
+:func:`~geo_violence.units.assign.assign_units`, :func:`~geo_violence.cube.counts.build_cube` on
+the same step edges) and add the counts, so the cube is identical to the one ``prepare_cube``
+builds from the same rows (tested). The period must be given (``start`` and ``end``): every part
+must count on the same steps. A stream holds one batch (and the next being read) at a time.
 """
 
 from __future__ import annotations
