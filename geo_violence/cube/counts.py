@@ -27,7 +27,6 @@ from ..columns import (
     UNIT_ID,
 )
 from ..errors import OptionError, PeriodError
-from ..sources.columnar import zone_changes
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +249,8 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
         return wall.to_numpy(dtype="datetime64[D]")
     # millions of times: each one's offset from the zone's changes of offset (the instants where
     # pandas' own conversion changes it), found by one binary search, a million at a time
+    from ..sources.columnar import zone_changes
+
     utc = instants.as_unit("ns").asi8
     valid = utc != np.iinfo(np.int64).min
     days = np.full(len(utc), np.datetime64("NaT"), dtype="datetime64[D]")
