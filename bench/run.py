@@ -19,7 +19,7 @@ columns (as the portal store of ``geo-violence fetch`` keeps them). Rows:
 - **counts --engine stream**, on the Parquet file and on the portal CSV, against the plain script
   on the same file (``pandas.read_parquet`` for the Parquet one);
 - **read_incidents, portal CSV**: the call alone in a fresh process, against ``pandas.read_csv``
-  of the same columns with ``to_datetime(format=...)``;
+  of the same columns (its own types) with ``to_datetime(format=...)``;
 - **emerging (Gi\\* stage)** on the cube counted: ours against ``esda.G_Local`` week by week, and
   the whole job (counts, then the whole emerging analysis).
 
@@ -80,10 +80,8 @@ import pandas as pd
 start = time.perf_counter()
 columns = ["ID", "Date", "Primary Type", "Beat", "District", "Ward", "Community Area",
            "X Coordinate", "Y Coordinate"]
-frame = pd.read_csv(sys.argv[1], usecols=columns, dtype=str, keep_default_na=False)
+frame = pd.read_csv(sys.argv[1], usecols=columns)
 when = pd.to_datetime(frame["Date"], format=sys.argv[2], errors="coerce")
-x = pd.to_numeric(frame["X Coordinate"], errors="coerce")
-y = pd.to_numeric(frame["Y Coordinate"], errors="coerce")
 print("read", len(frame), time.perf_counter() - start)
 """
 
