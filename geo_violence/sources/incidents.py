@@ -189,6 +189,11 @@ def read_incidents(
     non-finite coordinates, the ``(0, 0)`` placeholder, or coordinates more than one degree
     outside the area of use of their CRS go to :attr:`IncidentRead.rejects`.
 
+    Only the columns named are read (pyarrow), and each rule runs on whole columns
+    (:mod:`geo_violence.sources.columnar`). The points are kept as their coordinates
+    (:class:`~geo_violence.sources.points.PointArray`): shapely points are made the first time
+    something asks for them, which assignment to units does not.
+
     Parameters
     ----------
     path : str or Path
