@@ -1,243 +1,253 @@
-"""Every stage at 1x, 10x and 100x the city's yearly volume, each against its baseline measured in
-the same run. Run: ``python bench/run.py`` (``--scales 1 10`` for fewer, ``--peak-50m`` for the
-peak memory of counting 50 million incidents).
+"""Counting the city's history on the portal's own format, against the plain script anyone would
+write, at several sizes; each figure is measured in the same run as its baseline. Run:
+``python bench/run.py`` (``--scales 1 4`` for fewer rows, ``--peak-50m`` for the peak memory of
+streaming 50 million rows).
 
 The city's yearly volume is taken as 250,000 incidents (Chicago records about a quarter of a
-million crimes a year). At each scale, synthetic incidents are drawn uniformly inside the city over
-the 52 weeks of 2024 and written to one Parquet file (ISO time strings, longitude and latitude, as
-an export would hold them). Stages:
+million crimes a year); scales multiply it (1, 4 and 20 by default: 250,000, 1,000,000 and
+5,000,000 rows). At each scale the same synthetic incidents (uniform inside the community areas
+over the 52 weeks of 2024, 0.5% without a location, as in the real export) are written three
+ways, in the portal export's 22 columns (``bench/common.py``): a CSV with the portal's
+``MM/DD/YYYY hh:mm:ss AM`` dates, the same CSV with ISO 8601 dates, and a Parquet file of text
+columns (as the portal store of ``geo-violence fetch`` keeps them). Rows:
 
-- **read + assign + cube**: ``geo-violence counts --engine stream`` (batches of 2 million rows)
-  against the obvious baseline: pandas reads the file, ``geopandas.points_from_xy`` and
-  ``geopandas.sjoin(predicate="within")`` assign, ``groupby`` counts;
-- **assign alone**: ``assign_units`` against ``geopandas.sjoin`` on the same points;
-- **emerging (Gi\\* stage)** on the 275 beats x 52 weeks of that cube: ours against ``esda.G_Local``
-  called week by week;
-- **whole job**: counts, then the whole emerging analysis, as one figure.
+- **counts, portal CSV** and **counts, ISO CSV**: ``geo-violence counts FILE`` (weeks by community
+  area, the whole command in a fresh process: start-up, reading, assignment, the cube and every
+  output) against the plain script: ``pandas.read_csv`` of the date and coordinate columns,
+  ``pandas.to_datetime(format=...)``, ``geopandas.points_from_xy``, ``geopandas.sjoin(predicate=
+  "within")`` and a ``groupby`` by unit and week, also in a fresh process;
+- **counts --engine stream**, on the Parquet file and on the portal CSV, against the plain script
+  on the same file (``pandas.read_parquet`` for the Parquet one);
+- **read_incidents, portal CSV**: the call alone in a fresh process, against ``pandas.read_csv``
+  of the same columns (its own types) with ``to_datetime(format=...)``;
+- **emerging (Gi\\* stage)** on the cube counted: ours against ``esda.G_Local`` week by week, and
+  the whole job (counts, then the whole emerging analysis).
 
-Peak memory of each streaming run is measured in a subprocess (``ru_maxrss``). Times are printed,
-never asserted.
+Every run in a fresh process reports its wall time and its peak resident memory (``ru_maxrss``
+of that process alone). The cubes of ours and of the baseline are checked to hold the same
+number of incidents. Times are printed, never asserted: ratio is baseline time over ours.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-import shapely
-from common import DATA
+from common import DATA, PORTAL_TIME_FORMAT, measured, write_portal_csv, write_portal_parquet
 
 YEARLY = 250_000
-WEEKS = 52
-CHUNK = 2_000_000
-
-
-def synthetic_file(path: Path, rows: int, units, seed: int = 0) -> None:
-    """``rows`` incidents inside the city, uniform over 2024's 52 weeks, written in chunks."""
-    from pyproj import Transformer
-
-    rng = np.random.default_rng(seed)
-    city = shapely.union_all(units.geometry.to_numpy())
-    shapely.prepare(city)
-    x_min, y_min, x_max, y_max = units.total_bounds
-    to_degrees = Transformer.from_crs("EPSG:3435", "EPSG:4326", always_xy=True)
-    start = np.datetime64("2024-01-01T00:00:00")
-    writer = None
-    written = 0
-    while written < rows:
-        n = min(CHUNK, rows - written)
-        xs, ys = [], []
-        while sum(len(x) for x in xs) < n:
-            x = rng.uniform(x_min, x_max, 2 * n)
-            y = rng.uniform(y_min, y_max, 2 * n)
-            inside = shapely.contains_xy(city, x, y)
-            xs.append(x[inside])
-            ys.append(y[inside])
-        x, y = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
-        longitude, latitude = to_degrees.transform(x, y)
-        seconds = rng.integers(0, WEEKS * 7 * 86400, n)
-        times = (start + seconds.astype("timedelta64[s]")).astype(str)
-        table = pa.table(
-            {
-                "date": pa.array(times),
-                "longitude": pa.array(np.round(longitude, 6)),
-                "latitude": pa.array(np.round(latitude, 6)),
-            }
-        )
-        if writer is None:
-            writer = pq.ParquetWriter(path, table.schema)
-        writer.write_table(table)
-        written += n
-    writer.close()
-
-
-def baseline_counts(path: Path, units) -> pd.DataFrame:
-    """The obvious way: pandas, points_from_xy, sjoin, groupby."""
-    import geopandas as gpd
-
-    frame = pd.read_parquet(path)
-    points = gpd.GeoDataFrame(
-        {"date": pd.to_datetime(frame["date"])},
-        geometry=gpd.points_from_xy(frame["longitude"], frame["latitude"]),
-        crs="EPSG:4326",
-    ).to_crs(units.crs)
-    joined = gpd.sjoin(points, units.reset_index()[["unit_id", "geometry"]], predicate="within")
-    week = joined["date"].dt.to_period("W-SUN")
-    return joined.groupby(["unit_id", week]).size()
-
-
-def stream_in_subprocess(path: Path, out: Path) -> dict:
-    """``counts --engine stream`` in a fresh process: its time and peak memory."""
-    code = f"""
-import json, resource, sys, time
-from geo_violence.jobs.counts import run_scaled_counts
-from geo_violence.jobs import CubeOptions, ReadOptions, UnitOptions
-start = time.perf_counter()
-result = run_scaled_counts({str(path)!r}, {str(out)!r}, engine="stream", overwrite=True,
-    read_options=ReadOptions(time_col="date", x_col="longitude", y_col="latitude",
-                             crs="EPSG:4326"),
-    unit_options=UnitOptions(units="beats", units_file={str(DATA / "police_beats.geojson")!r}),
-    cube_options=CubeOptions(start="2024-01-01", end="2024-12-29"))
-print(json.dumps({{"seconds": time.perf_counter() - start, "rows": result.rows_read,
-    "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}}))
+START, END = "2024-01-01", "2024-12-29"  # the 52 whole weeks of 2024
+BASELINE = """
+import sys
+import geopandas as gpd
+import pandas as pd
+path, time_format, units_path = sys.argv[1:]
+columns = ["Date", "X Coordinate", "Y Coordinate"]
+if path.endswith(".parquet"):
+    frame = pd.read_parquet(path, columns=columns)
+    for name in columns[1:]:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+else:
+    frame = pd.read_csv(path, usecols=columns)
+frame = frame.dropna(subset=columns[1:])
+when = pd.to_datetime(frame["Date"], format=time_format)
+points = gpd.GeoDataFrame(
+    {"when": when.to_numpy()},
+    geometry=gpd.points_from_xy(frame["X Coordinate"], frame["Y Coordinate"]),
+    crs="EPSG:3435",
+)
+units = gpd.read_parquet(units_path)
+joined = gpd.sjoin(points, units, predicate="within")
+counts = joined.groupby(["unit_id", joined["when"].dt.to_period("W-SUN")]).size()
+print("counted", int(counts.sum()))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+READ = """
+import sys, time
+start = time.perf_counter()
+from geo_violence import read_incidents
+imported = time.perf_counter()
+read = read_incidents(sys.argv[1])
+print("read", len(read.incidents), read.rows_rejected, time.perf_counter() - imported)
+"""
+READ_BASELINE = """
+import sys, time
+import pandas as pd
+start = time.perf_counter()
+columns = ["ID", "Date", "Primary Type", "Beat", "District", "Ward", "Community Area",
+           "X Coordinate", "Y Coordinate"]
+frame = pd.read_csv(sys.argv[1], usecols=columns)
+when = pd.to_datetime(frame["Date"], format=sys.argv[2], errors="coerce")
+print("read", len(frame), time.perf_counter() - start)
+"""
 
 
-def timed(call) -> tuple[float, object]:
-    start = time.perf_counter()
-    value = call()
-    return time.perf_counter() - start, value
+def counts_command(path: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "geo_violence",
+        "-q",
+        "counts",
+        str(path),
+        "--start",
+        START,
+        "--end",
+        END,
+        "--out",
+        str(out),
+        "--overwrite",
+        *extra,
+    ]
+
+
+def counted(out: Path) -> int:
+    return int(pd.read_parquet(out / "counts.parquet")["count"].sum())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
-    parser.add_argument("--peak-50m", action="store_true", help="also count 50 million rows")
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 20])
+    parser.add_argument("--peak-50m", action="store_true", help="also stream 50 million rows")
     parser.add_argument(
-        "--skip-baseline-above",
-        type=int,
-        default=100,
-        help="skip the sjoin baselines above this scale",
+        "--skip-baseline-above", type=int, default=20, help="skip the baselines above this scale"
     )
     args = parser.parse_args()
     if not (DATA / "police_beats.geojson").exists():
         print(f"the shared Chicago data are not at {DATA}")
         return 1
     import esda
-    import geopandas as gpd
 
-    from geo_violence import assign_units, load_units, read_incidents
+    from geo_violence import load_units
     from geo_violence.stats.emerging import emerging_hotspots, space_time_gi_star
     from geo_violence.units.neighbours import build_weights
 
-    units = load_units("beats", units_file=DATA / "police_beats.geojson").units
+    units = load_units("community_areas").units
     neighbours = build_weights(units)
     w = neighbours.to_w("B")
     folder = Path(tempfile.mkdtemp())
-    rows = []
+    units_path = folder / "units.parquet"
+    units.reset_index()[["unit_id", "geometry"]].to_parquet(units_path)
+    env = os.environ | {"GEO_VIOLENCE_SHARED_DATA": str(DATA)}
+    rows: list[tuple] = []
     for scale in args.scales:
         n = YEARLY * scale
-        path = folder / f"x{scale}.parquet"
-        synthetic_file(path, n, units, seed=scale)
-        ours = stream_in_subprocess(path, folder / f"out{scale}")
-        base = None
-        if scale <= args.skip_baseline_above:
-            base, _ = timed(lambda path=path: baseline_counts(path, units))
-        rows.append(
-            (
-                "read + assign + cube (stream) vs pandas+sjoin+groupby",
-                scale,
-                n,
-                ours["seconds"],
-                base,
-                f"peak {ours['peak_gib']:.2f} GiB",
-            )
-        )
-        read = (
-            read_incidents(
-                path, time_col="date", x_col="longitude", y_col="latitude", crs="EPSG:4326"
-            )
-            if scale <= 10
-            else None
-        )
-        if read is not None:
-            ours_assign, _ = timed(lambda read=read: assign_units(read.incidents, units))
-            frame = read.incidents[["geometry"]].copy()
-            right = units.reset_index()[["unit_id", "geometry"]]
-            sjoin_time, _ = timed(
-                lambda frame=frame, right=right: gpd.sjoin(frame, right, predicate="within")
-            )
-            rows.append(("assign_units vs gpd.sjoin", scale, n, ours_assign, sjoin_time, ""))
-            del read, frame
-        counts = pd.read_parquet(folder / f"out{scale}" / "counts.parquet")
-        cube = counts.pivot(index="unit_id", columns="step_start", values="count")
+        portal, iso, parquet = folder / "portal.csv", folder / "iso.csv", folder / "portal.parquet"
+        start = time.perf_counter()
+        write_portal_csv(portal, n, seed=scale)
+        write_portal_csv(iso, n, seed=scale, iso=True)
+        write_portal_parquet(parquet, n, seed=scale)
+        size = portal.stat().st_size / 2**30
+        print(f"scale {scale}: wrote {n:,} rows three ways ({size:.2f} GiB of portal CSV) in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+        with_baseline = scale <= args.skip_baseline_above
+        baselines = {}
+        cases = [
+            ("counts, portal CSV", portal, PORTAL_TIME_FORMAT, ()),
+            ("counts, ISO CSV", iso, "ISO8601", ()),
+            ("counts --engine stream, portal Parquet", parquet, PORTAL_TIME_FORMAT, ("stream",)),
+            ("counts --engine stream, portal CSV", portal, PORTAL_TIME_FORMAT, ("stream",)),
+        ]
+        for stage, path, time_format, engine in cases:
+            out = folder / f"out-{path.name}-{'-'.join(engine) or 'memory'}"
+            extra = ("--engine", engine[0]) if engine else ()
+            ours = measured(counts_command(path, out, *extra), env)
+            base = None
+            if with_baseline:
+                key = (path, time_format)
+                if key not in baselines:
+                    baselines[key] = measured(
+                        [sys.executable, "-c", BASELINE, str(path), time_format, str(units_path)]
+                    )
+                base = baselines[key]
+                theirs = int(base["output"].split("counted")[-1].split()[0])
+                if theirs != counted(out):
+                    print(f"  {stage}: baseline counted {theirs:,}, ours {counted(out):,}")
+            rows.append((stage, scale, n, ours, base))
+            if stage == "counts, portal CSV":
+                counts_portal = ours
+            print(f"  {stage}: {ours['seconds']:.2f} s", flush=True)
+        read = measured([sys.executable, "-c", READ, str(portal)], env)
+        read["seconds"] = float(read["output"].split()[-1])
+        read_base = measured([sys.executable, "-c", READ_BASELINE, str(portal), PORTAL_TIME_FORMAT])
+        read_base["seconds"] = float(read_base["output"].split()[-1])
+        rows.append(("read_incidents, portal CSV (the call)", scale, n, read, read_base))
+
+        out = folder / "out-portal.csv-memory"
+        cube = pd.read_parquet(out / "counts.parquet")
+        cube = cube.pivot(index="unit_id", columns="step_start", values="count")
         cube = cube.reindex(neighbours.unit_ids).to_numpy(dtype=float)
-        gi_time, _ = timed(
+        gi = best_time(
             lambda cube=cube: space_time_gi_star(
                 cube, neighbours.matrix, time_window=0, window="step"
             )
         )
-        loop_time, _ = timed(
+        loop = best_time(
             lambda cube=cube: [
                 esda.G_Local(cube[:, t], w, transform="B", star=True, permutations=0).Zs
                 for t in range(cube.shape[1])
             ]
         )
-        rows.append(
-            (
-                "emerging Gi* stage vs esda G_Local week loop",
-                scale,
-                n,
-                gi_time,
-                loop_time,
-                f"{cube.shape[0]} x {cube.shape[1]}",
-            )
-        )
-        whole, _ = timed(
+        shape = f"{cube.shape[0]} x {cube.shape[1]}"
+        rows.append(("emerging Gi* stage vs esda G_Local loop", scale, n, gi, loop, shape))
+        whole = best_time(
             lambda cube=cube: emerging_hotspots(cube, neighbours.matrix, neighbours.unit_ids)
         )
-        rows.append(
-            ("whole job: counts + emerging analysis", scale, n, ours["seconds"] + whole, None, "")
-        )
-        path.unlink()
+        job = counts_portal["seconds"] + whole
+        rows.append(("whole job: counts + emerging analysis", scale, n, job, None, ""))
+        for path in (portal, iso, parquet):
+            path.unlink()
     if args.peak_50m:
         path = folder / "x50m.parquet"
-        synthetic_file(path, 50_000_000, units, seed=50)
-        ours = stream_in_subprocess(path, folder / "out50m")
-        rows.append(
-            (
-                "read + assign + cube (stream), 50 million rows",
-                200,
-                50_000_000,
-                ours["seconds"],
-                None,
-                f"peak {ours['peak_gib']:.2f} GiB (goal < 4)",
-            )
-        )
+        write_portal_parquet(path, 50_000_000, seed=50)
+        ours = measured(counts_command(path, folder / "out50m", "--engine", "stream"), env)
+        rows.append(("counts --engine stream, Parquet, 50 million rows", 200, 50_000_000, ours,
+                     None, "goal: peak < 4 GiB"))  # fmt: skip
         path.unlink()
-    print(
-        f"{'stage':52} | {'scale':>5} | {'incidents':>11} | {'ours (s)':>9} | "
-        f"{'baseline (s)':>12} | {'ratio':>6} | note"
-    )
-    print("-" * 125)
-    for stage, scale, n, ours_s, base_s, note in rows:
-        ratio = f"{base_s / ours_s:6.1f}" if base_s else "     -"
-        base_text = f"{base_s:12.3f}" if base_s else f"{'-':>12}"
-        print(
-            f"{stage:52} | {scale:>4}x | {n:>11,} | {ours_s:9.3f} | {base_text} | {ratio} | {note}"
-        )
+    print_table(rows)
     return 0
+
+
+def best_time(call, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def print_table(rows: list[tuple]) -> None:
+    """The table: time and peak memory of ours and of the baseline, and their ratio."""
+    header = (
+        f"{'stage':44} | {'scale':>5} | {'incidents':>10} | {'ours (s)':>8} | {'peak GiB':>8} | "
+        f"{'baseline (s)':>12} | {'peak GiB':>8} | {'ratio':>5} | note"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for stage, scale, n, ours, base, *note in rows:
+        ours_s, ours_peak = _time_and_peak(ours)
+        base_s, base_peak = _time_and_peak(base)
+        ratio = f"{base_s / ours_s:5.1f}" if base_s else "    -"
+        base_text = f"{base_s:12.2f}" if base_s else f"{'-':>12}"
+        print(
+            f"{stage:44} | {scale:>4}x | {n:>10,} | {ours_s:8.2f} | {ours_peak:>8} | "
+            f"{base_text} | {base_peak:>8} | {ratio} | "
+            f"{note[0] if note else ''}"
+        )
+
+
+def _time_and_peak(result) -> tuple[float | None, str]:
+    if result is None:
+        return None, "-"
+    if isinstance(result, dict):
+        return result["seconds"], f"{result['peak_gib']:.2f}"
+    return float(result), "-"
 
 
 if __name__ == "__main__":

@@ -744,9 +744,10 @@ def test_report_reads_the_step_even_when_no_manifest_says_it(tmp_path, demo_file
 # --- 7. everything else found ------------------------------------------------------------------
 
 
-def test_engine_stream_on_a_csv_is_one_line(tmp_path, loop_file):
+def test_engine_stream_on_a_folder_is_one_line(tmp_path, loop_file):
+    # a CSV is streamed since issue 21 (tests/test_columnar_read.py); a folder is not one file
     line = one_line_error(
-        run("counts", loop_file, *OPTIONS, *PERIOD, "--engine", "stream", "--out", tmp_path / "o")
+        run("counts", tmp_path, *OPTIONS, *PERIOD, "--engine", "stream", "--out", tmp_path / "o")
     )
     assert "Parquet" in line and "--engine memory" in line
 

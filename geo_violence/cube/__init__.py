@@ -2,5 +2,6 @@
 
 :mod:`.counts` builds the cube (:class:`~geo_violence.cube.counts.Cube`) in memory,
 :mod:`.periods` parses and checks ``START..END`` periods, :mod:`.scale` counts files beyond
-memory (streamed in batches, or on a dask cluster) into the same cube.
+memory (a Parquet or CSV file streamed in batches, or Parquet files on a dask cluster) into the
+same cube.
 """

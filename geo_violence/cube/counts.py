@@ -37,6 +37,8 @@ LAST_DAY = np.datetime64("2100-12-31", "D")
 #: Without --start and --end the data's dates make the period; longer than this, a few rows far
 #: from the others are the likelier cause, and the cube is refused naming them.
 MAX_DATA_YEARS = 50
+#: Incidents counted at a time (bounds the temporaries of counting millions).
+_AT_A_TIME = 1 << 20
 #: The most cells (units x steps) a cube may have: beyond, it and the statistics on it would not
 #: fit in memory (each cell costs tens of bytes in an analysis).
 MAX_CELLS = 100_000_000
@@ -240,8 +242,28 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
     >>> local_days(times).astype(str).tolist()
     ['2023-12-31']
     """
-    wall = pd.DatetimeIndex(occurred_at).tz_convert(TIMEZONE).tz_localize(None)
-    return wall.to_numpy(dtype="datetime64[D]")
+    instants = pd.DatetimeIndex(occurred_at)
+    if str(instants.tz) != TIMEZONE or len(instants) < 100_000:
+        wall = instants.tz_convert(TIMEZONE).tz_localize(None)
+        return wall.to_numpy(dtype="datetime64[D]")
+    # millions of times: each one's offset from the zone's changes of offset (the instants where
+    # pandas' own conversion changes it), found by one binary search, a million at a time
+    from ..sources.columnar import zone_changes
+
+    utc = instants.as_unit("ns").asi8
+    valid = utc != np.iinfo(np.int64).min
+    days = np.full(len(utc), np.datetime64("NaT"), dtype="datetime64[D]")
+    if not valid.any():
+        return days
+    low, high = utc[valid].min() // 10**9, utc[valid].max() // 10**9
+    changes, before, after = zone_changes(TIMEZONE, int(low), int(high))
+    offsets = np.concatenate([before[:1], after]) * 10**9
+    for begin in range(0, len(utc), _AT_A_TIME):
+        part = utc[begin : begin + _AT_A_TIME]
+        rows = np.flatnonzero(valid[begin : begin + _AT_A_TIME])
+        local = part[rows] + offsets[np.searchsorted(changes * 10**9, part[rows], "right")]
+        days[begin + rows] = (local // (86_400 * 10**9)).astype("datetime64[D]")
+    return days
 
 
 def _check_data_span(
@@ -273,6 +295,23 @@ def _check_data_span(
         f"the incidents span {first}..{last} ({span_days / 365.25:.0f} years), because of rows "
         f"far from the others: {named}{more}; correct them, or give --start and --end"
     )
+
+
+def _unit_positions(unit_ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """The position in ``index`` of each incident's unit (-1: not a unit of the layer), looked
+    up once for each distinct id."""
+    ids = index.to_numpy(dtype=object)
+    values = unit_ids.array
+    text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+    if text and index.is_unique and all(isinstance(unit_id, str) for unit_id in ids):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(pa.array(values), value_set=pa.array(ids, type=pa.large_string()))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes, distinct = pd.factorize(unit_ids, use_na_sentinel=True)
+    found = index.get_indexer(pd.Index(np.asarray(distinct, dtype=object)))
+    return np.append(found, -1)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
 
 
 def build_cube(
@@ -374,23 +413,29 @@ def build_cube(
             "shorter period, a longer --step or larger units"
         )
     edges_days = np.append(starts, ends[-1])
-    counted = (days >= max(first, starts[0])) & (days <= last) & (days < ends[-1])
-    step_index = (
-        np.searchsorted(starts, step_floor(days, step)) if len(days) else np.zeros(0, np.int64)
-    )
-    unit_index = units.index.get_indexer(pd.Index(incidents[UNIT_ID].to_numpy(dtype=object)))
+    unit_index = _unit_positions(incidents[UNIT_ID], units.index)
     if (unit_index < 0).any():
         unknown = sorted(set(incidents[UNIT_ID].to_numpy(dtype=object)[unit_index < 0]))[:5]
         raise OptionError(f"incidents name units that are not in the layer: {unknown}")
-    counts = np.zeros((len(units), len(starts)), dtype=np.int64)
-    np.add.at(counts, (unit_index[counted], step_index[counted]), 1)
-    outside = int(len(incidents) - counted.sum())
+    counts = np.zeros(len(units) * len(starts), dtype=np.int64)
+    n_counted = 0
+    for begin in range(0, len(days), _AT_A_TIME):  # a million at a time: few temporaries
+        part = days[begin : begin + _AT_A_TIME]
+        counted = np.flatnonzero(
+            (part >= max(first, starts[0])) & (part <= last) & (part < ends[-1])
+        )
+        step_index = np.searchsorted(starts, step_floor(part[counted], step))
+        cell = unit_index[begin + counted] * len(starts) + step_index
+        counts += np.bincount(cell, minlength=len(counts))
+        n_counted += len(counted)
+    counts = counts.reshape(len(units), len(starts))
+    outside = int(len(incidents) - n_counted)
     if outside:
         notes.append(
             f"{outside} incidents fall outside the period ({first}..{last}) or its "
             f"left-out partial {step}s"
         )
-    if len(incidents) and counted.sum() == 0:
+    if len(incidents) and n_counted == 0:
         notes.append(f"no incident falls in the period {first}..{last}: every count is zero")
     edges = pd.DatetimeIndex(edges_days).tz_localize(TIMEZONE)
     for note in notes:

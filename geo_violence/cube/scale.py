@@ -1,31 +1,41 @@
-"""Counting more incidents than fit in memory: a Parquet file read in batches, or a dataset of many
-Parquet files counted with dask-geopandas on a dask.distributed cluster.
+"""Counting more incidents than fit in memory: one Parquet or CSV file (``.csv``, ``.csv.gz``) read
+in batches, or a dataset of many Parquet files counted with dask-geopandas on a dask.distributed
+cluster.
 
 Both apply, to each batch or file, exactly the in-memory stages
-(:func:`ingest.incidents_from_table`,
-:func:`assign.assign_units`, :func:`cube.build_cube` on the same step edges) and add the counts, so
-the cube is identical to the one ``prepare_cube`` builds from the same rows (tested). The period
-must be given (``start`` and ``end``): every part must count on the same steps.
+(:func:`~geo_violence.sources.incidents.incidents_from_table`,
+:func:`~geo_violence.units.assign.assign_units`, :func:`~geo_violence.cube.counts.build_cube` on
+the same step edges) and add the counts, so the cube is identical to the one ``prepare_cube``
+builds from the same rows (tested). The period must be given (``start`` and ``end``): every part
+must count on the same steps. A stream holds one batch (and the next being read) at a time.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ..choices import ENGINES  # noqa: F401 - importable from here too
 from ..errors import InputFileError, OptionError
+from ..sources.columnar import LineCounter, csv_options
 from ..sources.incidents import (
+    _CSV_SUFFIXES,
     _PARQUET_SUFFIXES,
+    _READ_ERRORS,
     IncidentColumns,
     SeenIds,
     _read_header,
+    _record_starts,
     _resolve_columns,
+    _what,
     incidents_from_table,
 )
 from ..units.assign import assign_units
@@ -35,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 #: Rows per batch when streaming one file (bounds memory to a few hundred MB per batch).
 BATCH_ROWS = 2_000_000
+#: Bytes of CSV that pyarrow parses at a time when streaming (a record larger than this makes
+#: the block larger, up to :data:`MAX_CSV_BLOCK`).
+CSV_BLOCK = 1 << 24
+MAX_CSV_BLOCK = 1 << 31
 
 
 @dataclass
@@ -65,8 +79,8 @@ class ScaledCube:
 
 
 def _count_part(
-    raw: pd.DataFrame,
-    first_line: int,
+    raw: pa.Table,
+    lines: np.ndarray,
     columns: IncidentColumns,
     units,
     *,
@@ -75,12 +89,7 @@ def _count_part(
     end: str,
     seen_ids: SeenIds | None = None,
 ) -> PartCounts:
-    read = incidents_from_table(
-        raw,
-        columns,
-        line=np.arange(first_line, first_line + len(raw), dtype=np.int64),
-        seen_ids=seen_ids,
-    )
+    read = incidents_from_table(raw, columns, line=lines, seen_ids=seen_ids)
     assigned = assign_units(read.incidents, units)
     cube = build_cube(assigned.incidents, units, step=step, start=start, end=end, keep_partial=True)
     return PartCounts(
@@ -147,7 +156,7 @@ def _columns_for(path: Path, read_options: dict) -> IncidentColumns:
     return _resolve_columns(_read_header(path), path=path, code_cols=(), **options)
 
 
-def stream_parquet_cube(
+def stream_cube(
     path: str | Path,
     units,
     *,
@@ -157,13 +166,18 @@ def stream_parquet_cube(
     read_options: dict | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> ScaledCube:
-    """Count one Parquet file in batches of about ``batch_rows`` rows (whole row groups): memory
-    stays at one batch, whatever the file's size.
+    """Count one Parquet or CSV file in batches of about ``batch_rows`` rows: memory stays at one
+    batch, whatever the file's size.
+
+    A Parquet file is read whole row groups at a time; a CSV (``.csv``, ``.csv.gz``) in blocks
+    of :data:`CSV_BLOCK` bytes, its line breaks counted as it is read, so each rejected row keeps
+    its line. Should the file turn out to hold a record over several lines or blank lines, it is
+    read again with each record's line found by reading it as CSV.
 
     Parameters
     ----------
     path : str or Path
-        A Parquet file of incidents (columns as :func:`read_incidents` takes them).
+        A Parquet or CSV file of incidents (columns as :func:`read_incidents` takes them).
     units : geopandas.GeoDataFrame
         The units (working CRS).
     step, start, end : str
@@ -177,48 +191,173 @@ def stream_parquet_cube(
     Returns
     -------
     ScaledCube
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from geo_violence import load_units
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = path.write_text("when,lon,lat\\n2024-01-03 10:00,-87.6298,41.8781\\nsoon,-87.6,41.9\\n")
+    >>> result = stream_cube(path, load_units("community_areas").units, start="2024-01-01",
+    ...     end="2024-01-07", read_options={"time_col": "when", "x_col": "lon", "y_col": "lat"})
+    >>> int(result.cube.counts.sum()), result.rejected, result.rejects["line"].tolist()
+    (1, 1, [3])
     """
     path = Path(path)
     _check_period(start, end)
     if not path.exists():
         raise InputFileError(f"incident file {str(path)!r} does not exist")
-    parquet = _parquet_file(path)
-    columns = _columns_for(path, read_options or {})
+    kind = _stream_kind(path)
+    # the category says nothing the counts need (a stream takes no --filter-category): unread
+    columns = replace(_columns_for(path, read_options or {}), category_col=None)
     wanted = _wanted_columns(columns)
     template = _empty_cube(units, step, start, end)
-    parts = []
-    first_line = 1
-    seen_ids = SeenIds() if columns.id_col else None  # an id repeated across batches counts once
-    for groups in _row_group_batches(parquet, batch_rows):
-        # whole row groups at a time: ParquetFile.iter_batches pre-buffers and grows without
-        # bound on large files (measured: +90 MB a batch), reading row groups does not
-        raw = parquet.read_row_groups(groups, columns=wanted).to_pandas()
-        parts.append(
-            _count_part(
-                raw,
-                first_line,
-                columns,
-                units,
-                step=step,
-                start=start,
-                end=end,
-                seen_ids=seen_ids,
+
+    def count_all(batches) -> list[PartCounts]:
+        seen_ids = SeenIds() if columns.id_col else None  # an id repeated across batches
+        parts = []
+        for table, lines in batches:
+            parts.append(
+                _count_part(
+                    table,
+                    lines,
+                    columns,
+                    units,
+                    step=step,
+                    start=start,
+                    end=end,
+                    seen_ids=seen_ids,
+                )
             )
-        )
-        first_line += len(raw)
-        logger.debug("counted %d rows", first_line - 1)
+            logger.debug("counted %d rows", int(lines[-1]) if len(lines) else 0)
+        return parts
+
+    if kind == "parquet":
+        parts = count_all(_parquet_batches(path, wanted, batch_rows))
+    else:
+        parts = _count_csv(path, wanted, batch_rows, count_all)
     return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches"])
 
 
+def stream_parquet_cube(path: str | Path, units, **options) -> ScaledCube:
+    """:func:`stream_cube` under its first name (it read Parquet files only); it reads CSV files
+    too."""
+    return stream_cube(path, units, **options)
+
+
+def _stream_kind(path: Path) -> str:
+    """``parquet`` or ``csv``; anything else is refused in one line."""
+    name = path.name.lower()
+    if not path.is_dir() and name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if not path.is_dir() and name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    what = "a folder" if path.is_dir() else "neither"
+    raise OptionError(
+        f"--engine stream reads one Parquet or CSV file (.parquet, .csv, .csv.gz); {str(path)!r} "
+        f"is {what}: use --engine dask for a folder of Parquet files, or --engine memory"
+    )
+
+
+def _parquet_batches(path: Path, wanted: list[str], batch_rows: int):
+    """The batches of a Parquet file: whole row groups at a time (ParquetFile.iter_batches
+    pre-buffers and grows without bound on large files, measured +90 MB a batch; reading row
+    groups does not), with each row's number from 1. The next batch is read in a second thread
+    while this one is counted (pyarrow lets go of the interpreter while it reads)."""
+    parquet = _parquet_file(path)
+    batches = _row_group_batches(parquet, batch_rows)
+    first = 1
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = (
+            pool.submit(parquet.read_row_groups, batches[0], columns=wanted) if batches else None
+        )
+        for following in [*batches[1:], None]:
+            table = upcoming.result()
+            if following is not None:
+                upcoming = pool.submit(parquet.read_row_groups, following, columns=wanted)
+            yield table, np.arange(first, first + table.num_rows, dtype=np.int64)
+            first += table.num_rows
+            del table
+
+
+class _LinesDifferError(Exception):
+    """The CSV's records are not one a line: count it again with each record's line found."""
+
+
+def _count_csv(path: Path, wanted: list[str], batch_rows: int, count_all) -> list[PartCounts]:
+    """Count a CSV in batches; first assuming one record a line (checked against the line breaks
+    counted at the end), else again with the lines where the records start."""
+    block = CSV_BLOCK
+    exact = False
+    while True:
+        try:
+            return count_all(_csv_batches(path, wanted, batch_rows, block, exact=exact))
+        except _LinesDifferError:
+            exact = True
+        except pa.ArrowInvalid as error:
+            if "straddling" in str(error) and block < MAX_CSV_BLOCK:
+                block = min(block * 4, MAX_CSV_BLOCK)
+            elif not exact:  # a quoted field holding a line break, perhaps
+                exact = True
+            else:
+                raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
+        except InputFileError:
+            raise
+        except (*_READ_ERRORS, pa.ArrowException) as error:
+            raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
+
+
+def _csv_batches(path: Path, wanted: list[str], batch_rows: int, block: int, *, exact: bool):
+    """The batches of a CSV (``batch_rows`` rows, the last fewer), as text, with each record's
+    line. Not ``exact``: records are taken to be one a line (from line 2), and
+    :class:`_LinesDifferError` ends the iteration when the line breaks counted say otherwise;
+    ``exact``: the lines are read from the file as CSV, and quoted fields may hold line breaks."""
+    starts = _record_starts(path) if exact else None
+    done = 0  # records given so far
+
+    def lines_for(n: int) -> np.ndarray:
+        if starts is None:
+            return np.arange(2 + done, 2 + done + n, dtype=np.int64)
+        lines = np.fromiter(itertools.islice(starts, n), dtype=np.int64)
+        if len(lines) < n:
+            raise _records_differ(path, done + n, done + len(lines))
+        return lines
+
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    options = csv_options(wanted, block, newlines_in_values=exact)
+    with LineCounter(path) as counter:
+        for batch in pacsv.open_csv(counter, **options):
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, batch_rows), lines_for(batch_rows)
+                done += batch_rows
+                rest = table.slice(batch_rows)
+                pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending), lines_for(rows)
+        done += rows
+    if not exact and not counter.simple_lines(done):
+        raise _LinesDifferError()
+    if starts is not None:
+        more = sum(1 for _ in starts)
+        if more:
+            raise _records_differ(path, done, done + more)
+
+
+def _records_differ(path: Path, by_arrow: int, by_csv: int) -> InputFileError:
+    return InputFileError(
+        f"cannot read {str(path)!r}: its records cannot be told apart consistently "
+        f"({by_arrow:,} by one reading, {by_csv:,} by another); check its quotes"
+    )
+
+
 def _parquet_file(path: Path):
-    """The Parquet file to stream; anything else is refused in one line."""
+    """The Parquet file to stream, opened."""
     import pyarrow.parquet as pq
 
-    if path.is_dir() or not path.name.lower().endswith(_PARQUET_SUFFIXES):
-        raise OptionError(
-            f"--engine stream reads one Parquet file; {str(path)!r} is not one (.parquet): use "
-            "--engine memory for a CSV, or convert it to Parquet"
-        )
     try:
         return pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as error:
@@ -338,8 +477,8 @@ def _read_file(path: str, *, columns: IncidentColumns):
     import pyarrow.parquet as pq
 
     wanted = _wanted_columns(columns)
-    raw = pq.read_table(path, columns=wanted).to_pandas()
-    read = incidents_from_table(raw, columns, line=np.arange(1, len(raw) + 1, dtype=np.int64))
+    raw = pq.read_table(path, columns=wanted)
+    read = incidents_from_table(raw, columns, line=np.arange(1, raw.num_rows + 1, dtype=np.int64))
     name = Path(path).name
     read.incidents["file"] = name
     read.rejects = read.rejects.assign(file=name)

@@ -1,13 +1,13 @@
 """The counts job: the cube as a table (``counts.parquet``), in memory or, beyond memory,
-``--engine stream`` (one Parquet file in batches) or ``--engine dask`` (a dataset of Parquet
-files on a dask.distributed cluster)."""
+``--engine stream`` (one Parquet or CSV file in batches) or ``--engine dask`` (a dataset of
+Parquet files on a dask.distributed cluster)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
 
-from ..cube.scale import ScaledCube, dask_parquet_cube, stream_parquet_cube
+from ..cube.scale import ScaledCube, dask_parquet_cube, stream_cube
 from ..outputs import package_versions
 from .options import StageOptions, takes_stage_options
 from .skeleton import COUNTS_FILE, REJECTS_FILE, UNASSIGNED_FILE, Job, PreparedCube, layer_for
@@ -64,7 +64,7 @@ def run_scaled_counts(
     """The ``counts`` job with ``engine="stream"`` or ``"dask"``: the same outputs as the
     in-memory job (``counts.parquet``, ``rejects.csv``, ``unassigned.csv``, ``manifest.json``).
 
-    ``incidents`` is a Parquet file (stream) or a folder of Parquet files (dask). The period
+    ``incidents`` is a Parquet or CSV file (stream) or a folder of Parquet files (dask). The period
     (``cube_options.start`` and ``end``) is required.
     """
     job = Job(
@@ -87,7 +87,7 @@ def run_scaled_counts(
             incidents, layer.units, read_options=columns, scheduler=scheduler, **period
         )
     else:
-        result = stream_parquet_cube(incidents, layer.units, read_options=columns, **period)
+        result = stream_cube(incidents, layer.units, read_options=columns, **period)
     options = {"read": columns, "units": asdict(stages.units), "cube": period}
     metadata = {"engine": engine, "options": options, "packages": package_versions()}
     job.parquet(COUNTS_FILE, result.cube.to_frame(), metadata)

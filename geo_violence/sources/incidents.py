@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import bz2
 import datetime as dt
+import functools
 import gzip
 import logging
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from ..codes import as_text
+from ..codes import as_text, value_as_text
 from ..columns import (
     CATEGORY,
     COLUMN,
@@ -38,6 +40,26 @@ from ..columns import (
     WORKING_CRS,
 )
 from ..errors import InputFileError, MissingColumnError, OptionError
+from .columnar import (
+    NAT,
+    ROWS_AT_A_TIME,
+    ArrayTimes,
+    TextBytes,
+    _is_view,
+    chunks,
+    encode,
+    hash_text,
+    is_text,
+    layouts_for,
+    localize_clock,
+    one_array,
+    read_csv_counting,
+    read_plain_numbers,
+    read_times,
+    strip_needed,
+    text_lengths,
+)
+from .points import PointArray
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +70,7 @@ AREA_OF_USE_MARGIN_DEGREES = 1.0
 #: The recorded-code columns of the portal export, kept for ``assign_units(how="recorded")``.
 PORTAL_CODE_COLUMNS = ("Beat", "District", "Ward", "Community Area")
 
-_OFFSET_AT_END = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s?(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+_OFFSET_AT_END = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d*)?)?\s?(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".csv.bz2")
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
 
@@ -167,6 +189,11 @@ def read_incidents(
     non-finite coordinates, the ``(0, 0)`` placeholder, or coordinates more than one degree
     outside the area of use of their CRS go to :attr:`IncidentRead.rejects`.
 
+    Only the columns named are read (pyarrow), and each rule runs on whole columns
+    (:mod:`geo_violence.sources.columnar`). The points are kept as their coordinates
+    (:class:`~geo_violence.sources.points.PointArray`): shapely points are made the first time
+    something asks for them, which assignment to units does not.
+
     Parameters
     ----------
     path : str or Path
@@ -226,19 +253,22 @@ def read_incidents(
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
     raw, point_geometry, raw_crs, lines = _read_table(path, columns, header)
-    return incidents_from_table(
-        raw,
+    table = _Columns(raw)
+    del raw  # handed over: its columns go as they are used
+    return _incidents(
+        table,
         columns,
         line=lines,
         point_geometry=point_geometry,
         raw_crs=raw_crs,
         filter_category=filter_category,
         notes=notes,
+        seen_ids=None,
     )
 
 
 def incidents_from_table(
-    raw: pd.DataFrame,
+    raw: pa.Table | pd.DataFrame,
     columns: IncidentColumns,
     *,
     line: np.ndarray,
@@ -251,10 +281,13 @@ def incidents_from_table(
     """The rules of :func:`read_incidents` applied to rows already read (a batch of a large file,
     or one file of a dataset read by a worker): times, coordinates, rejects, the working CRS.
 
+    Each rule runs on whole columns (:mod:`.columnar`): the values it cannot settle exactly go,
+    alone, through the per-value rules, and rejects are built from the failed rows only.
+
     Parameters
     ----------
-    raw : pandas.DataFrame
-        The rows, as read (text or numbers).
+    raw : pyarrow.Table or pandas.DataFrame
+        The rows, as read (text or numbers; a DataFrame is converted with pyarrow).
     columns : IncidentColumns
         The columns to use, as :func:`read_incidents` resolved them.
     line : numpy.ndarray
@@ -275,73 +308,157 @@ def incidents_from_table(
     Returns
     -------
     IncidentRead
+
+    Examples
+    --------
+    >>> table = pa.table({"when": ["2024-03-01 12:00", "later"], "lon": ["-87.63", "-87.6"],
+    ...                   "lat": ["41.88", "41.9"]})
+    >>> columns = IncidentColumns(time_col="when", x_col="lon", y_col="lat", crs="EPSG:4326")
+    >>> read = incidents_from_table(table, columns, line=np.array([2, 3]))
+    >>> len(read.incidents), read.rejects["reason"].tolist()
+    (1, ['unparseable time'])
     """
+    return _incidents(
+        _Columns(_as_table(raw)),
+        columns,
+        line=line,
+        point_geometry=point_geometry,
+        raw_crs=raw_crs,
+        filter_category=filter_category,
+        notes=notes,
+        seen_ids=seen_ids,
+    )
+
+
+class _Columns:
+    """The columns of a read, each let go once it is used: a large read does not hold its text
+    columns and their copies at once (the caller hands the table over)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.columns = {name: table.column(name) for name in table.column_names}
+        self.num_rows = table.num_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.columns[name]
+
+    def filter(self, keep: np.ndarray) -> _Columns:
+        mask = pa.array(keep)
+        kept = _Columns(pa.table({}))
+        kept.columns = {name: values.filter(mask) for name, values in self.columns.items()}
+        kept.num_rows = int(keep.sum())
+        return kept
+
+    def release(self, *names: str | None) -> None:
+        """Let go of columns no longer needed."""
+        for name in names:
+            self.columns.pop(name, None)
+
+    def take_out(self, name: str) -> pa.ChunkedArray:
+        """A column, which this holder lets go of."""
+        return self.columns.pop(name)
+
+
+def _incidents(
+    table: _Columns,
+    columns: IncidentColumns,
+    *,
+    line: np.ndarray,
+    point_geometry: np.ndarray | None,
+    raw_crs: str | None,
+    filter_category,
+    notes: list[str] | None,
+    seen_ids: SeenIds | None,
+) -> IncidentRead:
+    """:func:`incidents_from_table` on columns held by ``table``, let go of as they are used."""
     notes = [] if notes is None else notes
     raw_crs = raw_crs or columns.crs
-    rows_read = len(raw)
+    rows_read = table.num_rows
+    line = np.asarray(line, dtype=np.int64)
 
-    keep = np.ones(rows_read, dtype=bool)
     rows_filtered_out = 0
     if filter_category:
         if columns.category_col is None:
             raise OptionError("filter_category needs a category column (--category-col)")
         wanted = {str(value).strip().casefold() for value in filter_category}
-        category_values = as_text(raw[columns.category_col]).str.casefold()
-        keep = category_values.isin(wanted).to_numpy()
+        keep = _category_matches(table.column(columns.category_col), wanted)
         rows_filtered_out = int((~keep).sum())
         notes.append(
             f"kept categories {sorted(wanted)}; {rows_filtered_out} rows of other categories "
             "left out"
         )
-
-    raw = raw.loc[keep].reset_index(drop=True)
-    line = line[keep]
-    if point_geometry is not None:
-        point_geometry = point_geometry[keep]
-    incident_ids = _incident_ids(raw, columns, line)
-
-    problems: list[pd.DataFrame] = []
-    occurred_at, time_problems, time_notes = _parse_times(raw[columns.time_col], columns)
-    notes.extend(time_notes)
-    problems.append(_problem_frame(time_problems, line, incident_ids, columns.time_col, raw))
-    x, y, coordinate_problems = _parse_coordinates(raw, columns, point_geometry, raw_crs)
-    problems.extend(
-        _problem_frame(mask_reasons, line, incident_ids, column, raw)
-        for column, mask_reasons in coordinate_problems
+        if rows_filtered_out:
+            table = table.filter(keep)
+            line = line[keep]
+            if point_geometry is not None:
+                point_geometry = point_geometry[keep]
+    settled = _array_rules(table, columns, point_geometry)
+    incident_ids = _incident_ids(table, columns, line, settled.id_bytes)
+    occurred_at, time_problems, dst = _times(table.column(columns.time_col), columns, settled.times)
+    x, y, coordinate_problems = _parse_coordinates(
+        table, columns, point_geometry, raw_crs, settled.numbers
     )
-    bad = np.zeros(len(raw), dtype=bool)
-    for frame in problems:
-        if len(frame):
-            bad |= np.isin(line, frame[SOURCE_LINE].to_numpy())
+    notes.extend(_dst_notes(*dst))
+    problems = [(columns.time_col, time_problems), *coordinate_problems]
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for _, masks in problems:
+        for mask, _ in masks:
+            bad |= mask
+    frames = [
+        _problem_frame(masks, line, incident_ids, column, table) for column, masks in problems
+    ]
     if columns.id_col is not None:  # the same incident twice is counted once
-        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids)
+        hashes = settled.id_hashes if settled.ids_as_read else None
+        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids, hashes)
         if repeated.any():
-            problems.append(
+            frames.append(
                 _duplicate_frame(repeated, first_line, line, incident_ids, columns.id_col)
             )
             bad |= repeated
-    rejects = _collect_rejects(problems)
+    rejects = _collect_rejects(frames)
+    del frames, problems, time_problems, coordinate_problems, settled
+    kept_names = [columns.category_col, *columns.code_cols]
+    table.release(
+        *(
+            name
+            for name in (columns.time_col, columns.x_col, columns.y_col, columns.id_col)
+            if name not in kept_names
+        )
+    )
 
     good = ~bad
     gx, gy = _to_working_crs(x[good], y[good], raw_crs)
+    del x, y
+    codes = [code for code in columns.code_cols if code in table.column_names]
+    jobs = [(_kept_values, (incident_ids, good))]
+    del incident_ids
+    for name in dict.fromkeys([columns.category_col, *codes]):
+        if name:
+            jobs.append((_kept_column, (table, name, good)))
+    kept = dict(
+        zip(
+            ["ids", *dict.fromkeys(n for n in [columns.category_col, *codes] if n)],
+            _two_at_a_time(jobs),
+            strict=True,
+        )
+    )
     data = {
-        INCIDENT_ID: incident_ids[good],
+        INCIDENT_ID: kept["ids"],
         OCCURRED_AT: occurred_at[good],
-        CATEGORY: (
-            raw.loc[good, columns.category_col].to_numpy(dtype=object)
-            if columns.category_col
-            else np.full(int(good.sum()), None, dtype=object)
-        ),
+        CATEGORY: kept[columns.category_col]
+        if columns.category_col
+        else np.full(int(good.sum()), None, object),
         SOURCE_LINE: line[good],
     }
-    for code in columns.code_cols:
-        if code in raw.columns:
-            data[code] = raw.loc[good, code].to_numpy(dtype=object)
+    data.update({code: kept[code] for code in codes})
     import geopandas as gpd
 
-    frame = pd.DataFrame(data)
-    frame[OCCURRED_AT] = pd.DatetimeIndex(occurred_at[good])
-    incidents = gpd.GeoDataFrame(frame, geometry=shapely.points(gx, gy), crs=WORKING_CRS)
+    incidents = gpd.GeoDataFrame(
+        pd.DataFrame(data), geometry=PointArray(gx, gy, crs=WORKING_CRS), crs=WORKING_CRS
+    )
     if len(rejects):
         kinds = rejects[REASON].str.replace(_FIRST_ON_LINE, "", regex=True)
         notes.append(
@@ -362,6 +479,151 @@ def incidents_from_table(
         notes=notes,
         filter_category=tuple(str(value) for value in filter_category or ()),
     )
+
+
+@dataclass
+class _Settled:
+    """What the array rules settled, column by column, before the per-value rules run."""
+
+    times: ArrayTimes | None = None
+    numbers: dict = field(default_factory=dict)
+    id_bytes: tuple[np.ndarray, np.ndarray] | None = None
+    id_hashes: np.ndarray | None = None
+
+    @property
+    def ids_as_read(self) -> bool:
+        """Whether every id is used as read (nothing to strip, none empty), so its hash holds."""
+        return self.id_bytes is not None and not self.id_bytes[0].any()
+
+
+def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _Settled:
+    """The array rules of every column of text, two at a time (numpy and Arrow let go of the
+    interpreter while they work, so both cores work); the times in two halves. Each writes its
+    share of the results in place."""
+    n = table.num_rows
+    settled = _Settled()
+    jobs: list = []
+    time_values = table.column(columns.time_col)
+    if is_text(time_values):
+        formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
+        layouts, window = layouts_for(formats), plausible_times()
+        settled.times = ArrayTimes.empty(n)
+        _localize_settled(settled.times, 0, 0)  # makes its arrays, filled by the two halves
+        first = 0
+        for part in _halves(time_values):
+            into = {"into": settled.times, "start": first}
+            jobs.append((functools.partial(_read_and_localize, **into), (part, layouts, window)))
+            first += len(part)
+    if point_geometry is None:
+        for name in dict.fromkeys((columns.x_col, columns.y_col)):
+            if is_text(table.column(name)):
+                into = tuple([np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3))])
+                settled.numbers[name] = into
+                jobs.append(
+                    (functools.partial(read_plain_numbers, into=into), (table.column(name),))
+                )
+    if columns.id_col is not None and is_text(table.column(columns.id_col)):
+        ids = table.column(columns.id_col)
+        if not _is_view(ids.type):
+            settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
+            settled.id_hashes = np.zeros(n, dtype=np.uint64)
+            jobs.append((functools.partial(_id_bytes, into=settled.id_bytes), (ids,)))
+            jobs.append((functools.partial(hash_text, into=settled.id_hashes), (ids,)))
+    _two_at_a_time(jobs)
+    return settled
+
+
+def _two_at_a_time(jobs: list) -> list:
+    """The results of ``(function, arguments)`` jobs, run on two threads, in order."""
+    if len(jobs) <= 1:
+        return [function(*arguments) for function, arguments in jobs]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(function, *arguments) for function, arguments in jobs]
+        return [future.result() for future in futures]
+
+
+def _halves(values: pa.Array | pa.ChunkedArray) -> list:
+    """A column in two parts of about equal rows (its chunks kept whole)."""
+    parts = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if len(parts) <= 1:
+        whole = parts[0] if parts else pa.array([], type=values.type)
+        half = len(whole) // 2
+        return [whole.slice(0, half), whole.slice(half)]
+    sizes = np.cumsum([len(part) for part in parts])
+    cut = int(np.searchsorted(sizes, sizes[-1] / 2)) + 1
+    return [pa.chunked_array(parts[:cut], values.type), pa.chunked_array(parts[cut:], values.type)]
+
+
+def _id_bytes(
+    values: pa.ChunkedArray, *, into: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which ids ``str.strip`` could change (or are missing), and each id's length."""
+    if into is None:
+        into = (np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=np.int64))
+    start = 0
+    for piece in chunks(values):
+        text = TextBytes.of(piece)
+        into[0][start : start + len(piece)] = strip_needed(text) | text.null
+        into[1][start : start + len(piece)] = text.length
+        start += len(piece)
+    return into
+
+
+def _as_table(raw: pa.Table | pd.DataFrame) -> pa.Table:
+    """The rows as an Arrow table; a DataFrame column of mixed Python values becomes text."""
+    if isinstance(raw, pa.Table):
+        return raw
+    arrays = {}
+    for name in raw.columns:
+        values = raw[name]
+        try:
+            arrays[str(name)] = pa.array(values, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            text = [None if pd.isna(value) else value_as_text(value) for value in values]
+            arrays[str(name)] = pa.array(text, type=pa.string())
+    return pa.table(arrays) if arrays else pa.table({})
+
+
+def _whole_column(values: pa.ChunkedArray) -> pd.Series:
+    """A column as pandas reads it (the per-value rules' input)."""
+    return values.to_pandas()
+
+
+def _text_values(values: pa.Array | pa.ChunkedArray):
+    """Text as pandas holds Python strings in a table: its ``str`` array, or, with no string at
+    all (no value, or only missing ones), objects."""
+    if values.null_count == len(values):
+        return np.full(len(values), np.nan if len(values) else None, dtype=object)
+    return values.to_pandas().array
+
+
+def _kept(values: pa.Array | pa.ChunkedArray, good: np.ndarray):
+    """The values of the rows kept (all of them without a copy, when all are kept)."""
+    return values if good.all() else values.filter(pa.array(good))
+
+
+def _kept_column(table: _Columns, name: str, good: np.ndarray):
+    """:func:`_kept_values` of a column that ``table`` then lets go of."""
+    values = table.take_out(name)
+    return _kept_values(values, good)
+
+
+def _kept_values(values: pa.ChunkedArray, good: np.ndarray):
+    """The values of the good rows as the incidents table holds them: text as ``str``, anything
+    else as the Python objects pandas gives."""
+    if is_text(values):
+        return _text_values(_kept(values, good))
+    return _whole_column(values).to_numpy(dtype=object)[good]
+
+
+def _category_matches(values: pa.ChunkedArray, wanted: set[str]) -> np.ndarray:
+    """Which rows have one of the ``wanted`` categories (compared stripped and casefolded): each
+    distinct value is compared once."""
+    if not is_text(values):
+        return as_text(_whole_column(values)).str.casefold().isin(wanted).to_numpy()
+    codes, distinct = encode(values)
+    text = as_text(pd.Series(distinct, dtype=object)).str.casefold()
+    return text.isin(wanted).to_numpy()[codes]
 
 
 DUPLICATE_ID = "duplicate incident id"
@@ -386,61 +648,307 @@ class SeenIds:
         self.hashes = np.zeros(0, dtype=np.uint64)
 
     @staticmethod
-    def _hash(ids: np.ndarray) -> np.ndarray:
-        return pd.util.hash_array(np.asarray(ids, dtype=object))
+    def _hash(ids) -> np.ndarray:
+        if not isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            ids = pa.array(np.asarray(ids, dtype=object), type=pa.string())
+        return hash_text(ids)
 
-    def repeated(self, ids: np.ndarray) -> np.ndarray:
-        hashes = self._hash(ids)
-        where = np.searchsorted(self.hashes, hashes)
-        found = where < len(self.hashes)
-        found[found] = self.hashes[where[found]] == hashes[found]
-        return found
+    def repeated(self, ids) -> np.ndarray:
+        """Which of ``ids`` (text: an array of str, or an Arrow array) were seen before."""
+        return self.repeated_hashes(self._hash(ids))
 
-    def add(self, ids: np.ndarray) -> None:
+    def add(self, ids) -> None:
         """Keep ``ids`` (new ones: none of them seen before)."""
-        merged = np.concatenate([self.hashes, np.unique(self._hash(ids))])
+        self.add_hashes(self._hash(ids))
+
+    def repeated_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """Which of ``hashes`` were added before (looked up in sorted order)."""
+        found = np.zeros(len(hashes), dtype=bool)
+        if not len(self.hashes) or not len(hashes):
+            return found
+        ordered = np.sort(hashes)
+        where = np.minimum(np.searchsorted(self.hashes, ordered), len(self.hashes) - 1)
+        common = ordered[self.hashes[where] == ordered]
+        if not len(common):
+            return found
+        where = np.minimum(np.searchsorted(common, hashes), len(common) - 1)
+        return common[where] == hashes
+
+    def add_hashes(self, hashes: np.ndarray) -> None:
+        """Keep ``hashes`` (of new ids)."""
+        ordered = np.sort(hashes)
+        if len(ordered):
+            ordered = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+        merged = np.concatenate([self.hashes, ordered])
         self.hashes = np.sort(merged, kind="stable")  # two sorted runs: timsort merges them
 
 
 def _repeated_ids(
-    ids: np.ndarray, line: np.ndarray, candidate: np.ndarray, seen_ids: SeenIds | None
+    ids: pa.Array | pa.ChunkedArray,
+    line: np.ndarray,
+    candidate: np.ndarray,
+    seen_ids: SeenIds | None,
+    hashes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which candidate rows repeat the id of an earlier candidate row (or of an earlier part),
-    and the line of that first row (0 for an earlier part)."""
+    and the line of that first row (0 for an earlier part).
+
+    Rows are compared by a hash of their id; only rows whose hash occurs twice are compared as
+    text, so a repeated id is exact."""
     repeated = np.zeros(len(ids), dtype=bool)
     first_line = np.zeros(len(ids), dtype=np.int64)
     rows = np.flatnonzero(candidate)
     if not len(rows):
         return repeated, first_line
-    frame = pd.DataFrame({"id": ids[rows], "line": line[rows]})
-    again = frame["id"].duplicated(keep="first").to_numpy()
-    if again.any():
-        firsts = frame.drop_duplicates("id").set_index("id")["line"]
-        repeated[rows[again]] = True
-        first_line[rows[again]] = firsts.reindex(frame["id"][again]).to_numpy()
+    hashes = hash_text(ids)[rows] if hashes is None else hashes[rows]
+    ordered = np.sort(hashes)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(twice):  # the rows whose hash another row has: their ids compared as text
+        at = np.flatnonzero(np.isin(hashes, twice))
+        frame = pd.DataFrame(
+            {"id": ids.take(pa.array(rows[at])).to_pylist(), "line": line[rows[at]]}
+        )
+        again = frame["id"].duplicated(keep="first").to_numpy()
+        if again.any():
+            firsts = frame.drop_duplicates("id").set_index("id")["line"]
+            repeated[rows[at[again]]] = True
+            first_line[rows[at[again]]] = firsts.reindex(frame["id"][again]).to_numpy()
     if seen_ids is not None:
-        earlier = seen_ids.repeated(ids[rows]) & ~repeated[rows]
+        earlier = seen_ids.repeated_hashes(hashes) & ~repeated[rows]
         repeated[rows[earlier]] = True
-        seen_ids.add(ids[rows][~repeated[rows]])
+        seen_ids.add_hashes(hashes[~repeated[rows]])
     return repeated, first_line
 
 
 def _duplicate_frame(
-    repeated: np.ndarray, first_line: np.ndarray, line: np.ndarray, ids: np.ndarray, column: str
+    repeated: np.ndarray, first_line: np.ndarray, line: np.ndarray, ids: pa.Array, column: str
 ) -> pd.DataFrame:
     where = [
         f"first on line {first}" if first else "first in an earlier part"
         for first in first_line[repeated]
     ]
+    values = np.array(ids.take(pa.array(np.flatnonzero(repeated))).to_pylist(), dtype=object)
     return pd.DataFrame(
         {
             SOURCE_LINE: line[repeated],
-            INCIDENT_ID: ids[repeated],
+            INCIDENT_ID: values,
             COLUMN: column,
-            VALUE: ids[repeated],
+            VALUE: values,
             REASON: [f"{DUPLICATE_ID} ({text})" for text in where],
         }
     )
+
+
+def _incident_ids(
+    table: pa.Table,
+    columns: IncidentColumns,
+    line: np.ndarray,
+    id_bytes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pa.Array | pa.ChunkedArray:
+    """Each row's id as text: the id column stripped (``as_text``), or ``line-N`` where it is
+    empty or there is no id column (``id_bytes``: :func:`_id_bytes` of the column, if known)."""
+    if columns.id_col is None:
+        return _line_ids(line)
+    values = table.column(columns.id_col)
+    if is_text(values):
+        if _is_view(values.type):
+            values = values.cast(pa.large_string())
+            id_bytes = None
+        fix, lengths = id_bytes if id_bytes is not None else _id_bytes(values)
+        fix = np.flatnonzero(fix)
+        ids = values
+        if len(fix):  # the few values that str.strip could change, or nulls
+            ids = one_array(values)
+            cleaned = as_text(pd.Series(ids.take(pa.array(fix)).to_pylist(), dtype=object))
+            ids = pc.replace_with_mask(
+                ids, _mask(fix, len(ids)), pa.array(cleaned.tolist(), type=ids.type)
+            )
+            lengths = TextBytes.of(ids).length
+    elif pa.types.is_integer(values.type) and values.null_count == 0:
+        ids = values.cast(pa.string())
+        lengths = text_lengths(ids)
+    else:
+        ids = pa.array(as_text(_whole_column(values)).tolist(), type=pa.string())
+        lengths = TextBytes.of(ids).length
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        ids = one_array(ids)
+        ids = pc.replace_with_mask(
+            ids, _mask(empty, len(ids)), _line_ids(line[empty]).cast(ids.type)
+        )
+    return ids
+
+
+def _line_ids(line: np.ndarray) -> pa.Array:
+    """``line-N`` for each line number."""
+    return pc.binary_join_element_wise("line-", pa.array(line).cast(pa.string()), "")
+
+
+def _mask(rows: np.ndarray, n: int) -> pa.Array:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return pa.array(mask)
+
+
+def _times(
+    values: pa.ChunkedArray, columns: IncidentColumns, fast: ArrayTimes | None = None
+) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], tuple[int, int]]:
+    """Times to tz-aware America/Chicago, the masks of bad rows with their reasons, and the
+    numbers of times moved out of a DST gap and read in a repeated hour.
+
+    Text in a layout :mod:`.columnar` reads exactly (the time formats tried, ISO 8601 with an
+    offset) and inside the plausible window is parsed there; every other value goes through
+    :func:`_parse_times`, which read every value before, with the formats in the order that the
+    whole column's sample gives."""
+    if not is_text(values):
+        return _parse_times(_whole_column(values), columns)
+    formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
+    if fast is None:
+        fast = read_times(values, layouts_for(formats), plausible_times())
+    n = len(fast.wall)
+    if fast.utc_ns is None:
+        _localize_settled(fast, 0, n)
+    utc_ns = fast.utc_ns
+    unsure_rows = [np.flatnonzero(fast.unsure)]
+    gap = overlap = 0
+    unsure_rows = np.concatenate(unsure_rows) if unsure_rows else np.zeros(0, dtype=np.int64)
+    if len(unsure_rows):
+        wall = pd.DatetimeIndex(fast.wall[unsure_rows].astype("datetime64[us]")).as_unit("ns")
+        localized, gap, overlap = _localize(wall)
+        utc_ns[unsure_rows] = localized.asi8
+    missing = fast.missing.copy()
+    unparseable = np.zeros(n, dtype=bool)
+    early = np.zeros(n, dtype=bool)
+    late = np.zeros(n, dtype=bool)
+    slow = np.flatnonzero(~fast.settled)
+    if len(slow):
+        if not columns.time_format:
+            formats = _likely_first(_pending_sample(values))
+        text = pd.Series(values.take(pa.array(slow)).to_pylist(), dtype=object)
+        result, problems, (more_gap, more_overlap) = _parse_times(text, columns, formats)
+        utc_ns[slow] = result.asi8
+        for target, (mask, _) in zip((missing, unparseable, early, late), problems, strict=True):
+            target[slow[mask]] = True
+        gap += more_gap
+        overlap += more_overlap
+    occurred_at = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC")
+    problems = [
+        (missing, "missing time"),
+        (unparseable, "unparseable time"),
+        *_implausible(early, late),
+    ]
+    return occurred_at.tz_convert(TIMEZONE), problems, (gap, overlap)
+
+
+def _localize_settled(fast: ArrayTimes, start: int, stop: int) -> None:
+    """The instants (UTC nanoseconds) of the times settled in rows ``start`` to ``stop``, in
+    ``fast.utc_ns``; clock times too near a change of offset are marked in ``fast.unsure``, for
+    :func:`_localize`. A million rows at a time: few temporaries."""
+    if fast.utc_ns is None:
+        fast.utc_ns = np.full(len(fast.wall), NAT, dtype=np.int64)
+        fast.unsure = np.zeros(len(fast.wall), dtype=bool)
+    for begin in range(start, stop, ROWS_AT_A_TIME):
+        part = slice(begin, min(begin + ROWS_AT_A_TIME, stop))
+        utc_us, unsure = localize_clock(fast.wall[part], TIMEZONE)
+        np.multiply(utc_us, 1000, out=fast.utc_ns[part], where=utc_us != NAT)
+        np.multiply(fast.utc[part], 1000, out=fast.utc_ns[part], where=fast.aware[part])
+        fast.unsure[part] = unsure
+
+
+def _read_and_localize(part, layouts, window, *, into: ArrayTimes, start: int) -> None:
+    """:func:`read_times` of one part of a column, then :func:`_localize_settled` of it."""
+    read_times(part, layouts, window, into=into, start=start)
+    _localize_settled(into, start, start + len(part))
+
+
+def _pending_sample(values: pa.ChunkedArray, size: int = 200) -> pd.Series:
+    """The first ``size`` values of a column of text that are neither empty nor end with an
+    offset: the sample :func:`_likely_first` orders the formats by."""
+    head = 4 * size
+    while True:
+        text = as_text(pd.Series(values.slice(0, head).to_pylist(), dtype=object))
+        pending = text[(text != "") & ~text.str.contains(_OFFSET_AT_END, regex=True)]
+        if len(pending) >= size or head >= len(values):
+            return pending.head(size)
+        head *= 8
+
+
+def _parse_times(
+    values: pd.Series, columns: IncidentColumns, formats: tuple[str, ...] | None = None
+) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], tuple[int, int]]:
+    """Parse times to tz-aware America/Chicago, value by value (pandas); return the masks of bad
+    rows with reasons, and the numbers of times moved out of a DST gap and read in a repeated
+    hour.
+
+    Times are checked against :func:`plausible_times` at the resolution they were read in,
+    before any conversion that could wrap them around (pandas' nanoseconds end in 2262). Text is
+    tried with ``formats`` in order (by default the format given, or the time formats ordered by
+    how many of the first 200 values each reads)."""
+    window = plausible_times()
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.DatetimeIndex(values)
+        missing = np.asarray(parsed.isna())
+        utc = parsed.tz_convert("UTC").tz_localize(None) if parsed.tz is not None else parsed
+        early, late = _outside(utc.to_numpy(dtype="datetime64[us]"), window)
+        parsed = parsed.where(~(early | late)).as_unit("ns")
+        problems = [(missing, "missing time"), *_implausible(early, late)]
+        if parsed.tz is not None:
+            return parsed.tz_convert(TIMEZONE), problems, (0, 0)
+        localized, gap, overlap = _localize(parsed)
+        return localized, problems, (gap, overlap)
+
+    text = as_text(values)
+    missing = text.eq("").to_numpy()
+    with_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
+    aware_utc = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    early = np.zeros(len(text), dtype=bool)
+    late = np.zeros(len(text), dtype=bool)
+
+    pending = ~missing & ~with_offset
+    if columns.time_format:
+        formats = (columns.time_format,)
+    elif formats is None:
+        formats = _likely_first(text[pending])
+    local_wall = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for time_format in formats:
+        if not pending.any():
+            break
+        parsed = _parse_with(text[pending], time_format)
+        if getattr(parsed.dt, "tz", None) is not None:  # an offset the pattern did not catch
+            parsed = parsed.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
+        index = np.flatnonzero(pending)
+        values_us = parsed.to_numpy(dtype="datetime64[us]")
+        read = ~np.isnat(values_us)
+        too_early, too_late = _outside(values_us, window)
+        good = read & ~too_early & ~too_late
+        local_wall[index[good]] = values_us[good].astype("datetime64[ns]")
+        early[index[too_early]] = True
+        late[index[too_late]] = True
+        pending[index[read]] = False
+    if with_offset.any():
+        parsed = pd.to_datetime(text[with_offset], format="ISO8601", utc=True, errors="coerce")
+        values_us = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        too_early, too_late = _outside(values_us, window)
+        good = ~np.isnat(values_us) & ~too_early & ~too_late
+        index = np.flatnonzero(with_offset)
+        aware_utc[index[good]] = values_us[good].astype("datetime64[ns]")
+        early[index[too_early]] = True
+        late[index[too_late]] = True
+    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc) & ~early & ~late
+
+    localized, gap, overlap = _localize(pd.DatetimeIndex(local_wall))
+    utc_wall = np.where(
+        with_offset,
+        aware_utc,
+        localized.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
+    )
+    result = pd.DatetimeIndex(utc_wall).tz_localize("UTC").tz_convert(TIMEZONE)
+    problems = [
+        (missing, "missing time"),
+        (unparseable, "unparseable time"),
+        *_implausible(early, late),
+    ]
+    return result, problems, (gap, overlap)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -589,44 +1097,41 @@ def _looks_like_lon_lat(x_col: str | None, y_col: str | None) -> bool:
 
 def _read_table(
     path: Path, columns: IncidentColumns, header: list[str]
-) -> tuple[pd.DataFrame, np.ndarray | None, str, np.ndarray]:
-    """The needed columns as text (or native types for Parquet), points if GeoParquet, and each
-    row's line (the CSV line where its record starts, header = 1; the Parquet row from 1)."""
-    wanted = [
-        name
-        for name in (
-            columns.id_col,
-            columns.time_col,
-            columns.x_col,
-            columns.y_col,
-            columns.category_col,
-            *columns.code_cols,
-        )
-        if name is not None and name in header
-    ]
-    wanted = list(dict.fromkeys(wanted))
+) -> tuple[pa.Table, np.ndarray | None, str, np.ndarray]:
+    """The needed columns (text from a CSV, as stored from Parquet), points if GeoParquet, and
+    each row's line (the CSV line where its record starts, header = 1; the Parquet row from 1)."""
+    wanted = _wanted(columns, header)
     try:
         if _is_parquet(path):
             if columns.x_col is None:
                 import geopandas as gpd
 
                 geometry_column = _geoparquet_geometry_column(path)
-                frame = gpd.read_parquet(path, columns=[*wanted, geometry_column])
-                geometry = frame.geometry.to_numpy()
-                frame = frame.rename_geometry(GEOMETRY) if geometry_column != GEOMETRY else frame
+                points = gpd.read_parquet(path, columns=[geometry_column])
+                geometry = points.geometry.to_numpy()
                 if not np.all(shapely.get_type_id(geometry[~shapely.is_missing(geometry)]) == 0):
                     raise InputFileError(f"the geometry of {str(path)!r} is not points")
-                rows = _source_lines(path, len(frame))
-                return pd.DataFrame(frame.drop(columns=GEOMETRY)), geometry, str(columns.crs), rows
+                table = pq.read_table(path, columns=wanted)
+                return table, geometry, str(columns.crs), _source_lines(path, table.num_rows)
             table = pq.read_table(path, columns=wanted)
-            return table.to_pandas(), None, str(columns.crs), _source_lines(path, table.num_rows)
+            return table, None, str(columns.crs), _source_lines(path, table.num_rows)
         table, lines = _read_csv(path, wanted)
     except (*_READ_ERRORS, pa.ArrowException) as error:
         raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
-    frame = table.to_pandas()
-    for name in wanted:
-        frame[name] = frame[name].astype(object)
-    return frame, None, str(columns.crs), lines
+    return table, None, str(columns.crs), lines
+
+
+def _wanted(columns: IncidentColumns, header: list[str]) -> list[str]:
+    """The columns a read needs, each once, in the order id, time, x, y, category, codes."""
+    names = (
+        columns.id_col,
+        columns.time_col,
+        columns.x_col,
+        columns.y_col,
+        columns.category_col,
+        *columns.code_cols,
+    )
+    return list(dict.fromkeys(name for name in names if name is not None and name in header))
 
 
 def _source_lines(path: Path, n_rows: int) -> np.ndarray:
@@ -641,27 +1146,26 @@ _MAX_BLOCK_BYTES = 1 << 31
 
 
 def _read_csv(path: Path, wanted: list[str], *, newlines_in_values: bool = False):
-    """The wanted columns of a CSV as text, and the file line where each record starts."""
+    """The wanted columns of a CSV as text, and the file line where each record starts.
+
+    The file is read once: its line breaks are counted as pyarrow reads it. When there are as
+    many lines as records (and the header), each record is a line; otherwise (a quoted field
+    holding a line break, blank lines) the records are found by reading the file as CSV."""
     block = _FIRST_BLOCK_BYTES
     while True:
         try:
-            table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(block_size=block),
-                parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=wanted,
-                    column_types=dict.fromkeys(wanted, pa.string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
+            table, counter = read_csv_counting(
+                path, wanted, block, newlines_in_values=newlines_in_values
             )
             break
         except pa.ArrowInvalid as error:
             if "straddling" not in str(error) or block >= _MAX_BLOCK_BYTES:
                 raise
             block = min(block * 4, _MAX_BLOCK_BYTES)
-    lines = _record_lines(path, table.num_rows)
+    if counter.simple_lines(table.num_rows):
+        lines = np.arange(2, 2 + table.num_rows, dtype=np.int64)
+    else:
+        lines = _scanned_record_lines(path)
     if len(lines) != table.num_rows:
         if not newlines_in_values:  # a quoted field holds a line break: read it as one
             return _read_csv(path, wanted, newlines_in_values=True)
@@ -681,34 +1185,17 @@ def _open_binary(path: Path):
     return path.open("rb")
 
 
-def _record_lines(path: Path, n_records: int) -> np.ndarray:
-    """The line of the file (header = 1) where each of its ``n_records`` data records starts.
-
-    Usually each record is one line; when the file has more lines than records (a quoted field
-    holding a line break, blank lines), the records are found by reading the file as CSV, so a
-    rejected row's line is the line an editor shows.
-    """
-    newlines = returns = pairs = size = 0
-    last = b""
-    with _open_binary(path) as handle:
-        for chunk in iter(lambda: handle.read(1 << 24), b""):
-            newlines += chunk.count(b"\n")
-            returns += chunk.count(b"\r")
-            pairs += chunk.count(b"\r\n") + int(last == b"\r" and chunk[:1] == b"\n")
-            size += len(chunk)
-            last = chunk[-1:]
-    lines = newlines + returns - pairs + (1 if size and last not in (b"\n", b"\r") else 0)
-    if lines == n_records + 1 and returns == pairs:
-        return np.arange(2, 2 + n_records, dtype=np.int64)
-    return _scanned_record_lines(path)
-
-
 def _scanned_record_lines(path: Path) -> np.ndarray:
     """Where each data record starts, reading the file as CSV (blank lines are no record)."""
+    return np.fromiter(_record_starts(path), dtype=np.int64)
+
+
+def _record_starts(path: Path):
+    """The line (header = 1) where each data record of a CSV starts, one after the other,
+    reading the file as CSV (blank lines are no record)."""
     import csv
     import io
 
-    starts: list[int] = []
     csv.field_size_limit(_MAX_BLOCK_BYTES)
     with _open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
@@ -718,92 +1205,9 @@ def _scanned_record_lines(path: Path) -> np.ndarray:
         for record in reader:
             if record:
                 if header_seen:
-                    starts.append(before + 1)
+                    yield before + 1
                 header_seen = True
             before = reader.line_num
-    return np.asarray(starts, dtype=np.int64)
-
-
-def _incident_ids(raw: pd.DataFrame, columns: IncidentColumns, line: np.ndarray) -> np.ndarray:
-    fallback = pd.Series(line).astype(str).radd("line-").to_numpy(dtype=object)
-    if columns.id_col is None:
-        return fallback
-    text = as_text(raw[columns.id_col]).to_numpy(dtype=object)
-    empty = text == ""
-    return np.where(empty, fallback, text)
-
-
-def _parse_times(
-    values: pd.Series, columns: IncidentColumns
-) -> tuple[pd.DatetimeIndex, list[tuple[np.ndarray, str]], list[str]]:
-    """Parse times to tz-aware America/Chicago; return the masks of bad rows with reasons.
-
-    Times are checked against :func:`plausible_times` at the resolution they were read in,
-    before any conversion that could wrap them around (pandas' nanoseconds end in 2262)."""
-    notes: list[str] = []
-    window = plausible_times()
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = pd.DatetimeIndex(values)
-        missing = np.asarray(parsed.isna())
-        utc = parsed.tz_convert("UTC").tz_localize(None) if parsed.tz is not None else parsed
-        early, late = _outside(utc.to_numpy(dtype="datetime64[us]"), window)
-        parsed = parsed.where(~(early | late)).as_unit("ns")
-        problems = [(missing, "missing time"), *_implausible(early, late)]
-        if parsed.tz is not None:
-            return parsed.tz_convert(TIMEZONE), problems, notes
-        localized, dst_notes = _localize(parsed)
-        return localized, problems, dst_notes
-
-    text = as_text(values)
-    missing = text.eq("").to_numpy()
-    with_offset = text.str.contains(_OFFSET_AT_END, regex=True).to_numpy()
-    aware_utc = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
-    early = np.zeros(len(text), dtype=bool)
-    late = np.zeros(len(text), dtype=bool)
-
-    pending = ~missing & ~with_offset
-    formats = (columns.time_format,) if columns.time_format else _likely_first(text[pending])
-    local_wall = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
-    for time_format in formats:
-        if not pending.any():
-            break
-        parsed = _parse_with(text[pending], time_format)
-        if getattr(parsed.dt, "tz", None) is not None:  # an offset the pattern did not catch
-            parsed = parsed.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
-        index = np.flatnonzero(pending)
-        values_us = parsed.to_numpy(dtype="datetime64[us]")
-        read = ~np.isnat(values_us)
-        too_early, too_late = _outside(values_us, window)
-        good = read & ~too_early & ~too_late
-        local_wall[index[good]] = values_us[good].astype("datetime64[ns]")
-        early[index[too_early]] = True
-        late[index[too_late]] = True
-        pending[index[read]] = False
-    if with_offset.any():
-        parsed = pd.to_datetime(text[with_offset], format="ISO8601", utc=True, errors="coerce")
-        values_us = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-        too_early, too_late = _outside(values_us, window)
-        good = ~np.isnat(values_us) & ~too_early & ~too_late
-        index = np.flatnonzero(with_offset)
-        aware_utc[index[good]] = values_us[good].astype("datetime64[ns]")
-        early[index[too_early]] = True
-        late[index[too_late]] = True
-    unparseable = ~missing & np.isnat(local_wall) & np.isnat(aware_utc) & ~early & ~late
-
-    localized, dst_notes = _localize(pd.DatetimeIndex(local_wall))
-    notes.extend(dst_notes)
-    utc_wall = np.where(
-        with_offset,
-        aware_utc,
-        localized.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
-    )
-    result = pd.DatetimeIndex(utc_wall).tz_localize("UTC").tz_convert(TIMEZONE)
-    problems = [
-        (missing, "missing time"),
-        (unparseable, "unparseable time"),
-        *_implausible(early, late),
-    ]
-    return result, problems, notes
 
 
 #: The first day an incident may have happened; earlier times are rejected as implausible.
@@ -859,36 +1263,57 @@ def _parse_with(text: pd.Series, time_format: str) -> pd.Series:
         return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
 
 
-def _localize(wall: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, list[str]]:
-    """Wall-clock times to America/Chicago, with the DST rule of :func:`read_incidents`."""
-    notes: list[str] = []
-    strict = wall.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")
-    lost = np.asarray(strict.isna() & ~wall.isna())
-    if lost.any():
-        forward = wall.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="shift_forward")
-        in_gap = int((lost & np.asarray(~forward.isna())).sum())
-        in_overlap = int(lost.sum()) - in_gap
-        if in_gap:
-            notes.append(
-                f"{in_gap} time(s) fell in a spring-forward DST gap and were moved to the first "
-                "valid instant after it"
-            )
-        if in_overlap:
-            notes.append(
-                f"{in_overlap} time(s) fell in a fall-back DST hour and were read as the first "
-                "occurrence (daylight time)"
-            )
-    localized = wall.tz_localize(
-        TIMEZONE, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
-    )
-    return localized, notes
+def _localize(wall: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, int, int]:
+    """Wall-clock times (nanoseconds) to America/Chicago, with the DST rule of
+    :func:`read_incidents`; also the numbers of times in a spring-forward gap and in a fall-back
+    hour. Times away from both have one reading (:func:`.columnar.localize_clock`); pandas reads
+    the others, one rule for each."""
+    clock = np.asarray(wall.as_unit("ns").asi8)
+    utc, unsure = localize_clock(clock, TIMEZONE, per_second=1_000_000_000)
+    in_gap = in_overlap = 0
+    rows = np.flatnonzero(unsure)
+    if len(rows):
+        near = wall[rows]
+        strict = near.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")
+        lost = np.asarray(strict.isna() & ~near.isna())
+        if lost.any():
+            forward = near.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="shift_forward")
+            in_gap = int((lost & np.asarray(~forward.isna())).sum())
+            in_overlap = int(lost.sum()) - in_gap
+        localized = near.tz_localize(
+            TIMEZONE, ambiguous=np.ones(len(near), dtype=bool), nonexistent="shift_forward"
+        )
+        utc[rows] = localized.asi8
+    result = pd.DatetimeIndex(utc.view("datetime64[ns]")).tz_localize("UTC")
+    return result.tz_convert(TIMEZONE), in_gap, in_overlap
+
+
+def _dst_notes(in_gap: int, in_overlap: int) -> list[str]:
+    """What the DST rule did, for the notes."""
+    notes = []
+    if in_gap:
+        notes.append(
+            f"{in_gap} time(s) fell in a spring-forward DST gap and were moved to the first "
+            "valid instant after it"
+        )
+    if in_overlap:
+        notes.append(
+            f"{in_overlap} time(s) fell in a fall-back DST hour and were read as the first "
+            "occurrence (daylight time)"
+        )
+    return notes
+
+
+#: Spellings of a non-finite number that are not "non-numeric".
+_SPELLED_NON_FINITE = ["nan", "inf", "-inf", "+inf", "infinity"]
 
 
 def _parse_coordinates(
-    raw: pd.DataFrame,
+    table: pa.Table,
     columns: IncidentColumns,
     point_geometry: np.ndarray | None,
     raw_crs: str,
+    settled: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, list[tuple[np.ndarray, str]]]]]:
     """Coordinates as floats, and the masks of bad ones per column with their reasons."""
     if point_geometry is not None:
@@ -904,18 +1329,7 @@ def _parse_coordinates(
     checked: list[tuple[str, list[tuple[np.ndarray, str]]]] = []
     parsed: list[np.ndarray] = []
     for name in (columns.x_col, columns.y_col):
-        values = raw[name]
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            number = values.to_numpy(dtype=float)
-            missing = np.isnan(number)
-            non_numeric = np.zeros(len(number), dtype=bool)
-        else:
-            text = as_text(values)
-            missing = text.eq("").to_numpy()
-            number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-            lowered = text.str.lower()
-            spelled_non_finite = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity"])
-            non_numeric = (~missing & np.isnan(number) & ~spelled_non_finite).to_numpy()
+        number, missing, non_numeric = _numbers(table.column(name), (settled or {}).get(name))
         non_finite = ~missing & ~non_numeric & ~np.isfinite(number)
         checked.append(
             (
@@ -935,6 +1349,52 @@ def _parse_coordinates(
     return x, y, checked
 
 
+def _numbers(
+    values: pa.ChunkedArray, plain_numbers: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A column of coordinates as floats, with the masks of missing and non-numeric values.
+
+    Numbers are used as they are; text written as a plain decimal is cast by Arrow; every other
+    text goes through :func:`_numbers_of_text`, which read every value before."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        number = _whole_column(values).to_numpy(dtype=float)
+        return number, np.isnan(number), np.zeros(len(number), dtype=bool)
+    if not is_text(values):
+        return _numbers_of_text(_whole_column(values))
+    number, plain, dotted, empty = plain_numbers or read_plain_numbers(values)
+    number = number.copy()
+    missing = empty.copy()
+    non_numeric = np.zeros(len(number), dtype=bool)
+    other = np.flatnonzero(~plain & ~empty)
+    if len(other):
+        # pandas reads a column of whole numbers as integers, any other as floats: the values
+        # read here are read in the mode the whole column would give them
+        floats_elsewhere = bool(empty.any() or dotted.any())
+        text = pd.Series(values.take(pa.array(other)).to_pylist(), dtype=object)
+        number[other], missing[other], non_numeric[other] = _numbers_of_text(
+            text, floats_elsewhere=floats_elsewhere
+        )
+    return number, missing, non_numeric
+
+
+def _numbers_of_text(
+    values: pd.Series, *, floats_elsewhere: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Text read as numbers value by value (``pd.to_numeric``), with the masks of missing and
+    non-numeric values. ``floats_elsewhere``: the rest of the column holds decimals or missing
+    values, so pandas would read these as floats too."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        number = values.to_numpy(dtype=float)
+        return number, np.isnan(number), np.zeros(len(number), dtype=bool)
+    text = as_text(values)
+    missing = text.eq("").to_numpy()
+    read = text if not floats_elsewhere else pd.concat([text, pd.Series(["0.5"])])
+    number = pd.to_numeric(read, errors="coerce").to_numpy(dtype=float)[: len(text)]
+    spelled_non_finite = text.str.lower().isin(_SPELLED_NON_FINITE).to_numpy()
+    non_numeric = ~missing & np.isnan(number) & ~spelled_non_finite
+    return number, missing, non_numeric
+
+
 def _impossible(
     x: np.ndarray, y: np.ndarray, crs: str, finite: np.ndarray
 ) -> list[tuple[np.ndarray, str]]:
@@ -952,46 +1412,108 @@ def _impossible(
         reason = f"outside the area of use of {label}"
         if area is not None and candidates.any():
             reason = f"outside the area of use of {label} ({area.name})"
-            to_lon_lat = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
-            lon, lat = to_lon_lat.transform(x[candidates], y[candidates], errcheck=False)
             margin = AREA_OF_USE_MARGIN_DEGREES
-            bad = (
-                ~np.isfinite(lon)
-                | ~np.isfinite(lat)
-                | (lon < area.west - margin)
-                | (lon > area.east + margin)
-                | (lat < area.south - margin)
-                | (lat > area.north + margin)
-            )
-            outside[np.flatnonzero(candidates)[bad]] = True
+            box = _surely_inside(source, area, margin)
+            if box is not None:  # points in this box of the CRS's own units are inside
+                candidates = candidates & ~(
+                    (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])
+                )
+            if candidates.any():
+                to_lon_lat = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+                lon, lat = to_lon_lat.transform(x[candidates], y[candidates], errcheck=False)
+                bad = (
+                    ~np.isfinite(lon)
+                    | ~np.isfinite(lat)
+                    | (lon < area.west - margin)
+                    | (lon > area.east + margin)
+                    | (lat < area.south - margin)
+                    | (lat > area.north + margin)
+                )
+                outside[np.flatnonzero(candidates)[bad]] = True
     return [(placeholder, "placeholder (0, 0) coordinates"), (outside, reason)]
+
+
+_INSIDE_BOXES: dict[tuple[str, float], tuple[float, float, float, float] | None] = {}
+
+
+def _surely_inside(source: CRS, area, margin: float) -> tuple[float, float, float, float] | None:
+    """A box in the CRS's own coordinates whose every point lies inside its area of use widened
+    by ``margin`` degrees, so points in it need no transformation to be checked; or None.
+
+    The box is the projection of the area of use itself; it is kept only when its whole outline,
+    taken back to longitude and latitude, lies at least a tenth of the margin inside the widened
+    area (then so does all of it, the projection being continuous and one-to-one there)."""
+    key = (source.to_wkt(), margin)
+    if key in _INSIDE_BOXES:
+        return _INSIDE_BOXES[key]
+    box = None
+    try:
+        from_lon_lat = Transformer.from_crs("EPSG:4326", source, always_xy=True)
+        x_min, y_min, x_max, y_max = from_lon_lat.transform_bounds(
+            area.west, area.south, area.east, area.north, densify_pts=200
+        )
+        steps = np.linspace(0.0, 1.0, 2001)
+        up, flat = steps, np.ones_like(steps)
+        outline_x = np.concatenate(
+            [x_min + (x_max - x_min) * up, x_max * flat, x_max - (x_max - x_min) * up, x_min * flat]
+        )
+        outline_y = np.concatenate(
+            [y_min * flat, y_min + (y_max - y_min) * up, y_max * flat, y_max - (y_max - y_min) * up]
+        )
+        inner_x, inner_y = np.meshgrid(
+            np.linspace(x_min, x_max, 101), np.linspace(y_min, y_max, 101)
+        )  # and, as a check, points across the inside
+        outline_x = np.concatenate([outline_x, inner_x.ravel()])
+        outline_y = np.concatenate([outline_y, inner_y.ravel()])
+        to_lon_lat = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+        lon, lat = to_lon_lat.transform(outline_x, outline_y, errcheck=False)
+        slack = margin * 0.9
+        inside = (
+            np.isfinite(lon).all()
+            and np.isfinite(lat).all()
+            and lon.min() >= area.west - slack
+            and lon.max() <= area.east + slack
+            and lat.min() >= area.south - slack
+            and lat.max() <= area.north + slack
+        )
+        if inside and np.isfinite([x_min, y_min, x_max, y_max]).all():
+            box = (float(x_min), float(y_min), float(x_max), float(y_max))
+    except Exception:  # no box: every point is transformed, as before
+        box = None
+    _INSIDE_BOXES[key] = box
+    return box
 
 
 def _problem_frame(
     masks: list[tuple[np.ndarray, str]],
     line: np.ndarray,
-    incident_ids: np.ndarray,
+    incident_ids: pa.Array,
     column: str,
-    raw: pd.DataFrame,
+    table: pa.Table,
 ) -> pd.DataFrame:
+    """The rejects of one column: one row per failed row and reason, values as text."""
     frames = []
     for mask, reason in masks:
         if not mask.any():
             continue
-        if column in raw.columns:
-            value = as_text(raw.loc[mask, column]).to_numpy(dtype=object)
+        rows = np.flatnonzero(mask)
+        if column in table.column_names:
+            value = _values_text(table, column, rows)
         elif "/" in column:
             x_name, y_name = column.split("/", 1)
             value = (
-                as_text(raw.loc[mask, x_name]) + ", " + as_text(raw.loc[mask, y_name])
+                pd.Series(_values_text(table, x_name, rows), dtype=object)
+                + ", "
+                + pd.Series(_values_text(table, y_name, rows), dtype=object)
             ).to_numpy(dtype=object)
         else:
-            value = np.full(int(mask.sum()), "", dtype=object)
+            value = np.full(len(rows), "", dtype=object)
+        ids = np.array(incident_ids.take(pa.array(rows)).to_pylist(), dtype=object)
         frames.append(
             pd.DataFrame(
                 {
                     SOURCE_LINE: line[mask],
-                    INCIDENT_ID: incident_ids[mask],
+                    INCIDENT_ID: ids,
                     COLUMN: column,
                     VALUE: value,
                     REASON: reason,
@@ -1001,6 +1523,16 @@ def _problem_frame(
     if not frames:
         return _empty_rejects()
     return pd.concat(frames, ignore_index=True)
+
+
+def _values_text(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
+    """The values of ``rows`` of a column as text (``as_text``), as a rejects table shows them."""
+    values = table.column(column)
+    if is_text(values):
+        part = pd.Series(values.take(pa.array(rows)).to_pylist(), dtype=object)
+    else:
+        part = _whole_column(values).iloc[rows]
+    return as_text(part).to_numpy(dtype=object)
 
 
 def _empty_rejects() -> pd.DataFrame:

@@ -1,0 +1,440 @@
+"""The columnar reading path (issue 21): pyarrow reads the needed columns, array rules settle the
+values they can decide exactly, and every other value goes through the per-value rules (pandas)
+that read every value before.
+
+The reference for "the same result as before" is those per-value rules themselves: with the array
+rules switched off (monkeypatched to settle nothing), every value of a file goes through them, as
+every value did before this path existed. A file with every kind of bad row is read both ways and
+the results (incidents, rejects, notes, cube) must be identical. The exact figures of the real
+files (tests/test_shared_data.py) and of the hand-written cases (tests/test_ingest.py,
+tests/test_adversarial.py) pin the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import pickle
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import shapely
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geo_violence import assign_units, build_cube, load_units, read_incidents
+from geo_violence.cli import main
+from geo_violence.cube.scale import stream_cube
+from geo_violence.sources import columnar
+from geo_violence.sources import incidents as reading
+from geo_violence.sources.points import PointArray, point_coordinates
+
+PLAUSIBLE = reading.plausible_times()
+FUTURE = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+
+#: Times of every kind: each layout read by the array rules, and everything they leave alone.
+TIMES = [
+    "", "   ", "yesterday", "nan", "NaT", "None",
+    "2024-13-45 10:00", "02/30/2024 10:00:00 AM", "2023-02-29 10:00", "2024-02-29 10:00",
+    "1677-01-01 10:00", "9999-12-31 10:00", "0001-01-01 00:00", "1899-12-31 23:00",
+    "1900-01-01 00:00", "2262-04-12 00:00", "99999-01-01 00:00", f"{FUTURE} 10:00",
+    "9999-12-31T00:00:00Z", "1899-12-31T23:00:00-05:00", "1900-01-01T05:59:59Z",
+    "03/10/2024 02:30:00 AM", "2024-03-10 02:30", "2024-03-10T02:00:00", "2024-03-10T03:00:00",
+    "11/03/2024 01:30:00 AM", "2024-11-03 01:30:00", "2024-11-03 01:00", "2024-11-03 02:00",
+    "2024-07-01T05:00:00Z", "2024-07-01T00:00:00-05:00", "2024-03-01T12:00:00-05",
+    "2024-03-01T12:00:00+00", "2024-03-01 12:00-0500", "2024-03-01T12:00:00.5Z",
+    "2024-03-01T12:00Z", "2024-03-01 12:00:00 +05:30", "2024-03-01T12:00:00+0530",
+    "2024-01-02T10:00:00.123", "2024-01-02 10:00:00.123456", "2024-01-02 10:00:00.1234567",
+    "2024-01-02T10:00:00.000", "01/02/2024 01:05:00 pm", "1/2/2024 1:05:00 PM",
+    "01/02/2024 13:05", "01/02/2024 01:05 PM", "2024-01-02", "2024-01", "2024", "20240102",
+    "2024-01-02T10", " 2024-01-02 10:00 ", "2024-01-02 24:00:00", "12/31/1899 11:59:59 PM",
+    "01/01/1900 12:00:00 AM", "00/10/2024 10:00:00 AM", "01/02/2024 00:30:00 AM",
+    "01/02/2024 12:30:00 AM", "01/02/2024 12:30:00 PM", "2024-01-02 10:00:60",
+    "2024-01-02 10:60", "2024-1-2 10:00", "2024-01-02t10:00", "2024/01/02 10:00",
+    "09/08/2021 04:45:00 PM", "09/08/2021 04:45:00 PM ", "13/08/2021 04:45:00 PM",
+    "09/08/2021 04:45:00 XM", "2024-01-02 10:00:00Z", "2024-06-30T23:59:59.999999-05:00",
+    "2024-01-01T00:00:00+14:00", "2024-01-01T00:00:00-23:59", "2024-01-01T00:00:00+24:00",
+    "1969-12-31 23:59:59.999", "1950-06-01 12:00", "1950-06-01T12:00:00.25",
+    "2024-01-02 10:00:00.", "01/02/2024 1:05 PM", "01/02/2024 1:05", "2024-01-02 9:00",
+    "2024-01-02 10:00:5", "1945-08-14 19:00", "1918-03-31 02:30", "1936-03-01 02:30",
+]  # fmt: skip
+XS = [
+    "-87.63", "", " ", "west", "inf", "-inf", "nan", "NaN", "1e3", "  -87.6  ", "0", "0.0",
+    "+87.6", ".5", "5.", "1e400", "0x10", "-0", "1_000", "-87.6300000000000000001", "-87.63e0",
+    "Infinity", "-Infinity", "infinity", "-87,63", "-87.6298", "-87.72", "-180.5", "180",
+    "-87.123456789012345678", "-0.0", "٣",
+]  # fmt: skip
+YS = ["41.88", "", "north", "inf", "nan", "0", "41.9", "141.88", "-90", "90.0001", "41.8781",
+      "4.188e1", " 41.88", "41.95", "41.75", "-0"]  # fmt: skip
+IDS = ["1", "2", "", " 7 ", "007", "7", "8", "x-1", "2", "\u00a0id\u00a0", "é"]
+KINDS = ["HOMICIDE", "battery", "", " Robbery ", "HOMICIDE", "ROBBERY\t"]
+BEATS = ["011", "11", " 0111", "31A", "", "0", "32", "32", "7", "0111"]
+OPTIONS = {"time_col": "when", "x_col": "lon", "y_col": "lat", "id_col": "id"}
+
+
+def every_kind_of_row(n_random: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Each listed time with good coordinates, each coordinate with a good time, and random
+    mixtures of all of them (ids, categories and codes drawn at random)."""
+    good_time, good_x, good_y = "2024-01-03 10:00", "-87.63", "41.88"
+    rows = [(t, good_x, good_y) for t in TIMES]
+    rows += [(good_time, x, good_y) for x in XS]
+    rows += [(good_time, good_x, y) for y in YS]
+    rng = np.random.default_rng(seed)
+    times = rng.choice(TIMES + ["09/08/2021 04:45:00 PM", good_time] * 20, n_random)
+    xs = rng.choice(XS + ["-87.65", "-87.7", "-87.6"] * 10, n_random)
+    ys = rng.choice(YS + ["41.8", "41.85", "41.9"] * 10, n_random)
+    rows += list(zip(times, xs, ys, strict=True))
+    frame = pd.DataFrame(rows, columns=["when", "lon", "lat"])
+    frame.insert(0, "id", rng.choice(IDS, len(frame)))
+    frame["kind"] = rng.choice(KINDS, len(frame))
+    frame["Beat"] = rng.choice(BEATS, len(frame))
+    return frame
+
+
+def per_value_rules_only(monkeypatch) -> None:
+    """Switch the array rules off: every value goes through the per-value rules."""
+
+    def nothing_settled(values, layouts, window, *, into=None, start=0):
+        return columnar.ArrayTimes.empty(len(values)) if into is None else into
+
+    def no_plain_numbers(values, *, into=None, start=0):
+        # nothing read, and no value seen empty: the per-value rules find the empty ones
+        if into is None:
+            n = len(values)
+            into = (np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3)))
+        return into
+
+    def every_clock_time_unsure(wall, zone, per_second=1_000_000):
+        return np.full(len(wall), columnar.NAT, dtype=np.int64), wall != columnar.NAT
+
+    monkeypatch.setattr(reading, "read_times", nothing_settled)
+    monkeypatch.setattr(reading, "read_plain_numbers", no_plain_numbers)
+    monkeypatch.setattr(reading, "localize_clock", every_clock_time_unsure)
+    monkeypatch.setattr(reading, "strip_needed", lambda text: text.length >= 0)
+
+    # every id shares one hash: repeated ids are found by comparing the text alone
+    def same_hash(ids, *, into=None, start=0):
+        return np.zeros(len(ids), dtype=np.uint64) if into is None else into
+
+    monkeypatch.setattr(reading, "hash_text", same_hash)
+    monkeypatch.setattr(reading, "_surely_inside", lambda *args: None)
+
+
+def as_compared(read) -> dict:
+    """A read's result, geometry as coordinates."""
+    incidents = read.incidents
+    x, y = point_coordinates(incidents.geometry)
+    return {
+        "incidents": pd.DataFrame(incidents.drop(columns="geometry")).assign(x=x, y=y),
+        "crs": incidents.crs,
+        "rejects": read.rejects,
+        "notes": read.notes,
+        "rows": (read.rows_read, read.rows_filtered_out, read.rows_rejected),
+    }
+
+
+def assert_same(ours: dict, reference: dict) -> None:
+    pd.testing.assert_frame_equal(ours["incidents"], reference["incidents"], check_exact=True)
+    pd.testing.assert_frame_equal(ours["rejects"], reference["rejects"], check_exact=True)
+    assert ours["notes"] == reference["notes"]
+    assert ours["rows"] == reference["rows"]
+    assert ours["crs"] == reference["crs"]
+
+
+@pytest.fixture(scope="module")
+def bad_rows_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad_rows")
+    frame = every_kind_of_row()
+    frame.to_csv(folder / "x.csv", index=False)
+    frame.to_csv(folder / "x.csv.gz", index=False)
+    frame.to_parquet(folder / "x.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["x.csv", "x.csv.gz", "x.parquet"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {**OPTIONS, "category_col": "kind", "code_cols": ["Beat"]},
+        {"time_col": "when", "x_col": "lon", "y_col": "lat"},
+        {**OPTIONS, "time_format": "%m/%d/%Y %I:%M:%S %p"},
+        {**OPTIONS, "time_format": "%Y-%m-%d %H:%M"},
+        {**OPTIONS, "category_col": "kind", "filter_category": ["homicide", "ROBBERY"]},
+        {**OPTIONS, "crs": "EPSG:3435"},
+    ],
+    ids=["codes", "no-id", "portal-format", "own-format", "filter", "feet"],
+)
+def test_a_file_with_every_kind_of_bad_row_reads_as_the_per_value_rules_read_it(
+    bad_rows_files, monkeypatch, name, options
+):
+    ours = read_incidents(bad_rows_files / name, **options)
+    assert not ours.incidents.geometry.values.materialized  # no point made while reading
+    with monkeypatch.context() as patch:
+        per_value_rules_only(patch)
+        reference = read_incidents(bad_rows_files / name, **options)
+    assert_same(as_compared(ours), as_compared(reference))
+    # and so is everything counted from it
+    units = load_units("community_areas").units
+    for how in ("polygon", "recorded") if "code_cols" in options else ("polygon",):
+        code = "Beat" if "code_cols" in options else None
+        a = assign_units(ours.incidents, units, how=how, code_column=code)
+        b = assign_units(reference.incidents, units, how=how, code_column=code)
+        pd.testing.assert_frame_equal(a.unassigned, b.unassigned, check_exact=True)
+        assert a.agreement == b.agreement and a.notes == b.notes
+        if len(a.incidents):
+            period = {"step": "month", "start": "2000-01-01", "end": "2025-12-31"}
+            np.testing.assert_array_equal(
+                build_cube(a.incidents, units, **period).counts,
+                build_cube(b.incidents, units, **period).counts,
+            )
+
+
+row_text = st.one_of(
+    st.sampled_from(TIMES),
+    st.datetimes(min_value=dt.datetime(1890, 1, 1), max_value=dt.datetime(2100, 1, 1)).flatmap(
+        lambda t: st.sampled_from(
+            [
+                t.strftime("%m/%d/%Y %I:%M:%S %p"),
+                t.strftime("%Y-%m-%dT%H:%M:%S"),
+                t.strftime("%Y-%m-%d %H:%M"),
+                t.isoformat(timespec="microseconds"),
+                t.strftime("%Y-%m-%dT%H:%M:%S-05:00"),
+                t.strftime("%m/%d/%Y %H:%M"),
+            ]
+        )
+    ),
+)
+number_text = st.one_of(
+    st.sampled_from(XS),
+    st.floats(min_value=-200, max_value=200).map(lambda v: f"{v:.{abs(int(v * 7)) % 12}f}"),
+    st.text(alphabet="0123456789.-+ e", max_size=8),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(row_text, number_text, st.sampled_from(YS), st.sampled_from(IDS)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_any_rows_read_as_the_per_value_rules_read_them(tmp_path_factory, monkeypatch, rows):
+    path = tmp_path_factory.mktemp("rows") / "x.csv"
+    frame = pd.DataFrame(rows, columns=["when", "lon", "lat", "id"])
+    frame.to_csv(path, index=False)
+    ours = read_incidents(path, **OPTIONS)
+    with monkeypatch.context() as patch:
+        per_value_rules_only(patch)
+        reference = read_incidents(path, **OPTIONS)
+    assert_same(as_compared(ours), as_compared(reference))
+
+
+LAYOUT_FORMATS = [
+    ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p"),
+    ("%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M %p"),
+    ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M"),
+    ("ISO8601", "%Y-%m-%d"),
+    ("ISO8601", "%Y-%m-%d %H:%M"),
+    ("ISO8601", "%Y-%m-%dT%H:%M:%S"),
+    ("ISO8601", "%Y-%m-%dT%H:%M:%S.%f"),
+    ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S"),
+]
+
+
+@pytest.mark.parametrize(("time_format", "written"), LAYOUT_FORMATS)
+def test_times_read_from_their_bytes_equal_pandas(time_format, written):
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-2_208_988_800, 4_102_444_800, 20_000)  # 1900 to 2100
+    stamps = pd.to_datetime(seconds, unit="s") + pd.to_timedelta(
+        rng.integers(0, 1_000_000, 20_000), unit="us"
+    )
+    text = pd.Series(stamps.strftime(written))
+    layouts = columnar.layouts_for((time_format,))
+    window = (np.datetime64("1900-01-01", "us"), np.datetime64("2100-12-31", "us"))
+    times = columnar.read_times(pa.array(text), layouts, window)
+    expected = pd.to_datetime(text, format=time_format).to_numpy(dtype="datetime64[us]")
+    assert times.naive.all()
+    np.testing.assert_array_equal(times.wall, expected.astype(np.int64))
+
+
+def test_offsets_read_from_their_bytes_equal_pandas():
+    rng = np.random.default_rng(8)
+    seconds = rng.integers(0, 4_000_000_000, 5_000)
+    base = pd.Series(pd.to_datetime(seconds, unit="s").strftime("%Y-%m-%dT%H:%M:%S"))
+    offsets = rng.choice(["Z", "+05:30", "-0600", "+01", "-11:45", ".25Z", ".123456-03:00"], 5000)
+    text = base + pd.Series(offsets)
+    window = (np.datetime64("1900-01-01", "us"), np.datetime64("2200-01-01", "us"))
+    times = columnar.read_times(pa.array(text), columnar.layouts_for(()), window)
+    expected = pd.to_datetime(text, format="ISO8601", utc=True).dt.tz_localize(None)
+    assert times.aware.all()
+    np.testing.assert_array_equal(
+        times.utc, expected.to_numpy(dtype="datetime64[us]").astype(np.int64)
+    )
+
+
+def test_clock_times_near_every_dst_change_read_as_pandas_reads_them():
+    first = np.datetime64("1900-01-01T00:00", "m")
+    last = np.datetime64("2101-01-01T00:00", "m")
+    changes, before, after = columnar.zone_changes(
+        "America/Chicago",
+        int(first.astype("datetime64[s]").astype(np.int64)),
+        int(last.astype("datetime64[s]").astype(np.int64)),
+    )
+    assert len(changes) > 300  # twice a year, mostly
+    clock_of_change = (changes + np.minimum(before, after)) * 1_000_000
+    near = clock_of_change[:, None] + np.arange(-180, 241, 7)[None, :] * 60_000_000
+    rng = np.random.default_rng(3)
+    spread = rng.integers(first.astype(np.int64), last.astype(np.int64), 50_000) * 60_000_000
+    wall = np.concatenate([near.ravel(), spread])
+    utc, unsure = columnar.localize_clock(wall, "America/Chicago")
+    clock = pd.DatetimeIndex(wall.astype("datetime64[us]")).as_unit("ns")
+    strict = clock.tz_localize("America/Chicago", ambiguous="NaT", nonexistent="NaT")
+    # every time in a gap or a repeated hour is left to pandas; every other one is pandas' reading
+    assert unsure[np.asarray(strict.isna())].all()
+    sure = ~unsure
+    np.testing.assert_array_equal(utc[sure] * 1000, strict.asi8[sure])
+    assert sure.mean() > 0.9
+
+
+@given(st.lists(number_text, min_size=1, max_size=50))
+def test_plain_decimals_are_read_as_pandas_reads_them(values):
+    number, plain, dotted, empty = columnar.read_plain_numbers(pa.array(values, type=pa.string()))
+    expected = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
+    np.testing.assert_array_equal(number[plain], expected[plain])
+    np.testing.assert_array_equal(np.signbit(number[plain]), np.signbit(expected[plain]))
+    assert all("." in values[i] for i in np.flatnonzero(dotted))
+    assert empty.tolist() == [value == "" for value in values]
+
+
+def test_a_bare_point_before_an_offset_is_an_offset(tmp_path):
+    # pandas reads "10:00:00.+05:00" with its offset; it was taken for a time without one, and
+    # the whole file was refused as if its time format were wrong
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "when,lon,lat\n2024-01-02 10:00:00.+05:00,-87.6,41.9\n2024-01-02 10:00,-87.6,41.9\n"
+    )
+    times = read_incidents(path, time_col="when", x_col="lon", y_col="lat").incidents["occurred_at"]
+    assert times.iloc[0] == pd.Timestamp("2024-01-02 05:00", tz="UTC")
+    assert times.iloc[1] == pd.Timestamp("2024-01-02 10:00", tz="America/Chicago")
+
+
+def test_points_stay_coordinates_until_asked_for():
+    points = PointArray(np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0]), crs="EPSG:3435")
+    frame = gpd.GeoDataFrame({"a": [1, 2, 3]}, geometry=points, crs="EPSG:3435")
+    part = frame.loc[frame["a"] > 1].copy()
+    part["b"] = "x"
+    again = pickle.loads(pickle.dumps(pd.concat([part, part])))
+    for kept in (part, again):
+        assert isinstance(kept.geometry.values, PointArray)
+        assert not kept.geometry.values.materialized
+    assert point_coordinates(again.geometry)[0].tolist() == [2.0, 3.0, 2.0, 3.0]
+    expected = gpd.GeoDataFrame(
+        {"a": [2, 3], "b": ["x", "x"]}, geometry=shapely.points([2, 3], [5, 6]), index=[1, 2]
+    ).set_crs("EPSG:3435")[["a", "geometry", "b"]]
+    pd.testing.assert_frame_equal(part, expected, check_dtype=False)
+    assert part.geometry.x.tolist() == [2.0, 3.0] and part.total_bounds.tolist() == [2, 5, 3, 6]
+    assert part.geometry.iloc[0].wkt == "POINT (2 5)"  # a point asked for: the points are made
+    assert part.geometry.values.materialized
+
+
+READ = {"time_col": "date", "x_col": "longitude", "y_col": "latitude", "crs": "EPSG:4326"}
+PERIOD = {"step": "week", "start": "2010-01-04", "end": "2019-12-29"}
+
+
+@pytest.fixture(scope="module")
+def assaults_with_bad_rows(shared_data, tmp_path_factory):
+    """The 2010-2019 assaults as a CSV and a CSV.gz, with bad rows added, and their in-memory
+    read, assignment and cube by community area."""
+    folder = tmp_path_factory.mktemp("assaults")
+    with gzip.open(shared_data / "aggravated_assaults_2010_2019.csv.gz", "rt") as handle:
+        text = handle.read()
+    bad = [
+        "not a date,street,-87.6,41.8,2",
+        "2015-05-05 10:00,street,,41.8,2",
+        "2015-05-05 10:00,street,-80.0,30.0,2",
+        "2015-05-05 10:00,street,-87.6,41.8,2",
+    ]
+    text = text.rstrip("\n") + "\n" + "\n".join(bad) + "\n"
+    (folder / "a.csv").write_text(text)
+    (folder / "a.csv.gz").write_bytes(gzip.compress(text.encode()))
+    units = load_units("community_areas").units
+    read = read_incidents(folder / "a.csv", **READ)
+    assigned = assign_units(read.incidents, units)
+    cube = build_cube(assigned.incidents, units, keep_partial=True, **PERIOD)
+    return folder, units, read, assigned, cube
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", ["a.csv", "a.csv.gz"])
+def test_streaming_a_csv_in_blocks_gives_the_in_memory_cube(assaults_with_bad_rows, name):
+    folder, units, read, assigned, cube = assaults_with_bad_rows
+    result = stream_cube(folder / name, units, read_options=READ, batch_rows=40_000, **PERIOD)
+    assert result.parts == 4
+    np.testing.assert_array_equal(result.cube.counts, cube.counts)
+    assert (result.rows_read, result.rejected, result.unassigned) == (
+        read.rows_read,
+        read.rows_rejected,
+        len(assigned.unassigned),
+    )
+    assert result.cube.outside_period == cube.outside_period
+    rejects = result.rejects.sort_values(["line", "column", "reason"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(rejects, read.rejects, check_dtype=False)
+    assert rejects["line"].tolist()[-2:] == [148_638, 148_639]
+
+
+def test_a_streamed_csv_with_records_over_several_lines_keeps_each_line(tmp_path):
+    record = '{i},{when},-87.6298,41.8781,"a\nb"\n\n'
+    text = "id,when,lon,lat,note\n" + "".join(
+        record.format(i=i, when="bad" if i % 3 == 0 else "2024-01-03 10:00") for i in range(1, 10)
+    )
+    text += "4,2024-01-04 10:00,-87.6298,41.8781,x\n"  # a repeated id
+    path = tmp_path / "x.csv"
+    path.write_text(text)
+    units = load_units("community_areas").units
+    options = {"time_col": "when", "x_col": "lon", "y_col": "lat", "id_col": "id"}
+    read = read_incidents(path, **options)
+    result = stream_cube(
+        path, units, read_options=options, batch_rows=2, start="2024-01-01", end="2024-01-07"
+    )
+    assert read.rejects["line"].tolist() == [8, 17, 26, 29]
+    assert sorted(result.rejects["line"]) == [8, 17, 26, 29]
+    assert "first on line 11" in read.rejects["reason"].iloc[-1]
+    assert "first in an earlier part" in result.rejects["reason"].iloc[-1]
+    assert int(result.cube.counts.sum()) == len(read.incidents) == 6
+
+
+@pytest.mark.shared_data
+def test_the_counts_command_streams_a_csv_to_the_in_memory_counts(assaults_with_bad_rows, tmp_path):
+    folder, *_ = assaults_with_bad_rows
+    tables = {}
+    for engine in ("memory", "stream"):
+        out = tmp_path / engine
+        arguments = ["counts", str(folder / "a.csv.gz"), "--engine", engine]
+        arguments += ["--time-col", "date", "--x-col", "longitude", "--y-col", "latitude"]
+        arguments += ["--start", PERIOD["start"], "--end", PERIOD["end"], "--keep-partial"]
+        result = CliRunner().invoke(main, [*arguments, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        tables[engine] = pd.read_parquet(out / "counts.parquet")[["unit_id", "step_start", "count"]]
+        tables[engine + " rejects"] = pd.read_csv(out / "rejects.csv")
+    pd.testing.assert_frame_equal(tables["memory"], tables["stream"])
+    pd.testing.assert_frame_equal(tables["memory rejects"], tables["stream rejects"])
+
+
+def test_local_days_of_millions_of_times_are_pandas_days():
+    from geo_violence.cube.counts import local_days
+
+    rng = np.random.default_rng(5)
+    instants = rng.integers(-2_208_988_800, 4_102_444_800, 300_000) * 10**9
+    instants += rng.integers(0, 10**9, 300_000)
+    times = pd.Series(pd.DatetimeIndex(instants.astype("datetime64[ns]")).tz_localize("UTC"))
+    times = times.dt.tz_convert("America/Chicago")
+    times.iloc[[5, 7]] = pd.NaT
+    wall = pd.DatetimeIndex(times).tz_convert("America/Chicago").tz_localize(None)
+    np.testing.assert_array_equal(local_days(times), wall.to_numpy(dtype="datetime64[D]"))
