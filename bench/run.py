@@ -120,16 +120,24 @@ def main() -> int:
     if not (DATA / "police_beats.geojson").exists():
         print(f"the shared Chicago data are not at {DATA}")
         return 1
-    import esda
-
     from geo_violence import load_units
-    from geo_violence.stats.emerging import emerging_hotspots, space_time_gi_star
     from geo_violence.units.neighbours import build_weights
 
     units = load_units("community_areas").units
     neighbours = build_weights(units)
     w = neighbours.to_w("B")
-    folder = Path(tempfile.mkdtemp())
+    with tempfile.TemporaryDirectory() as temporary:
+        rows = run_scales(args, Path(temporary), units, neighbours, w)
+    print_table(rows)
+    return 0
+
+
+def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
+    """Every row of the table, the files written in ``folder``."""
+    import esda
+
+    from geo_violence.stats.emerging import emerging_hotspots, space_time_gi_star
+
     units_path = folder / "units.parquet"
     units.reset_index()[["unit_id", "geometry"]].to_parquet(units_path)
     env = os.environ | {"GEO_VIOLENCE_SHARED_DATA": str(DATA)}
@@ -208,8 +216,7 @@ def main() -> int:
         rows.append(("counts --engine stream, Parquet, 50 million rows", 200, 50_000_000, ours,
                      None, "goal: peak < 4 GiB"))  # fmt: skip
         path.unlink()
-    print_table(rows)
-    return 0
+    return rows
 
 
 def best_time(call, repeats: int = 3) -> float:
