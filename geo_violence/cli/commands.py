@@ -37,7 +37,8 @@ from .options import (
     type=click.Choice(ENGINES),
     default="memory",
     show_default=True,
-    help="memory; stream (one Parquet file in batches); dask (a folder of Parquet files on a "
+    help="memory; stream (one Parquet, CSV or CSV.gz file in batches); dask (a folder of "
+    "Parquet files on a "
     "dask.distributed cluster). stream and dask need --start and --end.",
 )
 @click.option(

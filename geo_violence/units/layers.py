@@ -7,9 +7,9 @@ of the embedded community areas) or the polygons of a file.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -189,7 +189,10 @@ def _layer_source(spec: LayerSpec, units_file: str | Path | None) -> Path:
         return cached
     if spec.embedded:
         package, _, inner = spec.embedded.partition(":")
-        embedded = Path(str(resources.files(package).joinpath(inner)))
+        # the package's folder without importing it (libpysal takes most of a second to import)
+        found = importlib.util.find_spec(package)
+        folders = list(found.submodule_search_locations or []) if found is not None else []
+        embedded = Path(folders[0]).joinpath(inner) if folders else Path(package, inner)
         if not embedded.exists():
             raise InputFileError(
                 f"the embedded {spec.key} file {spec.embedded!r} is missing from the installed "
