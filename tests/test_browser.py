@@ -253,7 +253,9 @@ def test_hostile_names_show_as_text_and_no_script_runs(visit, name):
         maps = [frame for frame in frames if frame != page.page.main_frame]
         assert len(maps) == 3
         for frame in maps:
-            frame.locator("path.leaflet-interactive").first.wait_for()
+            # a frame below the fold may be drawn only when it comes into view
+            frame.frame_element().scroll_into_view_if_needed()
+            frame.locator("path.leaflet-interactive").first.wait_for(state="attached")
             assert frame.locator("path.leaflet-interactive").count() == 77
     else:
         shapes = page.page.locator("path.leaflet-interactive")
