@@ -202,6 +202,8 @@ def test_a_click_opens_a_popup_with_the_category_sparkline_and_last_week(visit):
 
 def test_the_map_works_inside_a_sandboxed_iframe(visit):
     page = visit("host.html")
+    # in view first: a frame out of view may be drawn only when it comes into view
+    page.page.locator("iframe[sandbox='allow-scripts']").scroll_into_view_if_needed()
     frame = page.page.frame_locator("iframe[sandbox='allow-scripts']")
     frame.locator("path.leaflet-interactive").first.wait_for()
     assert frame.locator("path.leaflet-interactive").count() == 77
