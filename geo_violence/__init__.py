@@ -15,8 +15,6 @@ The public API, in the order data flows through it::
 
 from __future__ import annotations
 
-import importlib
-
 # first, before the heavy imports: in the command line, Ctrl-C during start-up is one line
 from . import errors  # noqa: F401
 from .errors import (
@@ -29,6 +27,7 @@ from .errors import (
     PeriodError,
     UnitsError,
 )
+from .lazy import load_lazily
 
 #: Each public name and the module it comes from: imported on first use, so that
 #: ``import geo_violence`` and ``geo-violence --help`` do not pay for numpy, pandas,
@@ -209,12 +208,7 @@ def __getattr__(name: str) -> object:
             return version("geo-violence")
         except PackageNotFoundError:  # pragma: no cover - running from a source tree
             return "0+unknown"
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return load_lazily(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:

@@ -20,6 +20,7 @@ STAGES = {
     "codes": 0,
     "outputs": 0,
     "choices": 0,
+    "lazy": 0,
     "progress": 0,
     "sources": 1,
     "units": 2,

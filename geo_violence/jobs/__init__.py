@@ -10,7 +10,7 @@ calls these functions.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import load_lazily
 
 #: Each public name and the module it comes from: imported on first use, so that
 #: ``import geo_violence`` and ``geo-violence --help`` do not pay for numpy, pandas,
@@ -64,12 +64,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """Import a public name on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return load_lazily(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:
