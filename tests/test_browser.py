@@ -218,6 +218,27 @@ def test_the_map_works_inside_a_sandboxed_iframe(visit):
     assert page.errors == [] and page.dialogs == [] and page.blocked == []
 
 
+def test_a_map_laid_out_only_later_still_draws_its_units(visit, site):
+    # a frame that has no size when its script runs (hidden, or not laid out yet on a busy
+    # machine) must draw once it gets one: Leaflet keeps the first size it reads, so a map that
+    # once looked at a 0 x 0 container stayed empty (seen as a flaky summary test under load)
+    folder, _ = site
+    (folder / "hidden_host.html").write_text(
+        '<!DOCTYPE html><html lang="en"><body style="margin:0"><iframe id="later" '
+        'sandbox="allow-scripts" src="emerging.html" style="display:none;width:800px;'
+        'height:600px;border:0"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    page = visit("hidden_host.html").page
+    page.wait_for_load_state("load")
+    frame = page.frame_locator("#later")
+    frame.locator(".gv-ready").wait_for(state="attached")  # its script has run, unseen
+    assert frame.locator("path.leaflet-interactive").count() == 0
+    page.locator("#later").evaluate("element => { element.style.display = 'block'; }")
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=10_000)
+    assert frame.locator("path.leaflet-interactive").count() == 77
+
+
 def test_names_appear_when_zoomed_in_and_the_basemap_is_optional(visit, site):
     from geo_violence.render import hotspot_content, write_map
 

@@ -310,12 +310,14 @@ function geoViolenceMap(map, data) {
   // fit the city once the map has a size (an iframe below the fold or not yet laid out has
   // none when this runs, and a fit on a zero-size map leaves every shape out of view), and again
   // whenever its size changes (a phone turned, an article's column resized) until the reader
-  // moves or zooms the map
+  // moves or zooms the map. The size is read from the container itself: Leaflet's getSize()
+  // keeps the first size it reads until invalidateSize(), which does nothing before the map has
+  // a view, so one early look at a frame not yet laid out (0 x 0) would keep the map empty
   var bounds = shapes.getBounds(), moved = false, fitting = false;
   function fit() {
+    var box = map.getContainer();
+    if (moved || box.clientWidth === 0 || box.clientHeight === 0 || !bounds.isValid()) return;
     map.invalidateSize();
-    var size = map.getSize();
-    if (moved || size.x === 0 || size.y === 0 || !bounds.isValid()) return;
     fitting = true;
     map.fitBounds(bounds, {padding: [8, 8], animate: false});
     fitting = false;
