@@ -162,11 +162,20 @@ class Job:
 
     def neighbours(self, units) -> Neighbours:
         """The units' neighbours as the options say; their notes join the job's (once: the same
-        units give the same neighbours again)."""
+        units give the same neighbours again). Inside :func:`sharing_reads`, jobs that share a
+        layer share its neighbours too (the weekly run's jobs build them once per layer)."""
         if self._neighbours is not None and self._neighbour_units is units:
             return self._neighbours
-        with timed(f"{self.command}: {self.stages.neighbours.method} neighbours"):
-            neighbours = neighbours_for(units, self.stages.neighbours)
+        shared = _SHARED_READS.get()
+        key = ("neighbours", id(units), self.stages.neighbours)
+        if shared is not None and key in shared and shared[key][0] is units:
+            neighbours = shared[key][1]
+            logger.debug("%s: neighbours shared with an earlier job", self.command)
+        else:
+            with timed(f"{self.command}: {self.stages.neighbours.method} neighbours"):
+                neighbours = neighbours_for(units, self.stages.neighbours)
+            if shared is not None:
+                shared[key] = (units, neighbours)  # the units kept: their id stays theirs
         self._neighbour_units = units
         self.note(*neighbours.notes)
         self._neighbours = neighbours
@@ -568,7 +577,9 @@ _SHARED_READS: ContextVar[dict | None] = ContextVar("shared_reads", default=None
 def sharing_reads() -> Iterator[None]:
     """Within this block, jobs that read the same unchanged file with the same read, unit and
     assignment options share one read, one layer and one assignment (each still builds its own
-    cube): the weekly run's jobs on one store read it once per layer, not once per job.
+    cube), and jobs on one layer with the same neighbour options share its neighbours: the
+    weekly run's jobs on one store read it and build its neighbours once per layer, not once per
+    job.
 
     Examples
     --------
