@@ -367,6 +367,48 @@ def test_forecast_horizons_and_ranking_follow_the_rates():
     assert (np.diff(np.sort(result.total)[[0, 9, 10, 19, 20, 29]]) > 0).all()
 
 
+def test_a_warm_start_reaches_the_same_fit_and_the_backtest_starts_only_from_the_past(
+    monkeypatch,
+):
+    rng = np.random.default_rng(12)
+    counts = rng.poisson(rng.gamma(2.0, 0.6, 40)[:, None] * np.ones((40, 220)))
+    ring = sparse.csr_array(np.roll(np.eye(40), 1, axis=1) + np.roll(np.eye(40), -1, axis=1))
+    starts = pd.date_range("2016-01-04", periods=220, freq="7D")
+    earlier = forecast_counts(counts[:, :200], ring, step_starts=starts[:200], horizon=2)
+    cold = forecast_counts(counts[:, :210], ring, step_starts=starts[:210], horizon=2)
+    warm = forecast_counts(
+        counts[:, :210], ring, step_starts=starts[:210], horizon=2, start=earlier
+    )
+    np.testing.assert_allclose(warm.mean, cold.mean, rtol=1e-7)
+    np.testing.assert_allclose(warm.dispersion, cold.dispersion, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(warm.low, cold.low)
+    np.testing.assert_array_equal(warm.high, cold.high)
+    # a start from another model (other terms) is not used
+    other = forecast_counts(counts[:, :200], step_starts=starts[:200], horizon=2)
+    ignored = forecast_counts(
+        counts[:, :210], ring, step_starts=starts[:210], horizon=2, start=other
+    )
+    np.testing.assert_array_equal(ignored.mean, cold.mean)
+    # the backtest's forecast starts each origin from the last earlier one's fit, never a later
+    from geo_violence.stats import backtest as module
+
+    starts_seen: list[int | None] = []
+    real = module.forecast_counts
+
+    def recording(counts, *args, start=None, **kwargs):
+        starts_seen.append(None if start is None else start.training_rows)
+        return real(counts, *args, start=start, **kwargs)
+
+    monkeypatch.setattr(module, "forecast_counts", recording)
+    rank = module.forecast_ranking().rank
+    for origin in (180, 190, 170, 200):
+        rank(History(counts[:, :origin], starts[:origin], ring, 1))
+    first = starts_seen[0]
+    assert first is None and starts_seen[1] is not None  # 190 starts from 180
+    assert starts_seen[2] is None  # 170 is before 190: no start from the future
+    assert starts_seen[3] is not None  # 200 starts from 170
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input
 

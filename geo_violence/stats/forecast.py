@@ -131,6 +131,7 @@ def forecast_counts(
     windows: tuple[int, ...] | None = None,
     neighbour_windows: tuple[int, ...] | None = None,
     train_steps: int | None = None,
+    start: Forecast | None = None,
 ) -> Forecast:
     """Expected count of each unit in each of the next ``horizon`` steps, with intervals.
 
@@ -161,6 +162,11 @@ def forecast_counts(
     train_steps : int, optional
         Steps before the origin whose counts the model is fitted on (by default three years of
         steps). At least a year of steps.
+    start : Forecast, optional
+        An earlier forecast of the same model (the same terms and horizon), such as the previous
+        origin's in a backtest: each lead's fit starts from its coefficients and dispersion
+        instead of from a Poisson fit. The fit is the same maximum of the likelihood (to the
+        fit's tolerance), reached in fewer steps; a start of another model is ignored.
 
     Returns
     -------
@@ -256,7 +262,14 @@ def forecast_counts(
             season = _season(starts[targets], step)
             design = np.concatenate([design, np.tile(season, (n_units, 1))], axis=1)
         design = np.concatenate([np.ones((len(design), 1)), design], axis=1)
-        beta, alpha = fit_negative_binomial(design, response)
+        warm = start is not None and list(start.coefficients.index) == names
+        warm = warm and start.coefficients.shape[1] == horizon
+        beta, alpha = fit_negative_binomial(
+            design,
+            response,
+            start=start.coefficients.iloc[:, lead - 1].to_numpy() if warm else None,
+            alpha_start=float(start.dispersion[lead - 1]) if warm else None,
+        )
         at = point
         if season_names:
             at = np.concatenate(
@@ -339,7 +352,11 @@ def infer_step(step_starts: pd.DatetimeIndex) -> str:
 
 
 def fit_negative_binomial(
-    design: np.ndarray, response: np.ndarray, *, start: np.ndarray | None = None
+    design: np.ndarray,
+    response: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    alpha_start: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """Maximum-likelihood NB2 regression with a log link: coefficients and ``alpha``.
 
@@ -356,6 +373,9 @@ def fit_negative_binomial(
         Counts, shape ``(n,)``.
     start : numpy.ndarray, optional
         Starting coefficients.
+    alpha_start : float, optional
+        Starting ``alpha``; with ``start``, the fit starts there, with no Poisson fit first (a
+        warm start from a nearby fit).
 
     Returns
     -------
@@ -373,10 +393,13 @@ def fit_negative_binomial(
     """
     x = np.asarray(design, dtype=float)
     y = np.asarray(response, dtype=float)
+    start_given = start is not None
     if start is None:
         start = np.zeros(x.shape[1])
         start[0] = np.log(max(y.mean(), 1e-12))
     beta = np.asarray(start, dtype=float)
+    if alpha_start is not None and start_given and np.all(np.isfinite(beta)):
+        return _alternate(x, y, beta, max(float(alpha_start), MIN_DISPERSION), tolerance=1e-8)
     alpha = None
     if len(y) > 2 * _SUBSAMPLE_ROWS:
         # The whole fit on every k-th row first: the full-data iterations then start near the end.
