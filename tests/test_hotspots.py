@@ -26,6 +26,28 @@ def test_fdr_equals_scipy_and_bonferroni_is_capped():
     assert np.isnan(adjust_p(np.array([np.nan, 0.01]))[0])
 
 
+def test_bh_equals_scipy_and_statsmodels_exactly_on_hard_cases():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(size=2000)
+    cases = {
+        "continuous": rng.uniform(size=300_000),  # many pairs differ only in the lowest bits
+        "discrete, many ties": np.round(rng.uniform(size=300_000), 3),
+        # values one float apart, exact repeats, both zeros and one
+        "neighbouring floats": np.concatenate(
+            [base, np.nextafter(base, 2), np.nextafter(base, -1), base, [0.0, -0.0, 1.0]]
+        ),
+        "sparse counts": np.concatenate([rng.uniform(0, 1e-7, 500), np.ones(5000)]),
+    }
+    for name, p in cases.items():
+        rng.shuffle(p)
+        expected = stats.false_discovery_control(np.abs(p))
+        np.testing.assert_array_equal(adjust_p(p, "bh"), expected, err_msg=name)
+        reference = multipletests(np.abs(p), method="fdr_bh")[1]
+        np.testing.assert_allclose(adjust_p(p, "bh"), reference, rtol=1e-12, err_msg=name)
+
+
 def test_eb_rates_match_the_closed_form():
     events = pd.Series([10.0, 1.0, 30.0, 4.0])
     people = pd.Series([1000.0, 100.0, 1000.0, 5000.0])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from ..choices import FDR_METHODS
 from ..errors import OptionError
@@ -47,8 +46,74 @@ def adjust_p(p_values: np.ndarray, method: str = "bh") -> np.ndarray:
     elif method == "bonferroni":
         adjusted[tested] = np.minimum(p_values[tested] * tested.sum(), 1.0)
     else:
-        adjusted[tested] = stats.false_discovery_control(p_values[tested], method="bh")
+        adjusted[tested] = benjamini_hochberg(p_values[tested])
     return adjusted
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values of finite p-values in [0, 1], as
+    :func:`scipy.stats.false_discovery_control` gives them, in less time on millions of bins.
+
+    The q-value of the ``i``-th smallest of ``m`` p-values is ``min_{j >= i} p_(j) m / j``. The
+    order of the p-values comes from sorting plain 64-bit keys (a non-negative float's bits, in
+    the same order as its value, with the row number in the lowest bits), which numpy sorts
+    several times faster than an ``argsort`` of the values. Values that differ only in those
+    lowest bits may come out of order; each group of them that does is then put in order by its
+    values, so the result is exact. Ties get the same q-value in any order.
+
+    Parameters
+    ----------
+    p_values : numpy.ndarray
+        Finite p-values in [0, 1], any shape (flattened).
+
+    Returns
+    -------
+    numpy.ndarray
+        One q-value per p-value, in their order, flat.
+
+    Examples
+    --------
+    >>> benjamini_hochberg(np.array([0.5, 0.01, 0.03, 0.02])).round(3).tolist()
+    [0.5, 0.04, 0.04, 0.04]
+    """
+    p = (
+        np.ravel(np.asarray(p_values, dtype=float)) + 0.0
+    )  # + 0.0: no -0.0, whose sign bit sorts last
+    m = p.size
+    if m == 0:
+        return p
+    bits = max(1, (m - 1).bit_length())
+    row_bits = np.uint64((1 << bits) - 1)
+    keys = p.view(np.uint64) & ~row_bits
+    keys |= np.arange(m, dtype=np.uint64)
+    keys.sort()
+    order = (keys & row_bits).astype(np.intp)
+    ranked = p[order]
+    if m > 1 and (ranked[1:] < ranked[:-1]).any():
+        order = _in_order_within_groups(keys >> np.uint64(bits), order, ranked)
+        ranked = p[order]
+    ranked *= m / np.arange(1, m + 1)
+    backwards = ranked[::-1]
+    np.minimum.accumulate(backwards, out=backwards)
+    np.minimum(ranked, 1.0, out=ranked)
+    q = np.empty(m)
+    q[order] = ranked
+    return q
+
+
+def _in_order_within_groups(
+    prefix: np.ndarray, order: np.ndarray, ranked: np.ndarray
+) -> np.ndarray:
+    """``order`` with each run of equal ``prefix`` (a sorted key's value bits) that is out of
+    order put in order by the values (``ranked``); runs are contiguous, so this sorts the whole."""
+    group = np.concatenate([[0], np.cumsum(prefix[1:] != prefix[:-1])])
+    disordered = np.zeros(group[-1] + 1, dtype=bool)
+    disordered[group[1:][ranked[1:] < ranked[:-1]]] = True
+    where = np.flatnonzero(disordered[group])
+    within = np.lexsort((ranked[where], group[where]))
+    fixed = order.copy()
+    fixed[where] = order[where][within]
+    return fixed
 
 
 def gi_classes(z: np.ndarray, q: np.ndarray) -> np.ndarray:
