@@ -185,8 +185,8 @@ def main() -> int:
         (
             "whole analysis (synthetic knn), defaults vs normal p + plain MK",
             f"{args.units} x {args.steps}",
-            best_of(1, lambda: emerging_hotspots(counts, adjacency, ids)),
-            best_of(1, lambda: emerging_hotspots(counts, adjacency, ids, options=BEFORE)),
+            best_of(3, lambda: emerging_hotspots(counts, adjacency, ids)),
+            best_of(3, lambda: emerging_hotspots(counts, adjacency, ids, options=BEFORE)),
         )
     )
     print(f"{'stage':66} | {'cube':>12} | {'ours (s)':>9} | {'baseline (s)':>12} | ratio")
