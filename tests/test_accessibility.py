@@ -47,15 +47,10 @@ DEMO_MAPS = (
 )
 OTHER_PAGES = ("summary.html", "backtest.html", "embed_host.html", "index.html")
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not at /usr/bin/chromium "
-        "(apt-get install chromium; .ci/run does)",
-    ),
-    # one worker builds the module's pages once (each worker would build its own copy)
-    pytest.mark.xdist_group("accessibility"),
-]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
+)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -32,15 +32,10 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 HOSTILE = {"32": "<img src=x onerror=alert(1)>", "8": '"O\'Hare" & </script>'}
 MAPS = ("emerging.html", "hotspots.html", "shift.html")
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not at /usr/bin/chromium "
-        "(apt-get install chromium; .ci/run does)",
-    ),
-    # one worker builds the module's pages once (each worker would build its own copy)
-    pytest.mark.xdist_group("browser"),
-]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
+)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -25,15 +25,10 @@ from geo_violence.render.embed import INITIAL_HEIGHT, write_embed  # noqa: E402
 from geo_violence.render.page import map_description  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not at /usr/bin/chromium "
-        "(apt-get install chromium; .ci/run does)",
-    ),
-    # one worker builds the module's pages once (each worker would build its own copy)
-    pytest.mark.xdist_group("embed"),
-]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
+)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

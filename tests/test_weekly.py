@@ -335,7 +335,6 @@ def week_15(records, shared_data, tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.xdist_group("weekly-killed")  # one worker publishes week 15 once for all four
 @pytest.mark.parametrize("point", ["after-fetch", "mid-write", "before-publish", "mid-publish"])
 def test_a_killed_run_leaves_the_published_run_and_the_next_run_completes(
     portal, tmp_path, shared_data, point, week_15
