@@ -65,7 +65,8 @@ def package_versions() -> dict[str, str]:
 
 
 def sha256_of(path: str | Path) -> str:
-    """The sha256 of a file's bytes, as hex.
+    """The sha256 of a file's bytes, as hex (taken from :func:`start_sha256` when that already
+    began hashing the file as it is now).
 
     Examples
     --------
@@ -75,6 +76,72 @@ def sha256_of(path: str | Path) -> str:
     >>> sha256_of(path)[:12]
     'ba7816bf8f01'
     """
+    key = _file_version(path)
+    with _HASHING_LOCK:
+        pending = _HASHING.pop(key, None) if key is not None else None
+    if pending is not None:
+        digest = pending.result()
+        if _file_version(path) == key:  # unchanged while it was hashed
+            return digest
+    return _sha256_now(path)
+
+
+def start_sha256(path: str | Path) -> None:
+    """Begin hashing a file in a background thread, for a later :func:`sha256_of` of it: a large
+    input is hashed while the job reads and counts it, not after (hashlib and file reads let
+    go of the interpreter). A file changed in between is hashed again; an unreadable one is
+    left to :func:`sha256_of` to report.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> start_sha256(path)
+    >>> sha256_of(path) == hashlib.sha256(b"abc").hexdigest()
+    True
+    >>> _ = path.write_bytes(b"abcd")  # changed after the hash began: hashed again
+    >>> sha256_of(path) == hashlib.sha256(b"abcd").hexdigest()
+    True
+    """
+    from concurrent.futures import Future
+
+    key = _file_version(path)
+    if key is None:
+        return
+    future: Future = Future()
+    with _HASHING_LOCK:
+        if key in _HASHING:
+            return
+        _HASHING[key] = future
+
+    def run() -> None:
+        try:
+            future.set_result(_sha256_now(path))
+        except BaseException as error:  # handed to whoever asks for the digest
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="sha256", daemon=True).start()
+
+
+#: Hashes under way (:func:`start_sha256`), by file version.
+_HASHING: dict[tuple, object] = {}
+_HASHING_LOCK = threading.Lock()
+
+
+def _file_version(path: str | Path) -> tuple | None:
+    """What identifies a file's content as it is now: its path, size, modification time and inode
+    (None when it is not a readable regular file)."""
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return None
+    if not Path(path).is_file():
+        return None
+    return (str(Path(path).resolve()), status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+def _sha256_now(path: str | Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..cube.scale import ScaledCube, dask_parquet_cube, stream_cube
-from ..outputs import package_versions
+from ..outputs import package_versions, start_sha256
 from .options import StageOptions, takes_stage_options
 from .skeleton import COUNTS_FILE, REJECTS_FILE, UNASSIGNED_FILE, Job, PreparedCube, layer_for
 
@@ -74,6 +74,7 @@ def run_scaled_counts(
         files=[COUNTS_FILE, REJECTS_FILE, UNASSIGNED_FILE],
         row_reports=False,
     )
+    start_sha256(incidents)  # for the manifest, while the file is read and counted
     layer = layer_for(stages.units)
     columns = {
         key: value

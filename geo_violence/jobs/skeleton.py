@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from scipy import sparse
@@ -44,14 +45,12 @@ from ..outputs import (
     manifest_base,
     package_versions,
     prepare_output_dir,
+    start_sha256,
     write_csv,
     write_json,
     write_parquet,
 )
 from ..progress import timed
-from ..render import MapContent, map_png, write_map
-from ..render.embed import write_embed
-from ..render.page import map_description
 from ..sources.incidents import IncidentRead, read_incidents
 from ..sources.population import align_population, read_population
 from ..units.assign import Assignment, assign_units
@@ -66,6 +65,9 @@ from .options import (
     StageOptions,
     UnitOptions,
 )
+
+if TYPE_CHECKING:  # the maps (and the statistics they import) load only for a job drawing one
+    from ..render import MapContent
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +144,7 @@ class Job:
         An analysis needs incidents: with none left to count (every row rejected, filtered out
         or in no unit, or none in the period) it is refused with a :class:`DataError` that says
         where the rows went, unless ``allow_empty`` (``counts`` writes an all-zero cube)."""
+        start_sha256(incidents_path)  # for the manifest, while the file is read and counted
         with timed(f"{self.command}: read, assigned and counted {incidents_path}"):
             prepared = prepare_cube(
                 incidents_path,
@@ -325,6 +328,7 @@ def write_map_files(
     >>> import tempfile, pathlib
     >>> from geo_violence import load_units
     >>> units = load_units("community_areas").units
+    >>> from geo_violence.render import MapContent
     >>> content = MapContent("T", pd.Series("#ffffff", index=units.index), [("#ffffff", "all")],
     ...                      pd.DataFrame(index=units.index))
     >>> files = write_map_files(pathlib.Path(tempfile.mkdtemp()), units, content, "m.html",
@@ -332,6 +336,10 @@ def write_map_files(
     >>> sorted(files)
     ['embed.html', 'm.html', 'm.png']
     """
+    from ..render import map_png, write_map
+    from ..render.embed import write_embed
+    from ..render.page import map_description
+
     written = {html_name: write_map(units, content, folder / html_name, basemap=options.basemap)}
     if options.png:
         png_name = Path(html_name).with_suffix(".png").name
