@@ -456,9 +456,16 @@ def _incidents(
     data.update({code: kept[code] for code in codes})
     import geopandas as gpd
 
-    incidents = gpd.GeoDataFrame(
-        pd.DataFrame(data), geometry=PointArray(gx, gy, crs=WORKING_CRS), crs=WORKING_CRS
-    )
+    # the columns as they are, not copied (a frame given to GeoDataFrame, or a geometry set on
+    # one, is copied whole by default: seconds and hundreds of megabytes on millions of rows)
+    points = PointArray(gx, gy, crs=WORKING_CRS)
+    if "geometry" in data:  # a code column of that name: the geometry is set as before
+        incidents = gpd.GeoDataFrame(pd.DataFrame(data), geometry=points, crs=WORKING_CRS)
+    else:
+        data["geometry"] = points
+        incidents = gpd.GeoDataFrame(
+            pd.DataFrame(data, copy=False), geometry="geometry", crs=WORKING_CRS, copy=False
+        )
     if len(rejects):
         kinds = rejects[REASON].str.replace(_FIRST_ON_LINE, "", regex=True)
         notes.append(

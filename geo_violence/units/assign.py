@@ -207,7 +207,7 @@ def _rows(frame: gpd.GeoDataFrame, mask: np.ndarray) -> gpd.GeoDataFrame:
         else:
             data[name] = values[mask]
     selected = pd.DataFrame(data, index=frame.index[mask], copy=False)
-    return gpd.GeoDataFrame(selected, geometry=frame.geometry.name, crs=frame.crs)
+    return gpd.GeoDataFrame(selected, geometry=frame.geometry.name, crs=frame.crs, copy=False)
 
 
 def _recorded_units(codes: pd.Series, unit_index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
