@@ -438,3 +438,31 @@ def test_local_days_of_millions_of_times_are_pandas_days():
     times.iloc[[5, 7]] = pd.NaT
     wall = pd.DatetimeIndex(times).tz_convert("America/Chicago").tz_localize(None)
     np.testing.assert_array_equal(local_days(times), wall.to_numpy(dtype="datetime64[D]"))
+
+
+def test_long_arrays_read_in_slices_give_what_they_give_whole(monkeypatch):
+    """The array rules take a long array in slices of MAX_PIECE_ROWS rows: the same results as
+    in one piece."""
+    rng = np.random.default_rng(5)
+    n = 2 * 1000 + 7
+    stamps = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400 * 86400, n), "s")
+    times = pa.array(stamps.strftime("%m/%d/%Y %I:%M:%S %p").tolist())
+    numbers = pa.array([f"{v:.6f}" for v in rng.uniform(-88, -87, n)])
+    ids = pa.chunked_array([pa.array([str(k) for k in range(n)]), pa.array(["x" * 70, ""])])
+    layouts = columnar.layouts_for(("%m/%d/%Y %I:%M:%S %p",))
+
+    def read_all():
+        read = columnar.read_times(times, layouts, PLAUSIBLE)
+        return (
+            read.wall,
+            read.settled,
+            *columnar.read_plain_numbers(numbers),
+            columnar.hash_text(ids),
+            columnar.text_lengths(ids),
+        )
+
+    whole = read_all()
+    monkeypatch.setattr(columnar, "MAX_PIECE_ROWS", 1000)
+    assert len(list(columnar.chunks(times))) == 3
+    for sliced, one in zip(read_all(), whole, strict=True):
+        np.testing.assert_array_equal(sliced, one)

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 #: Rows handled at a time by the array rules (bounds their temporary memory).
-ROWS_AT_A_TIME = 1 << 20
+ROWS_AT_A_TIME = 1 << 18
 #: A missing time as int64 (numpy's NaT).
 NAT = np.iinfo(np.int64).min
 _US_PER_DAY = 86_400_000_000
@@ -64,9 +64,30 @@ def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 PIECE_ROWS = 1 << 17
 
 
+#: Rows the array rules take at a time, at most: a longer array is taken in slices (small
+#: temporaries stay in the cache, and do not each cost fresh pages of memory).
+MAX_PIECE_ROWS = 1 << 18
+
+
 def chunks(values: pa.Array | pa.ChunkedArray) -> Iterator[pa.Array]:
-    """The contiguous pieces of an array, one at a time (a chunked array's chunks, small
-    consecutive ones joined up to :data:`PIECE_ROWS` rows; at least one piece)."""
+    """The contiguous pieces of an array, one at a time, in order: a chunked array's chunks,
+    small consecutive ones joined up to :data:`PIECE_ROWS` rows, and any piece longer than
+    :data:`MAX_PIECE_ROWS` in slices (at least one piece).
+
+    Examples
+    --------
+    >>> [len(piece) for piece in chunks(pa.array(np.zeros(MAX_PIECE_ROWS + 5)))]
+    [262144, 5]
+    """
+    for piece in _joined_chunks(values):
+        if len(piece) <= MAX_PIECE_ROWS:
+            yield piece
+            continue
+        for begin in range(0, len(piece), MAX_PIECE_ROWS):
+            yield piece.slice(begin, MAX_PIECE_ROWS)
+
+
+def _joined_chunks(values: pa.Array | pa.ChunkedArray) -> Iterator[pa.Array]:
     if not isinstance(values, pa.ChunkedArray):
         yield values
         return
