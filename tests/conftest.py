@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -26,6 +29,30 @@ def shared_data() -> Path:
             f"the shared Chicago data are not at {SHARED_DATA} (set GEO_VIOLENCE_SHARED_DATA)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def build_once(tmp_path_factory) -> Callable[[str, Callable[[Path], object]], Path]:
+    """``build_once(name, build)``: a folder built by ``build(folder)`` once per test run and
+    shared by every xdist worker (each worker would otherwise build its own copy of a costly
+    module fixture: a demo site, a published week). The first worker to ask builds it under a
+    file lock; the others wait and reuse it. Use it only for folders the tests read or copy."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+
+    def build_or_reuse(name: str, build: Callable[[Path], object]) -> Path:
+        folder = root / f"shared-{name}"
+        with open(root / f"shared-{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not (root / f"shared-{name}.done").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+                folder.mkdir()
+                build(folder)
+                (root / f"shared-{name}.done").touch()
+        return folder
+
+    return build_or_reuse
 
 
 @pytest.fixture

@@ -66,60 +66,63 @@ def serve(folder: Path):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(build_once):
     """The demo's pages, a backtest page, the embed snippet in a host page, and an H3 map of the
     demo incidents (``--units h3:9``), served on 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("a11y")
-    run_demo(folder, seed=11)
-    summary = pd.DataFrame(
-        {
-            "ranking": ["forecast", "last 52 weeks", "ceiling"],
-            "metric": "capture_10",
-            "n_origins": 52,
-            "mean": [0.31, 0.28, 0.45],
-            "ci_low": [0.29, 0.26, 0.43],
-            "ci_high": [0.33, 0.30, 0.47],
-            "diff": [0.0, -0.03, 0.14],
-            "diff_se": [0.0, 0.01, 0.01],
-            "diff_z": [float("nan"), -3.0, 14.0],
-        }
-    )
-    backtest_page(
-        summary,
-        top=[10],
-        title="Backtest of the demo's rankings, weeks 2024-01-01 to 2025-12-28",
-        subtitle="52 origins",
-        source="synthetic incidents",
-        kinds={"forecast": "forecast", "last 52 weeks": "baseline", "ceiling": "ceiling"},
-        path=folder / "backtest.html",
-    )
-    write_embed(folder / "embed.html", "emerging.html", "Emerging hot spots")
-    snippet = (folder / "embed.html").read_text(encoding="utf-8")
-    (folder / "embed_host.html").write_text(
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-        'content="width=device-width, initial-scale=1"><title>An article</title></head><body>'
-        "<main><h1>An article with a map</h1><p>Text before the map.</p>"
-        f"{snippet}<p>Text after the map.</p></main></body></html>",
-        encoding="utf-8",
-    )
-    weeks = [
-        ArchivedWeek(
-            f"2025-W{week:02d}",
-            f"2025-12-{week - 30:02d}",
-            f"2025-12-{week - 24:02d}",
+
+    def build(folder: Path) -> None:
+        run_demo(folder, seed=11)
+        summary = pd.DataFrame(
             {
-                layer: {"incidents": 312, "hot_units": 9, "alarms": 1, "rising_units": None}
-                for layer in ("community_areas", "beats")
-            },
-            {"community_areas": "summary.html"},
+                "ranking": ["forecast", "last 52 weeks", "ceiling"],
+                "metric": "capture_10",
+                "n_origins": 52,
+                "mean": [0.31, 0.28, 0.45],
+                "ci_low": [0.29, 0.26, 0.43],
+                "ci_high": [0.33, 0.30, 0.47],
+                "diff": [0.0, -0.03, 0.14],
+                "diff_se": [0.0, 0.01, 0.01],
+                "diff_z": [float("nan"), -3.0, 14.0],
+            }
         )
-        for week in (50, 51, 52)
-    ]
-    archive_html(weeks, folder / "index.html", title="Weekly hot spot runs")  # runs/index.html
-    h3 = folder / "h3"
-    h3.mkdir()
-    make_demo_incidents(seed=11).to_csv(h3 / "demo.csv", index=False)
-    run_emerging(h3 / "demo.csv", h3, unit_options=UnitOptions(units="h3:9"))
+        backtest_page(
+            summary,
+            top=[10],
+            title="Backtest of the demo's rankings, weeks 2024-01-01 to 2025-12-28",
+            subtitle="52 origins",
+            source="synthetic incidents",
+            kinds={"forecast": "forecast", "last 52 weeks": "baseline", "ceiling": "ceiling"},
+            path=folder / "backtest.html",
+        )
+        write_embed(folder / "embed.html", "emerging.html", "Emerging hot spots")
+        snippet = (folder / "embed.html").read_text(encoding="utf-8")
+        (folder / "embed_host.html").write_text(
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+            'content="width=device-width, initial-scale=1"><title>An article</title></head><body>'
+            "<main><h1>An article with a map</h1><p>Text before the map.</p>"
+            f"{snippet}<p>Text after the map.</p></main></body></html>",
+            encoding="utf-8",
+        )
+        weeks = [
+            ArchivedWeek(
+                f"2025-W{week:02d}",
+                f"2025-12-{week - 30:02d}",
+                f"2025-12-{week - 24:02d}",
+                {
+                    layer: {"incidents": 312, "hot_units": 9, "alarms": 1, "rising_units": None}
+                    for layer in ("community_areas", "beats")
+                },
+                {"community_areas": "summary.html"},
+            )
+            for week in (50, 51, 52)
+        ]
+        archive_html(weeks, folder / "index.html", title="Weekly hot spot runs")  # runs/index.html
+        h3 = folder / "h3"
+        h3.mkdir()
+        make_demo_incidents(seed=11).to_csv(h3 / "demo.csv", index=False)
+        run_emerging(h3 / "demo.csv", h3, unit_options=UnitOptions(units="h3:9"))
+
+    folder = build_once("a11y", build)
     server, base = serve(folder)
     yield folder, base
     server.shutdown()

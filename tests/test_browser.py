@@ -44,41 +44,44 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(build_once):
     """A run folder built from the demo incidents over community areas, two of them renamed with
     hostile names, served over HTTP on 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("site")
-    units = load_units("community_areas").units.copy()
-    for unit_id, name in HOSTILE.items():
-        units.loc[unit_id, "name"] = name
-    units.reset_index().to_file(folder / "units.geojson", driver="GeoJSON")
-    make_demo_incidents(seed=5).to_csv(folder / "demo.csv", index=False)
-    unit_options = UnitOptions(
-        units=str(folder / "units.geojson"), id_field="unit_id", name_field="name"
-    )
-    maps = MapOptions(png=True, embed=True)
-    run_emerging(folder / "demo.csv", folder, unit_options=unit_options, map_options=maps)
-    run_hotspots(
-        folder / "demo.csv",
-        folder,
-        unit_options=unit_options,
-        cube_options=CubeOptions(start="2025-12-01", end="2025-12-28"),
-        overwrite=True,
-    )
-    run_compare(
-        folder / "demo.csv",
-        folder,
-        before="2024-01-01..2024-12-29",
-        after="2024-12-30..2025-12-28",
-        unit_options=unit_options,
-        overwrite=True,
-    )
-    run_report(folder)
-    (folder / "host.html").write_text(
-        '<!DOCTYPE html><html><body style="margin:0"><iframe sandbox="allow-scripts" '
-        'src="emerging.html" style="width:960px;height:720px;border:0"></iframe></body></html>',
-        encoding="utf-8",
-    )
+
+    def build(folder: Path) -> None:
+        units = load_units("community_areas").units.copy()
+        for unit_id, name in HOSTILE.items():
+            units.loc[unit_id, "name"] = name
+        units.reset_index().to_file(folder / "units.geojson", driver="GeoJSON")
+        make_demo_incidents(seed=5).to_csv(folder / "demo.csv", index=False)
+        unit_options = UnitOptions(
+            units=str(folder / "units.geojson"), id_field="unit_id", name_field="name"
+        )
+        maps = MapOptions(png=True, embed=True)
+        run_emerging(folder / "demo.csv", folder, unit_options=unit_options, map_options=maps)
+        run_hotspots(
+            folder / "demo.csv",
+            folder,
+            unit_options=unit_options,
+            cube_options=CubeOptions(start="2025-12-01", end="2025-12-28"),
+            overwrite=True,
+        )
+        run_compare(
+            folder / "demo.csv",
+            folder,
+            before="2024-01-01..2024-12-29",
+            after="2024-12-30..2025-12-28",
+            unit_options=unit_options,
+            overwrite=True,
+        )
+        run_report(folder)
+        (folder / "host.html").write_text(
+            '<!DOCTYPE html><html><body style="margin:0"><iframe sandbox="allow-scripts" '
+            'src="emerging.html" style="width:960px;height:720px;border:0"></iframe></body></html>',
+            encoding="utf-8",
+        )
+
+    folder = build_once("browser-site", build)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -321,18 +321,21 @@ def test_print_config_shows_the_effective_configuration(portal, tmp_path, shared
 
 
 @pytest.fixture(scope="module")
-def week_15(records, shared_data, tmp_path_factory) -> Path:
-    """A folder with week 15 published and its store: each killed-run case starts from a copy
-    (the runs' links are relative, so a copy is a working folder)."""
-    server = FakePortal(records)
-    url = server.start()
-    folder = tmp_path_factory.mktemp("week15")
-    try:
-        done = weekly(write_config(folder, url, shared_data), "2024-04-17")
-    finally:
-        server.stop()
-    assert done.returncode == 0, done.stderr
-    return folder
+def week_15(records, shared_data, build_once) -> Path:
+    """A folder with week 15 published and its store, built once for every worker: each
+    killed-run case starts from a copy (the runs' links are relative, so a copy is a working
+    folder)."""
+
+    def publish(folder: Path) -> None:
+        server = FakePortal(records)
+        url = server.start()
+        try:
+            done = weekly(write_config(folder, url, shared_data), "2024-04-17")
+        finally:
+            server.stop()
+        assert done.returncode == 0, done.stderr
+
+    return build_once("week15", publish)
 
 
 @pytest.mark.parametrize("point", ["after-fetch", "mid-write", "before-publish", "mid-publish"])
