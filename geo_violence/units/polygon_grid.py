@@ -23,7 +23,7 @@ from scipy import ndimage
 from .locate import locate_points
 
 #: Cells along the longer side of the units' bounds (by default, from the number of points).
-CELLS_ACROSS = 4096
+CELLS_ACROSS = 2048
 #: Below this many points the grid does not pay for itself: every point is tested exactly.
 MIN_POINTS = 20_000
 #: A cell whose owner must be found exactly (near an edge); -1 is "outside every unit".
@@ -106,7 +106,8 @@ def locate_many(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarra
     """``locate_points``'s result, through a grid when there are enough points to pay for it.
 
     The grid is finer for more points (its cost grows with its cells, the exact tests it saves
-    with the points): ``1.5 * sqrt(n)`` cells across, between 512 and 4096.
+    with the points): ``1.5 * sqrt(n)`` cells across, between 512 and 2048 (a finer grid costs
+    more to build than its fewer exact tests save).
 
     Examples
     --------
