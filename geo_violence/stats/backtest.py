@@ -301,7 +301,7 @@ def forecast_ranking(name: str = "forecast", **options) -> Ranking:
     """
 
     # Each origin's fit starts from the last earlier origin's (the same maximum of the
-    # likelihood, in a third of the steps); never from a later origin's, which would carry
+    # likelihood, in fewer steps); never from a later origin's, which would carry
     # something of the future into the start.
     earlier: dict[str, object] = {"origin": -1, "units": -1, "forecast": None}
 

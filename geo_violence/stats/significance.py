@@ -76,9 +76,8 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     >>> benjamini_hochberg(np.array([0.5, 0.01, 0.03, 0.02])).round(3).tolist()
     [0.5, 0.04, 0.04, 0.04]
     """
-    p = (
-        np.ravel(np.asarray(p_values, dtype=float)) + 0.0
-    )  # + 0.0: no -0.0, whose sign bit sorts last
+    # + 0.0 turns -0.0 into 0.0, whose bits sort first (-0.0's sign bit would sort it last)
+    p = np.ravel(np.asarray(p_values, dtype=float)) + 0.0
     m = p.size
     if m == 0:
         return p
