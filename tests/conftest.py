@@ -55,6 +55,22 @@ def build_once(tmp_path_factory) -> Callable[[str, Callable[[Path], object]], Pa
     return build_or_reuse
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by playwright, one per test module (see ``browsing.py``)."""
+    from browsing import CHROMIUM
+
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is a test extra: pip install -e '.[test]'"
+    )
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def grid_units() -> gpd.GeoDataFrame:
     """Four 1000-ft squares in a 2x2 block (ids 1..4, row by row from the south-west), in the

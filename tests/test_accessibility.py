@@ -9,18 +9,18 @@ through playwright, nothing is fetched.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sync_api = pytest.importorskip(
+pytest.importorskip(
     "playwright.sync_api", reason="playwright is a test extra: pip install -e '.[test]'"
 )
+
+from browsing import needs_chromium, served
+
 axe_package = pytest.importorskip(
     "axe_playwright_python", reason="axe-playwright-python is a test extra (it ships axe-core)"
 )
@@ -33,7 +33,6 @@ from geo_violence.render.embed import write_embed  # noqa: E402
 from geo_violence.render.emerging import CATEGORY_STYLE  # noqa: E402
 from geo_violence.render.shift import LABEL_STYLE  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = (Path(axe_package.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 WIDTHS = (1280, 320)
@@ -47,22 +46,7 @@ DEMO_MAPS = (
 )
 OTHER_PAGES = ("summary.html", "backtest.html", "embed_host.html", "index.html")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
-)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # the tests' output stays readable
-        pass
-
-
-def serve(folder: Path):
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/"
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -123,19 +107,8 @@ def site(build_once):
         run_emerging(h3 / "demo.csv", h3, unit_options=UnitOptions(units="h3:9"))
 
     folder = build_once("a11y", build)
-    server, base = serve(folder)
-    yield folder, base
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+    with served(folder) as base:
+        yield folder, base
 
 
 @pytest.fixture

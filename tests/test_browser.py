@@ -3,20 +3,19 @@ served folder blocked. Screenshots go to ``tests/screenshots/`` (look at them)."
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sync_api = pytest.importorskip(
+pytest.importorskip(
     "playwright.sync_api", reason="playwright is a test extra: pip install -e '.[test]'"
 )
 
-from geo_violence import load_units  # noqa: E402
-from geo_violence.jobs import (  # noqa: E402
+from browsing import needs_chromium, served
+
+from geo_violence import load_units
+from geo_violence.jobs import (
     CubeOptions,
     MapOptions,
     UnitOptions,
@@ -25,22 +24,13 @@ from geo_violence.jobs import (  # noqa: E402
     run_hotspots,
     run_report,
 )
-from geo_violence.jobs.demo_data import make_demo_incidents  # noqa: E402
+from geo_violence.jobs.demo_data import make_demo_incidents
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 HOSTILE = {"32": "<img src=x onerror=alert(1)>", "8": '"O\'Hare" & </script>'}
 MAPS = ("emerging.html", "hotspots.html", "shift.html")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
-)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # the tests' output stays readable
-        pass
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -82,23 +72,8 @@ def site(build_once):
         )
 
     folder = build_once("browser-site", build)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+    with served(folder) as base:
+        yield folder, base
 
 
 class Visit:

@@ -4,36 +4,26 @@ opened table, and readers without scripts see the PNG with its description."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-sync_api = pytest.importorskip(
+pytest.importorskip(
     "playwright.sync_api", reason="playwright is a test extra: pip install -e '.[test]'"
 )
 
-from geo_violence import load_units  # noqa: E402
-from geo_violence.render import MapSeries, emerging_content, map_png, write_map  # noqa: E402
-from geo_violence.render.embed import INITIAL_HEIGHT, write_embed  # noqa: E402
-from geo_violence.render.page import map_description  # noqa: E402
+from browsing import needs_chromium, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
-)
+from geo_violence import load_units
+from geo_violence.render import MapSeries, emerging_content, map_png, write_map
+from geo_violence.render.embed import INITIAL_HEIGHT, write_embed
+from geo_violence.render.page import map_description
 
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
+pytestmark = needs_chromium
 
 
 def article(snippet: str, head: str = "") -> str:
@@ -84,21 +74,8 @@ def site(tmp_path_factory):
     )
     snippet = (folder / "embed.html").read_text(encoding="utf-8")
     (folder / "article.html").write_text(article(snippet), encoding="utf-8")
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_port}/", description
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+    with served(folder) as base:
+        yield folder, base, description
 
 
 def frame_height(page) -> int:
