@@ -184,6 +184,25 @@ class TextBytes:
         last[has] = self.data[self.start[has] + self.length[has] - 1]
         return first, last
 
+    def by_width(
+        self, rows: np.ndarray, at_a_time: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``rows`` grouped by their values' length in bytes, shortest first, each group in
+        parts of at most ``at_a_time`` rows (whole without it): what :meth:`matrix` takes.
+
+        Examples
+        --------
+        >>> text = TextBytes.of(pa.array(["ab", "c", "de", "fg"]))
+        >>> [(width, part.tolist()) for width, part in text.by_width(np.arange(4), 2)]
+        [(1, [1]), (2, [0, 2]), (2, [3])]
+        """
+        lengths = self.length[rows]
+        for width in np.flatnonzero(np.bincount(lengths, minlength=1)):
+            group = rows[lengths == width]
+            step = at_a_time or len(group)
+            for begin in range(0, len(group), step):
+                yield int(width), group[begin : begin + step]
+
     def matrix(self, rows: np.ndarray, width: int) -> np.ndarray:
         """The bytes of ``rows`` (all of length ``width``) as a ``(len(rows), width)`` matrix; a
         view of the data when those rows lie one after another."""
@@ -466,32 +485,26 @@ def _read_times_of_piece(
     candidate = np.flatnonzero(wanted[np.minimum(text.length, len(wanted) - 1)])
     if not len(candidate):
         return
-    lengths = text.length[candidate]
-    for width in np.flatnonzero(np.bincount(lengths)):
-        rows_of_width = candidate[lengths == width]
-        for begin in range(0, len(rows_of_width), ROWS_AT_A_TIME):
-            rows = rows_of_width[begin : begin + ROWS_AT_A_TIME]
-            block = np.ascontiguousarray(text.matrix(rows, int(width)).T)
-            open_rows = np.ones(len(rows), dtype=bool)
-            # the layout most of the first values have first: usually the only one tried
-            sample = block[:, :1000]
-            tried = sorted(by_width[int(width)], key=lambda layout: -_shaped(sample, layout).sum())
-            for layout in tried:
-                if not open_rows.any():
-                    break
-                where = np.flatnonzero(open_rows)
-                value, ok = _read_layout(
-                    block[:, where] if len(where) < len(rows) else block, layout
-                )
-                ok &= (value >= low) & (value <= high)
-                found = offset + rows[where[ok]]
-                if layout.naive:
-                    result.wall[found] = value[ok]
-                    result.naive[found] = True
-                else:
-                    result.utc[found] = value[ok]
-                    result.aware[found] = True
-                open_rows[where[ok]] = False
+    for width, rows in text.by_width(candidate, ROWS_AT_A_TIME):
+        block = np.ascontiguousarray(text.matrix(rows, width).T)
+        open_rows = np.ones(len(rows), dtype=bool)
+        # the layout most of the first values have first: usually the only one tried
+        sample = block[:, :1000]
+        tried = sorted(by_width[width], key=lambda layout: -_shaped(sample, layout).sum())
+        for layout in tried:
+            if not open_rows.any():
+                break
+            where = np.flatnonzero(open_rows)
+            value, ok = _read_layout(block[:, where] if len(where) < len(rows) else block, layout)
+            ok &= (value >= low) & (value <= high)
+            found = offset + rows[where[ok]]
+            if layout.naive:
+                result.wall[found] = value[ok]
+                result.naive[found] = True
+            else:
+                result.utc[found] = value[ok]
+                result.aware[found] = True
+            open_rows[where[ok]] = False
 
 
 #: Days in each month of a common year (index 0 unused).
@@ -723,17 +736,13 @@ def read_plain_numbers(
         text = TextBytes.of(piece)
         empty[start : start + len(piece)] = text.length == 0
         short = np.flatnonzero((text.length > 0) & (text.length <= MAX_DIGITS + 2))
-        lengths = text.length[short]
-        for width in np.flatnonzero(np.bincount(lengths)):
-            rows = short[lengths == width]
-            for begin in range(0, len(rows), ROWS_AT_A_TIME):
-                part = rows[begin : begin + ROWS_AT_A_TIME]
-                block = np.ascontiguousarray(text.matrix(part, int(width)).T)
-                value, ok, dot = _plain_decimals(block)
-                at = start + part
-                number[at[ok]] = value[ok]
-                plain[at[ok]] = True
-                dotted[at[ok & dot]] = True
+        for width, part in text.by_width(short, ROWS_AT_A_TIME):
+            block = np.ascontiguousarray(text.matrix(part, width).T)
+            value, ok, dot = _plain_decimals(block)
+            at = start + part
+            number[at[ok]] = value[ok]
+            plain[at[ok]] = True
+            dotted[at[ok & dot]] = True
         start += len(piece)
     return into
 
@@ -872,13 +881,10 @@ def _hash_piece(piece: pa.Array) -> np.ndarray:
     hashes = np.empty(n, dtype=np.uint64)
     # up to 8 bytes (most ids): the bytes as one integer, mixed with the length (a one-to-one
     # mix: two different texts of one length never share a hash)
-    short = np.flatnonzero(text.length <= 8)
-    lengths = text.length[short]
-    for width in np.flatnonzero(np.bincount(lengths, minlength=1)):
-        rows = short[lengths == width]
+    for width, rows in text.by_width(np.flatnonzero(text.length <= 8)):
         packed = np.zeros((len(rows), 8), dtype=np.uint8)
-        packed[:, :width] = text.matrix(rows, int(width))
-        seed = np.uint64((int(width) * 0x9E3779B97F4A7C15) % (1 << 64))
+        packed[:, :width] = text.matrix(rows, width)
+        seed = np.uint64((width * 0x9E3779B97F4A7C15) % (1 << 64))
         hashes[rows] = _mix(packed.view(np.uint64).ravel() ^ seed)
     # longer: FNV-1a over the bytes, seeded by the length
     middle = np.flatnonzero((text.length > 8) & (text.length <= _LONGEST_HASHED_AS_ARRAY))
