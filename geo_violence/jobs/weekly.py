@@ -34,8 +34,6 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import pandas as pd
-
 from ..columns import TIMEZONE
 from ..errors import BusyError as BusyError  # raised by the lock; importable from here too
 from ..errors import DataError, InputFileError, OptionError
@@ -50,7 +48,7 @@ from ..stats.trends import MIN_STEPS as TREND_MIN_STEPS
 from ..stats.trends import TrendOptions
 from .compare import run_compare
 from .counts import run_counts
-from .emerging import EMERGING_BINS, run_emerging
+from .emerging import run_emerging
 from .hotspots import run_hotspots
 from .options import CubeOptions, MapOptions, UnitOptions
 from .report import SUMMARY_HTML, run_report
@@ -435,7 +433,7 @@ def _analyse_layer(
     )
     week = dt.timedelta(days=7)
     emerging_first = first - (analyses.emerging_weeks - 1) * week
-    run_emerging(
+    emerging = run_emerging(
         store,
         folder,
         unit_options=units,
@@ -515,7 +513,7 @@ def _analyse_layer(
             overwrite=True,
         )
     run_report(folder, overwrite=True)
-    bins = pd.read_parquet(folder / EMERGING_BINS, columns=["step_start", "count", "bin"])
+    bins = emerging.bins  # the table emerging_bins.parquet holds
     week_bins = bins[bins["step_start"] == bins["step_start"].max()]
     return folder, {
         "incidents": int(week_bins["count"].sum()),
