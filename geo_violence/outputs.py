@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from .errors import BusyError, InputFileError, OutputExistsError
 
 if TYPE_CHECKING:  # pandas and pyarrow load when a table is written: locks and atomic writes,
+    import numpy as np
     import pandas as pd  # which every command takes first, import neither
 
 logger = logging.getLogger(__name__)
@@ -282,11 +283,26 @@ def _holds_return(frame: pd.DataFrame) -> bool:
             values = pd.Series(values.cat.categories.astype(object))
         elif not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
             continue
-        text = values.astype(object)
-        strings = text[text.map(lambda value: isinstance(value, str)).astype(bool)]
-        if len(strings) and strings.astype(str).str.contains("\r", regex=False).any():
+        is_text, strings = _text_cells(values)
+        if is_text.any() and strings.str.contains("\r", regex=False).any():
             return True
     return False
+
+
+def _text_cells(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Which cells of a column hold text, and the column as ``str`` with ``""`` elsewhere.
+
+    A column of a string dtype holds only text and missing values, so it is read as it is (on
+    a rejects table of millions of rows a Python call per cell took most of the write); any
+    other column is checked cell by cell (a number in an object column is not text)."""
+    import pandas as pd
+
+    if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+        is_text = values.notna().to_numpy(dtype=bool)
+        return is_text, values.fillna("").astype(str)
+    text = values.astype(object)
+    is_text = text.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+    return is_text, text.where(is_text, "").astype(str)
 
 
 #: What a spreadsheet takes as the start of a formula (OWASP's list: = + - @, tab, return).
@@ -343,12 +359,16 @@ def unescape_formulas(values: pd.Series) -> pd.Series:
 
 
 def _formula_mask(values: pd.Series) -> pd.Series:
-    text = values.astype(object)
-    is_text = text.map(lambda value: isinstance(value, str)).astype(bool)
-    strings = text.where(is_text, "").astype(str)
-    starts = strings.str[:1].isin(FORMULA_STARTS)
-    number = strings.str.fullmatch(_NUMBER).fillna(False).astype(bool)
-    return (is_text & starts & ~number).astype(bool)
+    import numpy as np
+    import pandas as pd
+
+    is_text, strings = _text_cells(values)
+    risky = is_text & strings.str[:1].isin(FORMULA_STARTS).to_numpy(dtype=bool)
+    rows = np.flatnonzero(risky)  # a number such as -87.6 is not a formula
+    if len(rows):
+        number = strings.iloc[rows].str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool)
+        risky[rows[number]] = False
+    return pd.Series(risky, index=values.index)
 
 
 def _escape(value: object) -> object:

@@ -1054,14 +1054,16 @@ def _formula(cell: str) -> bool:
     )
 )
 def test_write_csv_escapes_every_text_a_spreadsheet_would_run(tmp_path, cells):
+    # an object column (checked cell by cell) and an Arrow string column (read as a whole)
     frame = pd.DataFrame({"text": cells, "number": range(len(cells))})
     frame["number"] = -frame["number"]
+    frame["arrow"] = pd.array(cells, dtype="string[pyarrow]")
     write_table(frame, tmp_path / "t.csv")
     back = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
-    for written, original in zip(back["text"], cells, strict=True):
-        assert not _formula(written)
-        if _formula(original):
-            assert written == "'" + original
+    for column in ("text", "arrow"):
+        for written, original in zip(back[column], cells, strict=True):
+            assert not _formula(written)
+            assert written == ("'" + original if _formula(original) else original)
     assert back["number"].tolist() == [str(-i) for i in range(len(cells))]
 
 
