@@ -116,6 +116,52 @@ def test_random_layouts_give_the_exact_result(seed, n_polygons, cells):
     np.testing.assert_array_equal(grid.locate(x, y), exact)
 
 
+def test_points_located_in_slices_on_threads_give_the_same_result(monkeypatch):
+    from geo_violence.units import polygon_grid
+
+    rng = np.random.default_rng(7)
+    polygons = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)])
+    grid = PolygonGrid(polygons, cells_across=64)
+    ax, ay = adversarial_points(polygons, grid, rng)
+    x = np.concatenate([rng.uniform(-5, 25, 20_000), ax, [np.nan]])
+    y = np.concatenate([rng.uniform(-5, 15, 20_000), ay, [1.0]])
+    whole = grid.locate(x, y)
+    monkeypatch.setattr(polygon_grid, "POINTS_AT_A_TIME", 997)  # uneven slices, a short last
+    np.testing.assert_array_equal(grid.locate(x, y), whole)
+    np.testing.assert_array_equal(whole, locate_points(x, y, polygons))
+
+
+_THREADS_ON_FRESH_POLYGONS = """
+import numpy as np, shapely
+from geo_violence import load_units, locate_points
+from geo_violence.units import polygon_grid
+polygons = load_units("community_areas").units.geometry.to_numpy()
+polygon_grid.POINTS_AT_A_TIME = 5000
+rng = np.random.default_rng(3)
+x0, y0, x1, y1 = shapely.total_bounds(polygons)
+x, y = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
+for _ in range(3):
+    grid = polygon_grid.PolygonGrid(polygons, cells_across=128)
+    grid.polygons = shapely.from_wkb(shapely.to_wkb(polygons))  # not prepared yet
+    located = grid.locate(x, y)
+assert (located == locate_points(x, y, polygons)).all()
+print("same")
+"""
+
+
+def test_threads_never_share_a_polygon_geos_prepares():
+    # with one set of polygons shared by the threads, this aborted the interpreter ("double
+    # free or corruption") in six runs out of six
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _THREADS_ON_FRESH_POLYGONS], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "same"
+
+
 def test_tiny_inputs_take_the_exact_path():
     polygons = np.array([shapely.box(0, 0, 1, 1)])
     assert locate_many(np.array([0.5, 2.0]), np.array([0.5, 2.0]), polygons).tolist() == [0, -1]
