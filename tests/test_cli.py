@@ -232,7 +232,10 @@ def test_demo_finds_its_planted_counts(tmp_path):
     assert "L.map(" in page or "L.map (" in page
     assert np.isclose(counts["count"].sum(), manifest["rows"]["counted"])
     hotspots = pd.read_csv(out / "hotspots.csv", dtype={"unit_id": str}).set_index("unit_id")
-    assert (hotspots.loc[list(plan.emerging), "gi_class"] == 3).all()
+    # the Loop is the strongest hot spot; with two planted areas among 77 the exact count tails
+    # make it a 90% one (the normal tail called both planted areas 99%: far too sure, see
+    # test_hotspot_calibration.py)
+    assert hotspots["gi_z"].idxmax() == "32" and hotspots.loc["32", "gi_class"] >= 1
     emerging = pd.read_csv(out / "emerging.csv", dtype={"unit_id": str}).set_index("unit_id")
     downtown = emerging.loc[list(plan.emerging), "category"]
     west_side = emerging.loc[list(plan.fading), "category"]

@@ -8,13 +8,16 @@ import esda
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from scipy import stats
 from test_local_stats import lattice
 
+from geo_violence import build_weights, load_units
 from geo_violence.cli import main
+from geo_violence.errors import OptionError
 from geo_violence.stats import adjust_p
-from geo_violence.stats.hotspots import HotspotOptions, hotspot_table
+from geo_violence.stats.hotspots import HotspotOptions, gi_star_table, hotspot_table
 from geo_violence.stats.rates import eb_standardised_rates
 
 
@@ -106,6 +109,110 @@ def test_table_columns_classes_and_reruns():
     assert emptied.loc["36", "gi_category"].endswith("confidence (neighbours only)")
     hot_alone = (emptied["gi_class"] > 0) & (emptied["count"] == 0)
     assert (emptied["gi_category"].str.endswith("(neighbours only)") == hot_alone).all()
+
+
+def _by_hand_tail(k: int, x: np.ndarray, size: int) -> float:
+    """Two-sided tail of a neighbourhood sum ``k`` of ``size`` units under Gi*'s randomisation
+    null, written out: the mean and variance Gi*'s z-score uses, then Poisson or negative
+    binomial with those moments."""
+    n = len(x)
+    mean = x.mean() * size
+    variance = x.var() * size * (n - size) / (n - 1)
+    if variance <= mean:
+        upper, lower = stats.poisson.sf(k - 1, mean), stats.poisson.cdf(k, mean)
+    else:
+        r, q = mean**2 / (variance - mean), mean / variance
+        upper, lower = stats.nbinom.sf(k - 1, r, q), stats.nbinom.cdf(k, r, q)
+    return min(1.0, 2 * min(upper, lower))
+
+
+@pytest.mark.parametrize("rate", [0.4, 3.0])  # Poisson-like (variance <= mean), and overdispersed
+def test_gi_exact_p_values_equal_the_count_tails_worked_by_hand(rate):
+    neighbours = lattice(7, 7)
+    rng = np.random.default_rng(11)
+    counts = rng.poisson(rng.gamma(1.0, rate, 49)) if rate > 1 else rng.poisson(rate, 49)
+    counts[[16, 17, 23, 24]] += 4  # something to find
+    values = pd.Series(counts.astype(float), index=neighbours.unit_ids)
+    notes: list[str] = []
+    exact = gi_star_table(values, neighbours, HotspotOptions(), notes=notes)
+    assert notes[0].startswith("Gi* p-values: exact (counts too sparse")
+    normal = gi_star_table(values, neighbours, HotspotOptions(p_values="normal"))
+    np.testing.assert_array_equal(exact["gi_z"], normal["gi_z"])  # only the tail changes
+    np.testing.assert_allclose(normal["gi_p"], 2 * stats.norm.sf(np.abs(normal["gi_z"])))
+    star = neighbours.matrix + np.eye(49)
+    sizes = np.asarray(star.sum(axis=1)).ravel().astype(int)
+    sums = (star @ counts).astype(int)
+    x = counts.astype(float)
+    by_hand = [_by_hand_tail(sums[i], x, sizes[i]) for i in range(49)]
+    np.testing.assert_allclose(exact["gi_p"], by_hand, rtol=1e-10)
+    np.testing.assert_allclose(exact["gi_q"], adjust_p(np.array(by_hand), "bh"), rtol=1e-10)
+    # on these sparse counts the normal tail is the liberal one on the hot side
+    hot = normal["gi_z"] > 2
+    assert (exact.loc[hot, "gi_p"] > normal.loc[hot, "gi_p"]).all()
+
+
+def test_gi_p_values_dense_counts_keep_the_normal_tail_and_rates_are_not_counts():
+    neighbours = lattice(6, 6)
+    rng = np.random.default_rng(5)
+    dense = pd.Series(rng.poisson(200_000, 36).astype(float), index=neighbours.unit_ids)
+    notes: list[str] = []
+    table = gi_star_table(dense, neighbours, HotspotOptions(), notes=notes)
+    assert notes == [notes[0]] and notes[0].startswith("Gi* p-values: normal (counts dense")
+    np.testing.assert_allclose(table["gi_p"], 2 * stats.norm.sf(np.abs(table["gi_z"])))
+    rates = dense / 7.0
+    notes.clear()
+    gi_star_table(rates, neighbours, HotspotOptions(), notes=notes)
+    assert notes == ["Gi* p-values: normal (the values are not counts)"]
+    with pytest.raises(OptionError, match="needs counts"):
+        gi_star_table(rates, neighbours, HotspotOptions(p_values="exact"))
+
+
+@pytest.fixture(scope="module")
+def areas():
+    return build_weights(load_units("community_areas").units)
+
+
+def test_gi_exact_tails_are_near_the_randomisation_null_where_the_normal_is_far_off(areas):
+    """Counts like the demo's four weeks (two downtown areas at 84 and 66, one at 32, the rest
+    about 6): Gi*'s null is that the values are placed at random, so the true p-value of a
+    neighbourhood sum is the chance that ``W`` values drawn without replacement sum as high
+    (here by 100,000 draws). The count tail with the same mean and variance is within a factor
+    of 3 of it (either way: it is an approximation of that null, measured 0.4x to 2.3x on such
+    counts); the normal tail is hundreds of times too small."""
+    ids = areas.unit_ids
+    counts = np.random.default_rng(2).poisson(6, len(ids)).astype(float)
+    counts[ids.get_indexer(["32", "8", "26"])] = [84, 66, 32]
+    values = pd.Series(counts, index=ids)
+    exact = gi_star_table(values, areas, HotspotOptions())
+    normal = gi_star_table(values, areas, HotspotOptions(p_values="normal"))
+    star = areas.matrix + np.eye(len(ids))
+    rng = np.random.default_rng(3)
+    keys = rng.random((100_000, len(ids)))
+    for unit in ["32", "8"]:
+        i = ids.get_loc(unit)
+        size = int(star[i].sum())
+        drawn = np.take(counts, np.argpartition(keys, size, axis=1)[:, :size]).sum(axis=1)
+        true_p = min(1.0, 2 * np.mean(drawn >= (star @ counts)[i]))
+        assert true_p / 3 <= exact.loc[unit, "gi_p"] <= 3 * true_p
+        assert normal.loc[unit, "gi_p"] < true_p / 100
+
+
+def test_gi_p_value_options_that_contradict_each_other_are_clear_errors(tmp_path):
+    with pytest.raises(OptionError, match="needs at least 1"):
+        HotspotOptions(p_values="permutation")
+    with pytest.raises(OptionError, match="uses none"):
+        HotspotOptions(p_values="exact", permutations=99)
+    with pytest.raises(OptionError, match="p_values"):
+        HotspotOptions(p_values="rate")  # emerging's step-to-step null: no steps here
+    incidents = tmp_path / "x.csv"
+    incidents.write_text("when,lon,lat\n2024-01-02 10:00,-87.63,41.88\n")
+    result = CliRunner().invoke(
+        main,
+        ["hotspots", str(incidents), "--out", str(tmp_path / "o"), "--p-values", "normal",
+         "--permutations", "99"],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "uses none" in result.output and "Traceback" not in result.output
 
 
 def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):

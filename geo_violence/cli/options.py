@@ -18,6 +18,7 @@ from ..choices import (
     ASSIGN_METHODS,
     BASEMAPS,
     FDR_METHODS,
+    HOTSPOT_P_VALUE_METHODS,
     ISLAND_POLICIES,
     NEIGHBOUR_METHODS,
     P_VALUE_METHODS,
@@ -272,7 +273,16 @@ hotspot_options = option_group(
             type=COUNT,
             default=0,
             show_default=True,
-            help="Gi* conditional permutations (0: analytic normal p-values).",
+            help="Gi* conditional permutations (0: analytic, as --p-values says).",
+        ),
+        click.option(
+            "--p-values",
+            type=click.Choice(HOTSPOT_P_VALUE_METHODS),
+            default="auto",
+            show_default=True,
+            help="Gi* p-values: auto (exact count tails where counts are too sparse for the "
+            "normal tail: holds its error rate; permutations when asked), arcgis (ArcGIS's "
+            "normal tail, or permutations), normal, exact, permutation.",
         ),
         click.option(
             "--lisa-permutations",

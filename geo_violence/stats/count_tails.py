@@ -31,8 +31,12 @@ violence are always "sparse" in this sense.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import stats
+
+from ..errors import OptionError
 
 #: The largest relative error of the normal tail, at the corrected threshold, that is accepted.
 NORMAL_TAIL_TOLERANCE = 0.10
@@ -198,3 +202,96 @@ def are_counts(values: np.ndarray) -> bool:
     if values.size == 0 or values.min() < 0:
         return False
     return bool(np.array_equal(values, np.rint(values)))
+
+
+def choose_p_values(
+    asked: str,
+    permutations: int,
+    values: np.ndarray,
+    moments: Callable[[], tuple[np.ndarray, np.ndarray]],
+    *,
+    n_tests: int,
+    alpha: float,
+    fdr: str,
+    tested: str = "bins",
+) -> tuple[str, str]:
+    """The p-values a Gi* analysis uses, and why: ``"normal"``, ``"exact"``, ``"rate"`` or
+    ``"permutation"``.
+
+    ``"auto"`` takes permutations when some are asked, the normal tail for values that are not
+    counts, and otherwise the normal tail only where it is good at the corrected threshold:
+    :func:`normal_tail_error` at :func:`threshold_z` at most :data:`NORMAL_TAIL_TOLERANCE` in the
+    most skewed neighbourhood; else exact count tails. ``"arcgis"`` is ArcGIS's choice: the
+    normal tail, or permutations when asked.
+
+    Parameters
+    ----------
+    asked : str
+        The method asked for: "auto", "arcgis", or a method itself.
+    permutations : int
+        Permutations asked (0: none).
+    values : numpy.ndarray
+        The values tested.
+    moments : callable
+        Returns the null mean and variance of each group of equal null distributions (asked
+        only when needed).
+    n_tests, alpha, fdr : int, float, str
+        What the correction's threshold depends on: the tests, the level, the correction.
+    tested : str
+        What a test is, for the reason ("bins", "units").
+
+    Raises
+    ------
+    OptionError
+        "exact" or "rate" asked for values that are not counts.
+
+    Examples
+    --------
+    >>> moments = lambda: (np.array([3.0]), np.array([3.0]))
+    >>> choose_p_values("auto", 0, np.array([0.0, 2, 5]), moments, n_tests=77, alpha=0.1,
+    ...                 fdr="bh")[0]
+    'exact'
+    >>> choose_p_values("auto", 0, np.array([0.5, 2, 5]), moments, n_tests=77, alpha=0.1,
+    ...                 fdr="bh")
+    ('normal', 'the values are not counts')
+    """
+    values = np.asarray(values, dtype=float)
+    counts = are_counts(values)
+    if asked in ("exact", "rate") and not counts:
+        finite = values[np.isfinite(values)]
+        bad = finite[(finite < 0) | (finite != np.rint(finite))]
+        raise OptionError(
+            f"p_values {asked!r} needs counts (whole numbers of at least 0); the values include "
+            f"{bad[:3].tolist()}"
+        )
+    if asked == "arcgis":
+        if permutations > 0:
+            return "permutation", f"{permutations} permutations asked"
+        return "normal", (
+            "ArcGIS's normal tail, as asked (on sparse counts it is too liberal: "
+            "--p-values auto chooses exact count tails there)"
+        )
+    if asked != "auto":
+        return asked, "as asked"
+    if permutations > 0:
+        return "permutation", f"{permutations} permutations asked"
+    if not counts:
+        return "normal", "the values are not counts"
+    mean, variance = moments()
+    known = np.isfinite(mean) & np.isfinite(variance)
+    if not known.any():
+        return "normal", f"no {tested[:-1]} has a null distribution"
+    z_star = threshold_z(n_tests, alpha, fdr)
+    error = float(normal_tail_error(np.nanmax(skewness(mean[known], variance[known])), z_star))
+    sparsest = float(np.nanmin(mean[known]))
+    if error <= NORMAL_TAIL_TOLERANCE:
+        return "normal", (
+            f"counts dense enough: the normal tail is within {error:.0%} of the exact one at "
+            f"|z| = {z_star:.2f}, the threshold after the {fdr} correction"
+        )
+    return "exact", (
+        f"counts too sparse for the normal approximation: in the sparsest neighbourhood "
+        f"({sparsest:.3g} events expected) its tail at |z| = {z_star:.2f}, the threshold "
+        f"after the {fdr} correction over {n_tests} {tested}, is off by {error:.0%} "
+        f"(more than {NORMAL_TAIL_TOLERANCE:.0%})"
+    )

@@ -82,12 +82,9 @@ from ..choices import P_VALUE_METHODS, TREND_CORRECTIONS, WINDOWS
 from ..errors import DataError, OptionError
 from ..progress import tracked
 from .count_tails import (
-    NORMAL_TAIL_TOLERANCE,
     are_counts,
+    choose_p_values,
     count_tail_p,
-    normal_tail_error,
-    skewness,
-    threshold_z,
     week_to_week_dispersion,
 )
 from .permutation import conditional_draw_sums, two_sided_pseudo_p
@@ -357,6 +354,30 @@ def space_time_count_p(
     parts = _gi_parts(x, adjacency, time_window, window)
     dispersion = week_to_week_dispersion(x) if null == "rate" else None
     return _count_p(parts, np.isnan(_z_scores(parts)), dispersion=dispersion)
+
+
+def gi_null_moments(
+    values: np.ndarray,
+    adjacency: sparse.csr_array,
+    *,
+    time_window: int = 1,
+    window: str = "cube",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and variance of the neighbourhood sums under Gi*'s randomisation null, one per
+    group of equal null distributions (what :func:`space_time_count_p` gives its tails).
+
+    Examples
+    --------
+    >>> chain = sparse.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
+    >>> mean, variance = gi_null_moments(np.array([[1.0], [2.0], [6.0]]), chain, time_window=0)
+    >>> mean.tolist(), variance.round(4).tolist()  # neighbourhoods of 2 units and of all 3
+    ([6.0, nan], [4.6667, nan])
+
+    A neighbourhood of every unit has a fixed sum: no distribution (NaN).
+    """
+    parts = _gi_parts(np.asarray(values, dtype=float), adjacency, time_window, window)
+    _, mean, variance = _count_groups(parts)
+    return mean, variance
 
 
 def _count_groups(parts: _GiParts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -756,43 +777,19 @@ def _p_value_method(
     options: EmergingOptions, x: np.ndarray, parts: _GiParts, n_tests: int
 ) -> tuple[str, str]:
     """The p-values to use, and why (the ``auto`` rule of the module docstring)."""
-    counts = are_counts(x)
-    if options.p_values in ("exact", "rate") and not counts:
-        raise OptionError(
-            f"p_values {options.p_values!r} needs counts (whole numbers of at least 0); the values "
-            "include "
-            f"{x[np.isfinite(x) & ((x < 0) | (x != np.rint(x)))][:3].tolist()}"
-        )
-    if options.p_values == "arcgis":
-        if options.permutations > 0:
-            return "permutation", f"{options.permutations} permutations asked"
-        return "normal", (
-            "ArcGIS's normal tail, as asked (on sparse counts it is too liberal: "
-            "--p-values auto chooses exact count tails there)"
-        )
-    if options.p_values != "auto":
-        return options.p_values, "as asked"
-    if options.permutations > 0:
-        return "permutation", f"{options.permutations} permutations asked"
-    if not counts:
-        return "normal", "the values are not counts"
-    _, mean, variance = _count_groups(parts)
-    known = np.isfinite(mean) & np.isfinite(variance)
-    if not known.any():
-        return "normal", "no bin has a null distribution"
-    z_star = threshold_z(n_tests, options.alpha, options.fdr)
-    error = float(normal_tail_error(np.nanmax(skewness(mean[known], variance[known])), z_star))
-    sparsest = float(np.nanmin(mean[known]))
-    if error <= NORMAL_TAIL_TOLERANCE:
-        return "normal", (
-            f"counts dense enough: the normal tail is within {error:.0%} of the exact one at "
-            f"|z| = {z_star:.2f}, the threshold after the {options.fdr} correction"
-        )
-    return "exact", (
-        f"counts too sparse for the normal approximation: in the sparsest neighbourhood "
-        f"({sparsest:.3g} events expected) its tail at |z| = {z_star:.2f}, the threshold "
-        f"after the {options.fdr} correction over {n_tests} bins, is off by {error:.0%} "
-        f"(more than {NORMAL_TAIL_TOLERANCE:.0%})"
+
+    def moments() -> tuple[np.ndarray, np.ndarray]:
+        _, mean, variance = _count_groups(parts)
+        return mean, variance
+
+    return choose_p_values(
+        options.p_values,
+        options.permutations,
+        x,
+        moments,
+        n_tests=n_tests,
+        alpha=options.alpha,
+        fdr=options.fdr,
     )
 
 

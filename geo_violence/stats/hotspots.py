@@ -1,5 +1,15 @@
 """The local hot spot table: Gi* and local Moran's I of one value per unit, corrected for
-testing every unit at once, with the classes a map shows."""
+testing every unit at once, with the classes a map shows.
+
+Gi*'s p-values are, by default (``p_values="auto"``), exact count tails wherever the normal tail
+is poor at the threshold the correction sets (:func:`geo_violence.stats.count_tails.
+choose_p_values`): a period's counts per beat or community area are sparse and skewed, and there
+the normal tail that ArcGIS's Hot Spot Analysis and esda use flags units with no pattern behind
+them far more often than its stated rate. The exact tail is that of a count with the same mean and
+variance as the z-score's null (Poisson, or negative binomial when the counts are overdispersed),
+so the z-scores are unchanged and only the p-values and classes differ. ``"arcgis"`` and
+``"normal"`` keep the normal tail.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..choices import SMOOTHING_METHODS  # noqa: F401 - importable from here too
+from ..choices import HOTSPOT_P_VALUE_METHODS, SMOOTHING_METHODS  # noqa: F401 - from here too
+from ..errors import OptionError
 from ..units.neighbours import Neighbours
-from .emerging import NEIGHBOURS_ONLY
+from .count_tails import choose_p_values
+from .emerging import NEIGHBOURS_ONLY, gi_null_moments, space_time_count_p
 from .local import local_gi_star, local_moran
 from .rates import eb_standardised_rates
 from .significance import CONFIDENCE_BINS, NOT_SIGNIFICANT, adjust_p, gi_classes, lisa_clusters
@@ -19,6 +31,9 @@ from .significance import CONFIDENCE_BINS, NOT_SIGNIFICANT, adjust_p, gi_classes
 NOT_TESTED = "not tested (no neighbour)"
 #: Confidence, in percent, of each Gi* class level.
 CONFIDENCE = {level: round(100 * (1 - q)) for q, level in CONFIDENCE_BINS}
+#: The level of the weakest Gi* class (90% confidence): the threshold ``auto`` judges the normal
+#: tail at.
+GI_LEVEL = max(q for q, _ in CONFIDENCE_BINS)
 
 
 @dataclass(frozen=True)
@@ -32,13 +47,17 @@ class HotspotOptions:
     alpha : float
         Level at which a LISA cluster is significant (after correction).
     permutations : int
-        Gi* conditional permutations; 0 (the default) for analytic normal p-values.
+        Gi* conditional permutations; 0 (the default) for analytic p-values (``p_values``).
     lisa_permutations : int
         Local Moran's I conditional permutations (999).
     seed : int
         Seed of every permutation.
     smoothing : {"eb", "none"}
         With a population: Empirical Bayes standardised rates for local Moran's I, or raw rates.
+    p_values : {"auto", "arcgis", "normal", "exact", "permutation"}
+        Gi*'s p-values: "auto" (the default) takes exact count tails where counts are too sparse
+        for the normal tail (the module docstring), permutations when some are asked; "arcgis"
+        the normal tail (or permutations), as ArcGIS does.
     """
 
     fdr: str = "bh"
@@ -47,6 +66,20 @@ class HotspotOptions:
     lisa_permutations: int = 999
     seed: int = 12345
     smoothing: str = "eb"
+    p_values: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.p_values not in HOTSPOT_P_VALUE_METHODS:
+            raise OptionError.expected("p_values", self.p_values, HOTSPOT_P_VALUE_METHODS)
+        if self.p_values == "permutation" and self.permutations == 0:
+            raise OptionError(
+                "'permutations' was 0 but p_values 'permutation' needs at least 1 (999, say)"
+            )
+        if self.p_values in ("normal", "exact") and self.permutations > 0:
+            raise OptionError(
+                f"'permutations' was {self.permutations} but p_values {self.p_values!r} uses "
+                "none: give p_values 'permutation' (or 'auto'), or permutations 0"
+            )
 
 
 def hotspot_table(
@@ -55,6 +88,7 @@ def hotspot_table(
     *,
     population: pd.Series | None = None,
     options: HotspotOptions | None = None,
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Gi* and local Moran's I for every unit, with q-values and classes.
 
@@ -67,8 +101,10 @@ def hotspot_table(
     population : pandas.Series, optional
         Residents per unit: the statistics then run on rates per 100,000.
     options : HotspotOptions, optional
-        Correction, level, permutations, seed and smoothing (the defaults of
+        Correction, level, permutations, seed, smoothing and Gi*'s p-values (the defaults of
         :class:`HotspotOptions` when not given).
+    notes : list of str, optional
+        Receives which p-values Gi* used, and why.
 
     Returns
     -------
@@ -106,17 +142,13 @@ def hotspot_table(
             lisa_values = values
     tested = neighbours.unit_ids
     gi_seed, lisa_seed = np.random.SeedSequence(options.seed).spawn(2)  # independent draws
-    gi = local_gi_star(
-        values.loc[tested], neighbours, permutations=options.permutations, seed=gi_seed
-    )
+    gi = gi_star_table(values.loc[tested], neighbours, options, seed=gi_seed, notes=notes)
     lisa = local_moran(
         lisa_values.loc[tested],
         neighbours,
         permutations=options.lisa_permutations,
         seed=lisa_seed,
     )
-    gi["gi_q"] = adjust_p(gi["gi_p"].to_numpy(), options.fdr)
-    gi["gi_class"] = gi_classes(gi["gi_z"].to_numpy(), gi["gi_q"].to_numpy())
     lisa["lisa_q"] = adjust_p(lisa["lisa_p"].to_numpy(), options.fdr)
     lisa["lisa_cluster"] = lisa_clusters(
         lisa["lisa_quadrant"].to_numpy(), lisa["lisa_q"].to_numpy(), options.alpha
@@ -129,6 +161,86 @@ def hotspot_table(
     table["lisa_cluster"] = table["lisa_cluster"].fillna(NOT_SIGNIFICANT)
     table["gi_category"] = gi_categories(table["gi_class"], table["count"])
     return table
+
+
+def gi_star_table(
+    values: pd.Series,
+    neighbours: Neighbours,
+    options: HotspotOptions,
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """Gi* of one value per unit with the p-values ``options.p_values`` chooses, corrected.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        One value per unit of ``neighbours`` (counts, or rates), indexed by unit id.
+    neighbours : Neighbours
+        The units' neighbours.
+    options : HotspotOptions
+        The p-values, permutations and correction.
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the permutations (``options.seed`` when not given).
+    notes : list of str, optional
+        Receives which p-values were used, and why.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``neighbours.unit_ids``: ``gi_z``, ``gi_p``, ``gi_q`` and ``gi_class``.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> ring = sparse.csr_array(np.roll(np.eye(6), 1, axis=1) + np.roll(np.eye(6), -1, axis=1))
+    >>> ids = pd.Index(list("abcdef"), name="unit_id")
+    >>> table = gi_star_table(pd.Series([9, 8, 9, 1, 0, 1], index=ids),
+    ...                       Neighbours(ring, ids, "rook"), HotspotOptions())
+    >>> table.columns.tolist()
+    ['gi_z', 'gi_p', 'gi_q', 'gi_class']
+    """
+    seed = options.seed if seed is None else seed
+    gi = local_gi_star(values, neighbours)  # (checks the values first)
+    x = values.reindex(neighbours.unit_ids).to_numpy(float)
+    method, reason = gi_p_value_method(x, neighbours, options)
+    if notes is not None:
+        notes.append(f"Gi* p-values: {method} ({reason})")
+    if method == "permutation":
+        gi = local_gi_star(values, neighbours, permutations=options.permutations, seed=seed)
+    elif method == "exact":
+        gi["gi_p"] = space_time_count_p(x[:, None], neighbours.matrix, time_window=0)[:, 0]
+    gi["gi_q"] = adjust_p(gi["gi_p"].to_numpy(), options.fdr)
+    gi["gi_class"] = gi_classes(gi["gi_z"].to_numpy(), gi["gi_q"].to_numpy())
+    return gi
+
+
+def gi_p_value_method(
+    values: np.ndarray, neighbours: Neighbours, options: HotspotOptions
+) -> tuple[str, str]:
+    """Which p-values Gi* uses on ``values`` (one per unit of ``neighbours``), and why.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> ring = sparse.csr_array(np.roll(np.eye(6), 1, axis=1) + np.roll(np.eye(6), -1, axis=1))
+    >>> ids = pd.Index(list("abcdef"), name="unit_id")
+    >>> gi_p_value_method(np.array([9.0, 8, 9, 1, 0, 1]), Neighbours(ring, ids, "rook"),
+    ...                   HotspotOptions())[0]
+    'exact'
+    """
+    x = np.asarray(values, dtype=float)[:, None]
+    return choose_p_values(
+        options.p_values,
+        options.permutations,
+        x,
+        lambda: gi_null_moments(x, neighbours.matrix, time_window=0),
+        n_tests=len(x),
+        alpha=GI_LEVEL,
+        fdr=options.fdr,
+        tested="units",
+    )
 
 
 def gi_categories(gi_class: pd.Series, count: pd.Series) -> list[str]:

@@ -1,0 +1,113 @@
+"""Calibration of the hot spot table's Gi* (the ``hotspots`` command, the weekly run's and the
+demo's hot spot maps) with its default p-values: on one period's counts with no pattern in space,
+on the real 275 beats and 77 community areas, the share of runs in which any unit is a hot or cold
+spot (90% confidence or more, after Benjamini-Hochberg) must stay at the 10% that the correction
+promises, within binomial tolerance; on a planted cluster the table must find it. Each null test
+also shows that the normal tail (ArcGIS's Hot Spot Analysis, esda's ``p_norm``) fails the same
+bound on sparse counts, so the tests can fail. ``bench/bench_calibration.py`` prints the full
+tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_violence import build_weights, load_units
+from geo_violence.stats.hotspots import HotspotOptions, gi_star_table
+
+RUNS = 200
+#: 10% (the weakest class, 90% confidence) plus 2.33 binomial standard errors of 200 runs.
+BOUND = 0.10 + 2.33 * np.sqrt(0.10 * 0.90 / RUNS)
+
+
+def period_counts(kind: str, n_units: int, rng: np.random.Generator) -> np.ndarray:
+    """One period's counts per unit with no pattern in space: Poisson at one mean everywhere
+    (``poisson m``), gamma-Poisson with variance three times the mean (``overdispersed m``), or
+    four weeks of a citywide season (+-50% over the year, a mean of ``m`` a week) starting in a
+    random week."""
+    name, _, value = kind.partition(" ")
+    mean = float(value)
+    if name == "poisson":
+        return rng.poisson(mean, n_units).astype(float)
+    if name == "overdispersed":
+        shape = mean / 2
+        return rng.poisson(rng.gamma(shape, mean / shape, n_units)).astype(float)
+    first = rng.integers(0, 52)
+    season = 1 + 0.5 * np.sin(2 * np.pi * (first + np.arange(4)) / 52)
+    return rng.poisson(mean * season.sum(), n_units).astype(float)
+
+
+def flagged_share(neighbours, kind: str, p_values: str, runs: int = RUNS) -> float:
+    """The share of runs in which some unit gets a Gi* class other than 0."""
+    options = HotspotOptions(p_values=p_values)
+    flagged = 0
+    for run in range(runs):
+        x = period_counts(kind, len(neighbours.unit_ids), np.random.default_rng(1000 + run))
+        table = gi_star_table(pd.Series(x, index=neighbours.unit_ids), neighbours, options)
+        flagged += bool((table["gi_class"] != 0).any())
+    return flagged / runs
+
+
+@pytest.fixture(scope="module")
+def layers(shared_data):
+    beats = load_units("beats", units_file=shared_data / "police_beats.geojson").units
+    return {
+        "areas": build_weights(load_units("community_areas").units),
+        "beats": build_weights(beats),
+    }
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("layer", "kind", "normal_above"),
+    [
+        ("beats", "poisson 0.3", True),  # homicides: about 0.2 a beat in four weeks
+        ("beats", "poisson 1", True),
+        ("beats", "overdispersed 1", True),
+        ("beats", "season 0.1", True),
+        ("beats", "poisson 10", False),  # dense enough: "auto" may keep the normal tail
+        ("areas", "poisson 0.3", True),
+        ("areas", "overdispersed 5", True),
+        ("areas", "poisson 3", False),
+    ],
+)
+def test_no_pattern_flags_a_unit_in_at_most_10_percent_of_runs(layers, layer, kind, normal_above):
+    neighbours = layers[layer]
+    ours = flagged_share(neighbours, kind, "auto")
+    line = f"{layer}, {kind}: runs with a Gi* hot or cold spot {ours:.1%} (bound {BOUND:.1%})"
+    if normal_above:
+        before = flagged_share(neighbours, kind, "normal")
+        line += f"; with the normal tail {before:.1%}"
+        assert before > BOUND
+    print(line)
+    assert ours <= BOUND
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(("base", "factor"), [(2.0, 5.0), (5.0, 3.0)])
+def test_a_planted_cluster_of_four_community_areas_is_found(layers, base, factor):
+    """The Loop, Near North Side, Near West Side and Near South Side at ``factor`` times the
+    rest's mean count: at least one of the four is a hot spot in at least 95% of runs, and no
+    unit whose neighbourhood misses the four is hot in more than 3% of runs."""
+    neighbours = layers["areas"]
+    ids = neighbours.unit_ids
+    block = np.flatnonzero(ids.isin(["32", "8", "28", "33"]))
+    star = neighbours.matrix + np.eye(len(ids))
+    far = np.asarray(star[:, block].sum(axis=1)).ravel() == 0
+    found, all_four, far_hot = 0, 0, 0
+    for run in range(RUNS):
+        mean = np.full(len(ids), base)
+        mean[block] *= factor
+        x = np.random.default_rng(5000 + run).poisson(mean).astype(float)
+        table = gi_star_table(pd.Series(x, index=ids), neighbours, HotspotOptions())
+        hot = table["gi_class"].to_numpy() > 0
+        found += hot[block].any()
+        all_four += hot[block].all()
+        far_hot += hot[far].any()
+    print(
+        f"base {base}, x{factor}: a planted area hot in {found / RUNS:.0%} of runs, all four in "
+        f"{all_four / RUNS:.0%}; a hot unit far from them in {far_hot / RUNS:.1%}"
+    )
+    assert found / RUNS >= 0.95
+    assert far_hot / RUNS <= 0.03
