@@ -34,6 +34,15 @@ Tables:
 5. pyehsa on one pattern-free and one planted community-area cube at its default 49 permutations
    (and ``--pyehsa-permutations``): how many bins it finds significant and the categories it
    gives.
+6. The hot spot table (``hotspots``: Gi* of one period's counts): the share of runs in which
+   some unit is a hot or cold spot (90% confidence or more after BH; nominal at most 10%) on
+   counts with no pattern in space, by layer and kind of counts (Poisson at one mean, gamma-
+   Poisson with variance three times the mean, four weeks of a citywide season), for the normal
+   tail (ArcGIS, esda), the count tail ("exact") and the exact randomisation distribution (ours,
+   the default through "auto").
+7. Power of the hot spot table: the four community areas of table 4 at 2x, 3x or 5x a base
+   count of 1, 2 or 5 in the period; the share of runs in which at least one of the four, and all
+   four, are hot, and in which a unit whose neighbourhood misses the four is hot.
 
 Run: ``python bench/bench_calibration.py`` (``--runs`` scales every table; the defaults take a
 few minutes on one core).
@@ -272,6 +281,79 @@ def pyehsa_rows(units, adjacency, permutations: list[int], weeks: int) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+HOTSPOT_METHODS = ("normal", "exact", "auto")
+
+
+def period_counts(kind: str, n_units: int, rng: np.random.Generator) -> np.ndarray:
+    """One period's counts with no pattern in space (table 6)."""
+    name, _, value = kind.partition(" ")
+    mean = float(value)
+    if name == "poisson":
+        return rng.poisson(mean, n_units).astype(float)
+    if name == "overdispersed":
+        shape = mean / 2
+        return rng.poisson(rng.gamma(shape, mean / shape, n_units)).astype(float)
+    first = rng.integers(0, 52)
+    season = 1 + 0.5 * np.sin(2 * np.pi * (first + np.arange(4)) / 52)
+    return rng.poisson(mean * season.sum(), n_units).astype(float)
+
+
+def hotspot_null_table(layers: dict, runs: int) -> pd.DataFrame:
+    """Table 6."""
+    from geo_violence.stats.hotspots import HotspotOptions, gi_star_table
+
+    kinds = ["poisson 0.3", "poisson 1", "poisson 3", "poisson 10", "overdispersed 1"]
+    kinds += ["overdispersed 5", "season 0.1"]
+    rows = []
+    for layer, neighbours in layers.items():
+        for kind in kinds:
+            row = {"layer": layer, "counts": kind}
+            for method in HOTSPOT_METHODS:
+                options = HotspotOptions(p_values=method)
+                flagged = 0
+                for run in range(runs):
+                    rng = np.random.default_rng(1000 + run)
+                    x = period_counts(kind, len(neighbours.unit_ids), rng)
+                    values = pd.Series(x, index=neighbours.unit_ids)
+                    table = gi_star_table(values, neighbours, options)
+                    flagged += bool((table["gi_class"] != 0).any())
+                row[method] = flagged / runs
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hotspot_power_table(neighbours, runs: int) -> pd.DataFrame:
+    """Table 7."""
+    from geo_violence.stats.hotspots import HotspotOptions, gi_star_table
+
+    ids = neighbours.unit_ids
+    block = np.flatnonzero(ids.isin(BLOCK))
+    star = neighbours.matrix + np.eye(len(ids))
+    far = np.asarray(star[:, block].sum(axis=1)).ravel() == 0
+    rows = []
+    for base in (1.0, 2.0, 5.0):
+        for factor in (2.0, 3.0, 5.0):
+            row = {"base": base, "factor": factor}
+            for method in HOTSPOT_METHODS:
+                found = all_four = far_hot = 0
+                for run in range(runs):
+                    mean = np.full(len(ids), base)
+                    mean[block] *= factor
+                    x = np.random.default_rng(5000 + run).poisson(mean).astype(float)
+                    table = gi_star_table(
+                        pd.Series(x, index=ids), neighbours, HotspotOptions(p_values=method)
+                    )
+                    hot = table["gi_class"].to_numpy() > 0
+                    found += hot[block].any()
+                    all_four += hot[block].all()
+                    far_hot += hot[far].any()
+                row[f"{method} >=1"] = found / runs
+                row[f"{method} all"] = all_four / runs
+                row[f"{method} far"] = far_hot / runs
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def show(title: str, table: pd.DataFrame) -> None:
     print(f"\n{title}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -292,7 +374,8 @@ def main() -> int:
         help="weeks (the last ones) of the cubes pyehsa gets: its permutations take time "
         "quadratic in the cube's size",
     )
-    parser.add_argument("--skip", nargs="*", default=[], help="tables to leave out: 1 2 3 4 5")
+    parser.add_argument("--skip", nargs="*", default=[], help="tables to leave out: 1 to 7")
+    parser.add_argument("--hotspot-runs", type=int, default=400, help="runs per cell of 6 and 7")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     areas = load_units("community_areas").units
@@ -323,6 +406,20 @@ def main() -> int:
         show(
             "4. power on a planted rise of four community areas (104 weeks, K=1)",
             power_table(area_adjacency, areas.index, args.power_runs),
+        )
+    hotspot_layers = {"areas": build_weights(areas)}
+    if (DATA / "police_beats.geojson").exists():
+        hotspot_layers["beats"] = build_weights(beats)
+    if "6" not in args.skip:
+        show(
+            "6. hot spot table, one period with no pattern: runs with a hot or cold unit "
+            "(nominal <= 10%)",
+            hotspot_null_table(hotspot_layers, args.hotspot_runs),
+        )
+    if "7" not in args.skip:
+        show(
+            "7. hot spot table, power on four community areas at factor x base (one period)",
+            hotspot_power_table(hotspot_layers["areas"], args.hotspot_runs),
         )
     if "5" not in args.skip:
         try:

@@ -33,7 +33,7 @@ WINDOWS = ("cube", "step", "neighbourhood")
 #: How the bins' p-values are computed.
 P_VALUE_METHODS = ("auto", "arcgis", "normal", "exact", "rate", "permutation")
 #: How a hot spot table's Gi* p-values are computed (one period: no step-to-step rate null).
-HOTSPOT_P_VALUE_METHODS = ("auto", "arcgis", "normal", "exact", "permutation")
+HOTSPOT_P_VALUE_METHODS = ("auto", "arcgis", "normal", "exact", "randomisation", "permutation")
 #: How the trend test allows for the serial correlation of the z series.
 TREND_CORRECTIONS = ("window", "hamed-rao", "yue-wang", "none")
 #: Basemap tiles: none by default (the map reads without them), or a light or an OSM basemap.

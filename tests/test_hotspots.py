@@ -134,8 +134,8 @@ def test_gi_exact_p_values_equal_the_count_tails_worked_by_hand(rate):
     counts[[16, 17, 23, 24]] += 4  # something to find
     values = pd.Series(counts.astype(float), index=neighbours.unit_ids)
     notes: list[str] = []
-    exact = gi_star_table(values, neighbours, HotspotOptions(), notes=notes)
-    assert notes[0].startswith("Gi* p-values: exact (counts too sparse")
+    exact = gi_star_table(values, neighbours, HotspotOptions(p_values="exact"), notes=notes)
+    assert notes == ["Gi* p-values: exact (as asked)"]
     normal = gi_star_table(values, neighbours, HotspotOptions(p_values="normal"))
     np.testing.assert_array_equal(exact["gi_z"], normal["gi_z"])  # only the tail changes
     np.testing.assert_allclose(normal["gi_p"], 2 * stats.norm.sf(np.abs(normal["gi_z"])))
@@ -163,8 +163,11 @@ def test_gi_p_values_dense_counts_keep_the_normal_tail_and_rates_are_not_counts(
     notes.clear()
     gi_star_table(rates, neighbours, HotspotOptions(), notes=notes)
     assert notes == ["Gi* p-values: normal (the values are not counts)"]
-    with pytest.raises(OptionError, match="needs counts"):
-        gi_star_table(rates, neighbours, HotspotOptions(p_values="exact"))
+    for counts_only in ("exact", "randomisation"):
+        with pytest.raises(OptionError, match="needs counts"):
+            gi_star_table(rates, neighbours, HotspotOptions(p_values=counts_only))
+    with pytest.raises(OptionError, match="cell updates"):  # dense counts: too large a table
+        gi_star_table(dense, neighbours, HotspotOptions(p_values="randomisation"))
 
 
 @pytest.fixture(scope="module")
@@ -172,18 +175,22 @@ def areas():
     return build_weights(load_units("community_areas").units)
 
 
-def test_gi_exact_tails_are_near_the_randomisation_null_where_the_normal_is_far_off(areas):
+def test_gi_p_values_equal_the_randomisation_null_drawn_where_the_normal_is_far_off(areas):
     """Counts like the demo's four weeks (two downtown areas at 84 and 66, one at 32, the rest
     about 6): Gi*'s null is that the values are placed at random, so the true p-value of a
     neighbourhood sum is the chance that ``W`` values drawn without replacement sum as high
-    (here by 100,000 draws). The count tail with the same mean and variance is within a factor
-    of 3 of it (either way: it is an approximation of that null, measured 0.4x to 2.3x on such
-    counts); the normal tail is hundreds of times too small."""
+    (here by 100,000 draws). The default p-value, that null's exact distribution, equals it within
+    the draws' error; the count tail with the same mean and variance ("exact") is within a factor
+    of 3 (either way: it approximates that null, 0.4x to 2.3x on such counts); the normal tail is
+    hundreds of times too small."""
     ids = areas.unit_ids
     counts = np.random.default_rng(2).poisson(6, len(ids)).astype(float)
     counts[ids.get_indexer(["32", "8", "26"])] = [84, 66, 32]
     values = pd.Series(counts, index=ids)
-    exact = gi_star_table(values, areas, HotspotOptions())
+    notes: list[str] = []
+    ours = gi_star_table(values, areas, HotspotOptions(), notes=notes)
+    assert notes[0].startswith("Gi* p-values: randomisation (counts too sparse")
+    exact = gi_star_table(values, areas, HotspotOptions(p_values="exact"))
     normal = gi_star_table(values, areas, HotspotOptions(p_values="normal"))
     star = areas.matrix + np.eye(len(ids))
     rng = np.random.default_rng(3)
@@ -193,6 +200,8 @@ def test_gi_exact_tails_are_near_the_randomisation_null_where_the_normal_is_far_
         size = int(star[i].sum())
         drawn = np.take(counts, np.argpartition(keys, size, axis=1)[:, :size]).sum(axis=1)
         true_p = min(1.0, 2 * np.mean(drawn >= (star @ counts)[i]))
+        error = 2 * np.sqrt(true_p / 2 * (1 - true_p / 2) / len(keys))
+        assert abs(ours.loc[unit, "gi_p"] - true_p) <= 4 * error  # the null's own distribution
         assert true_p / 3 <= exact.loc[unit, "gi_p"] <= 3 * true_p
         assert normal.loc[unit, "gi_p"] < true_p / 100
 
@@ -200,8 +209,9 @@ def test_gi_exact_tails_are_near_the_randomisation_null_where_the_normal_is_far_
 def test_gi_p_value_options_that_contradict_each_other_are_clear_errors(tmp_path):
     with pytest.raises(OptionError, match="needs at least 1"):
         HotspotOptions(p_values="permutation")
-    with pytest.raises(OptionError, match="uses none"):
-        HotspotOptions(p_values="exact", permutations=99)
+    for analytic in ("exact", "randomisation"):
+        with pytest.raises(OptionError, match="uses none"):
+            HotspotOptions(p_values=analytic, permutations=99)
     with pytest.raises(OptionError, match="p_values"):
         HotspotOptions(p_values="rate")  # emerging's step-to-step null: no steps here
     incidents = tmp_path / "x.csv"

@@ -257,7 +257,7 @@ def choose_p_values(
     """
     values = np.asarray(values, dtype=float)
     counts = are_counts(values)
-    if asked in ("exact", "rate") and not counts:
+    if asked in ("exact", "rate", "randomisation") and not counts:
         finite = values[np.isfinite(values)]
         bad = finite[(finite < 0) | (finite != np.rint(finite))]
         raise OptionError(

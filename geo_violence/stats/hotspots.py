@@ -5,10 +5,11 @@ Gi*'s p-values are, by default (``p_values="auto"``), exact count tails wherever
 is poor at the threshold the correction sets (:func:`geo_violence.stats.count_tails.
 choose_p_values`): a period's counts per beat or community area are sparse and skewed, and there
 the normal tail that ArcGIS's Hot Spot Analysis and esda use flags units with no pattern behind
-them far more often than its stated rate. The exact tail is that of a count with the same mean and
-variance as the z-score's null (Poisson, or negative binomial when the counts are overdispersed),
-so the z-scores are unchanged and only the p-values and classes differ. ``"arcgis"`` and
-``"normal"`` keep the normal tail.
+them far more often than its stated rate. The p-value is then taken from the exact distribution of
+Gi*'s own null, the counts dealt to the units at random (:mod:`geo_violence.stats.randomisation`),
+so the z-scores are unchanged and only the p-values and classes differ. Counts too large for that
+table get the tail of a count with the null's mean and variance (Poisson or negative binomial,
+``"exact"``, as ``emerging`` does). ``"arcgis"`` and ``"normal"`` keep the normal tail.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..units.neighbours import Neighbours
 from .count_tails import choose_p_values
 from .emerging import NEIGHBOURS_ONLY, gi_null_moments, space_time_count_p
 from .local import local_gi_star, local_moran
+from .randomisation import MAX_WORK, randomisation_p, table_work
 from .rates import eb_standardised_rates
 from .significance import CONFIDENCE_BINS, NOT_SIGNIFICANT, adjust_p, gi_classes, lisa_clusters
 
@@ -54,10 +56,12 @@ class HotspotOptions:
         Seed of every permutation.
     smoothing : {"eb", "none"}
         With a population: Empirical Bayes standardised rates for local Moran's I, or raw rates.
-    p_values : {"auto", "arcgis", "normal", "exact", "permutation"}
-        Gi*'s p-values: "auto" (the default) takes exact count tails where counts are too sparse
-        for the normal tail (the module docstring), permutations when some are asked; "arcgis"
-        the normal tail (or permutations), as ArcGIS does.
+    p_values : {"auto", "arcgis", "normal", "exact", "randomisation", "permutation"}
+        Gi*'s p-values: "auto" (the default) takes the exact distribution of Gi*'s null
+        ("randomisation") where counts are too sparse for the normal tail (the module
+        docstring), permutations when some are asked; "exact" the count tail with the null's
+        mean and variance (as ``emerging`` does); "arcgis" the normal tail (or permutations), as
+        ArcGIS does.
     """
 
     fdr: str = "bh"
@@ -75,7 +79,7 @@ class HotspotOptions:
             raise OptionError(
                 "'permutations' was 0 but p_values 'permutation' needs at least 1 (999, say)"
             )
-        if self.p_values in ("normal", "exact") and self.permutations > 0:
+        if self.p_values in ("normal", "exact", "randomisation") and self.permutations > 0:
             raise OptionError(
                 f"'permutations' was {self.permutations} but p_values {self.p_values!r} uses "
                 "none: give p_values 'permutation' (or 'auto'), or permutations 0"
@@ -211,6 +215,10 @@ def gi_star_table(
         gi = local_gi_star(values, neighbours, permutations=options.permutations, seed=seed)
     elif method == "exact":
         gi["gi_p"] = space_time_count_p(x[:, None], neighbours.matrix, time_window=0)[:, 0]
+    elif method == "randomisation":
+        sizes = _star_sizes(neighbours)
+        sums = neighbours.matrix @ x + x
+        gi["gi_p"] = np.where(gi["gi_z"].isna(), np.nan, randomisation_p(x, sizes, sums))
     gi["gi_q"] = adjust_p(gi["gi_p"].to_numpy(), options.fdr)
     gi["gi_class"] = gi_classes(gi["gi_z"].to_numpy(), gi["gi_q"].to_numpy())
     return gi
@@ -221,6 +229,16 @@ def gi_p_value_method(
 ) -> tuple[str, str]:
     """Which p-values Gi* uses on ``values`` (one per unit of ``neighbours``), and why.
 
+    ``"auto"`` follows :func:`geo_violence.stats.count_tails.choose_p_values`, and where that
+    chooses count tails it takes the exact randomisation distribution instead
+    (:mod:`geo_violence.stats.randomisation`) when its table is small enough.
+
+    Raises
+    ------
+    OptionError
+        "randomisation" asked on values that are not counts, or on counts too large for its
+        table.
+
     Examples
     --------
     >>> from scipy import sparse
@@ -228,10 +246,10 @@ def gi_p_value_method(
     >>> ids = pd.Index(list("abcdef"), name="unit_id")
     >>> gi_p_value_method(np.array([9.0, 8, 9, 1, 0, 1]), Neighbours(ring, ids, "rook"),
     ...                   HotspotOptions())[0]
-    'exact'
+    'randomisation'
     """
     x = np.asarray(values, dtype=float)[:, None]
-    return choose_p_values(
+    method, reason = choose_p_values(
         options.p_values,
         options.permutations,
         x,
@@ -241,6 +259,27 @@ def gi_p_value_method(
         fdr=options.fdr,
         tested="units",
     )
+    if method not in ("exact", "randomisation") or options.p_values == "exact":
+        return method, reason
+    work = table_work(x[:, 0], _star_sizes(neighbours))
+    if work <= MAX_WORK:
+        if options.p_values == "auto":
+            reason += "; the exact distribution of Gi*'s null (the counts dealt at random) is used"
+        return "randomisation", reason
+    if options.p_values == "randomisation":
+        raise OptionError(
+            f"p_values 'randomisation' would need a table of {work:,} cell updates for these "
+            f"counts (at most {MAX_WORK:,}); give p_values 'exact' (count tails) or 'normal'"
+        )
+    return "exact", (
+        f"{reason}; the exact distribution would need {work:,} cell updates, so the count tail "
+        "with the same mean and variance is used"
+    )
+
+
+def _star_sizes(neighbours: Neighbours) -> np.ndarray:
+    """Units in each neighbourhood, the unit itself included."""
+    return np.asarray(neighbours.matrix.sum(axis=1)).ravel().astype(np.int64) + 1
 
 
 def gi_categories(gi_class: pd.Series, count: pd.Series) -> list[str]:
