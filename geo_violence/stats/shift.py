@@ -35,9 +35,11 @@ stable       stable
 ============ ================================================================================
 
 A unit is a Gi* hot spot in the before period (``hot_before``) when its Gi* of the before
-period's rate (per year, or per 100,000 residents per year) has ``z > 0`` and an FDR-adjusted
-p-value ``<= alpha``; with the same rate everywhere before, no unit was (``gi_z_before`` is then
-empty).
+period's counts (or, with a population, its rate per 100,000 residents per year) has ``z > 0``
+and an FDR-adjusted p-value ``<= alpha``, the p-values chosen as the hot spot table chooses them
+(:func:`geo_violence.stats.hotspots.gi_star_table`: on counts, the exact distribution of Gi*'s
+null where the normal tail is poor); with the same rate everywhere before, no unit was
+(``gi_z_before`` is then empty).
 
 Where the change clusters: local Moran's I of ``rate_after - rate_before`` (GeoDa's differential
 local Moran), so a block of neighbouring units rising together shows as an ``HH`` cluster.
@@ -53,7 +55,8 @@ from scipy import stats
 
 from ..errors import DataError
 from ..units.neighbours import Neighbours
-from .local import local_gi_star, local_moran
+from .hotspots import HotspotOptions, gi_star_table
+from .local import local_moran
 from .significance import adjust_p, lisa_clusters
 
 #: The directions and labels a unit can get.
@@ -255,17 +258,20 @@ def compare_periods(
     Examples
     --------
     >>> from scipy import sparse
-    >>> ring = np.roll(np.eye(12), 1, axis=1) + np.roll(np.eye(12), -1, axis=1)
-    >>> ids = pd.Index(list("abcdefghijkl"), name="unit_id")
+    >>> ring = np.roll(np.eye(24), 1, axis=1) + np.roll(np.eye(24), -1, axis=1)
+    >>> ids = pd.Index(list("abcdefghijklmnopqrstuvwx"), name="unit_id")
     >>> neighbours = Neighbours(sparse.csr_array(ring), ids, "rook")
-    >>> before = pd.Series([60, 50, 55, 5, 5, 4, 6, 5, 5, 4, 6, 5], index=ids)
-    >>> after = pd.Series([20, 18, 21, 5, 30, 5, 4, 6, 5, 4, 6, 5], index=ids)
+    >>> before = pd.Series([60, 50, 55, 5, 5, 4, 6, 5, 5, 4, 6, 5] * 2, index=ids)
+    >>> before.iloc[12:15] = 5  # one busy block, a to c
+    >>> after = pd.Series([20, 18, 21, 5, 30, 5, 4, 6, 5, 4, 6, 5] * 2, index=ids)
+    >>> after.iloc[12:15] = 5
     >>> table = compare_periods(before, after, neighbours, years_before=5, years_after=5)
     >>> table.loc[["b", "a", "e", "d"], "label"].tolist()
     ['fading', 'cooling', 'emerging', 'stable']
 
     Only ``b`` was a significant Gi* hot spot before (its neighbours ``a`` and ``c`` have one
-    quiet neighbour each), so ``a`` is cooling rather than fading.
+    quiet neighbour each: two busy units side by side among 24 are not rare enough), so ``a`` is
+    cooling rather than fading.
     """
     options = options or ShiftOptions()
     if (years_before is None) != (years_after is None):
@@ -306,14 +312,18 @@ def compare_periods(
 
     tested = neighbours.unit_ids
     rate_before = table["rate_before"]
-    if rate_before.loc[tested].isna().any():  # no population: Gi* on the rate without it
-        rate_before = before / years_before
+    if population is None or rate_before.loc[tested].isna().any():
+        # the counts themselves (their z-scores are those of the rate per year): the p-values
+        # the hot spot table gives counts, exact where the normal tail is poor
+        rate_before = before
     if np.ptp(rate_before.loc[tested].to_numpy(dtype=float)) > 0:
-        gi = local_gi_star(rate_before.loc[tested].astype(float), neighbours)
+        gi = gi_star_table(
+            rate_before.loc[tested].astype(float),
+            neighbours,
+            HotspotOptions(fdr=options.fdr, seed=options.seed),
+        )
         table["gi_z_before"] = gi["gi_z"].reindex(table.index)
-        table["gi_q_before"] = pd.Series(
-            adjust_p(gi["gi_p"].to_numpy(), options.fdr), index=gi.index
-        ).reindex(table.index)
+        table["gi_q_before"] = gi["gi_q"].reindex(table.index)
     else:  # the same rate everywhere before: no unit was a hot spot
         table["gi_z_before"], table["gi_q_before"] = np.nan, np.nan
     table["hot_before"] = (table["gi_z_before"] > 0) & (table["gi_q_before"] <= options.alpha)
