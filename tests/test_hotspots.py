@@ -17,7 +17,12 @@ from geo_violence import build_weights, load_units
 from geo_violence.cli import main
 from geo_violence.errors import OptionError
 from geo_violence.stats import adjust_p
-from geo_violence.stats.hotspots import HotspotOptions, gi_star_table, hotspot_table
+from geo_violence.stats.hotspots import (
+    RATES_CAVEAT,
+    HotspotOptions,
+    gi_star_table,
+    hotspot_table,
+)
 from geo_violence.stats.rates import eb_standardised_rates
 
 
@@ -276,6 +281,9 @@ def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
     assert geo.crs.to_epsg() == 3435 and len(geo) == 77
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 12345 and manifest["hotspots"]["fdr"] == "bh"
+    # rates: the normal tail, and the run warns that it is not calibrated there (table 8)
+    assert "Gi* p-values: normal (the values are not counts)" in manifest["notes"]
+    assert RATES_CAVEAT in manifest["notes"] and "18-23%" in result.output
 
 
 def test_zero_population_is_a_clear_error(tmp_path, shared_data):

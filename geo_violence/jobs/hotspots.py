@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..render import hotspot_content
 from ..stats.emerging import NEIGHBOURS_ONLY
-from ..stats.hotspots import HotspotOptions, hotspot_table
+from ..stats.hotspots import RATES_CAVEAT, HotspotOptions, hotspot_table
 from ..stats.significance import resolution_note
 from ..units.neighbours import Neighbours
 from .limits import check_permutations
@@ -66,7 +66,9 @@ def hotspots_of(
     table = hotspot_table(
         counts, neighbours, population=population, options=options, notes=method_notes
     )
-    job.note(*method_notes)
+    job.note(*(note for note in method_notes if note != RATES_CAVEAT))
+    if RATES_CAVEAT in method_notes:
+        job.note(RATES_CAVEAT, warn=True)
     job.note(*resolution_notes(len(neighbours.unit_ids), options), warn=True)
     alone = int(table["gi_category"].str.endswith(NEIGHBOURS_ONLY).sum())
     if alone:
