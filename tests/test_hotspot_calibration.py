@@ -111,3 +111,32 @@ def test_a_planted_cluster_of_four_community_areas_is_found(layers, base, factor
     )
     assert found / RUNS >= 0.95
     assert far_hot / RUNS <= 0.03
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("risk", [5, 100])  # a year per 100,000 residents: 1.8 and 36 an area
+def test_rates_at_equal_risk_flag_an_area_in_at_most_10_percent_of_runs(shared_data, risk):
+    """With a population, Gi* runs on the Empirical Bayes standardised rates by default: with
+    every community area at the same risk it holds the bound; on raw rates (``--smoothing
+    none``), whose small areas vary more, it does not."""
+    from geo_violence.sources.population import align_population, read_population
+    from geo_violence.stats.hotspots import hotspot_table
+
+    neighbours = build_weights(load_units("community_areas").units)
+    population = read_population(shared_data / "community_areas_population_2020.csv")
+    people = pd.Series(align_population(population, neighbours.unit_ids)[0], neighbours.unit_ids)
+    options = {
+        "eb": HotspotOptions(lisa_permutations=1),
+        "none": HotspotOptions(lisa_permutations=1, smoothing="none"),
+    }
+    flagged = dict.fromkeys(options, 0)
+    for run in range(RUNS):
+        x = np.random.default_rng(7000 + run).poisson(risk * people / 1e5)
+        counts = pd.Series(x, index=neighbours.unit_ids)
+        for name, chosen in options.items():
+            table = hotspot_table(counts, neighbours, population=people, options=chosen)
+            flagged[name] += bool((table["gi_class"] != 0).any())
+    ours, raw = flagged["eb"] / RUNS, flagged["none"] / RUNS
+    print(f"risk {risk}: runs with a hot or cold area {ours:.1%} (raw rates {raw:.1%})")
+    assert ours <= BOUND
+    assert raw > BOUND

@@ -232,21 +232,19 @@ def test_gi_p_value_options_that_contradict_each_other_are_clear_errors(tmp_path
 
 def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
     out = tmp_path / "hs"
-    result = CliRunner().invoke(
-        main,
-        [
-            "hotspots",
-            str(shared_data / "homicides_2001_2024.csv"),
-            "--start",
-            "2023-01-01",
-            "--end",
-            "2023-12-31",
-            "--population",
-            str(shared_data / "community_areas_population_2020.csv"),
-            "--out",
-            str(out),
-        ],
-    )
+    arguments = [
+        "hotspots",
+        str(shared_data / "homicides_2001_2024.csv"),
+        "--start",
+        "2023-01-01",
+        "--end",
+        "2023-12-31",
+        "--population",
+        str(shared_data / "community_areas_population_2020.csv"),
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "hotspots.csv",
@@ -281,9 +279,14 @@ def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
     assert geo.crs.to_epsg() == 3435 and len(geo) == 77
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 12345 and manifest["hotspots"]["fdr"] == "bh"
-    # rates: the normal tail, and the run warns that it is not calibrated there (table 8)
+    # rates: Gi* of the Empirical Bayes standardised rates, with the normal tail; on raw rates
+    # (--smoothing none) the run warns that the normal tail does not hold its rate (table 8)
     assert "Gi* p-values: normal (the values are not counts)" in manifest["notes"]
-    assert RATES_CAVEAT in manifest["notes"] and "18-23%" in result.output
+    assert RATES_CAVEAT not in manifest["notes"]
+    raw = CliRunner().invoke(main, [*arguments, "--smoothing", "none", "--overwrite"])
+    assert raw.exit_code == 0, raw.output
+    assert RATES_CAVEAT in json.loads((out / "manifest.json").read_text())["notes"]
+    assert "18-23%" in raw.output
 
 
 def test_zero_population_is_a_clear_error(tmp_path, shared_data):

@@ -297,7 +297,8 @@ hotspot_options = option_group(
             type=click.Choice(SMOOTHING_METHODS),
             default="eb",
             show_default=True,
-            help="With --population: Empirical Bayes rates for local Moran's I, or raw rates.",
+            help="With --population: Gi* and local Moran's I on Empirical Bayes standardised "
+            "rates, or on raw rates.",
         ),
     ],
 )
