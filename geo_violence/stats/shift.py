@@ -35,7 +35,8 @@ stable       stable
 ============ ================================================================================
 
 A unit is a Gi* hot spot in the before period (``hot_before``) when its Gi* of the before
-period's counts (or, with a population, its rate per 100,000 residents per year) has ``z > 0``
+period's counts (or, with a population, their Empirical Bayes standardised rates, as the hot spot
+table's default) has ``z > 0``
 and an FDR-adjusted p-value ``<= alpha``, the p-values chosen as the hot spot table chooses them
 (:func:`geo_violence.stats.hotspots.gi_star_table`: on counts, the exact distribution of Gi*'s
 null where the normal tail is poor); with the same rate everywhere before, no unit was
@@ -57,6 +58,7 @@ from ..errors import DataError
 from ..units.neighbours import Neighbours
 from .hotspots import HotspotOptions, gi_star_table
 from .local import local_moran
+from .rates import eb_standardised_rates
 from .significance import adjust_p, lisa_clusters
 
 #: The directions and labels a unit can get.
@@ -316,6 +318,9 @@ def compare_periods(
         # the counts themselves (their z-scores are those of the rate per year): the p-values
         # the hot spot table gives counts, exact where the normal tail is poor
         rate_before = before
+    else:  # as the hot spot table does: raw rates of small areas would make false hot spots
+        people = population.reindex(tested).astype(float)
+        rate_before = eb_standardised_rates(before.loc[tested].astype(float), people)
     if np.ptp(rate_before.loc[tested].to_numpy(dtype=float)) > 0:
         gi = gi_star_table(
             rate_before.loc[tested].astype(float),
