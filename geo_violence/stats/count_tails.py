@@ -204,6 +204,33 @@ def are_counts(values: np.ndarray) -> bool:
     return bool(np.array_equal(values, np.rint(values)))
 
 
+def check_p_value_options(p_values: str, permutations: int, methods: tuple[str, ...]) -> None:
+    """Refuse a p-value method that is not in ``methods``, or one that contradicts
+    ``permutations`` (permutations asked with an analytic method, or none with "permutation").
+
+    Examples
+    --------
+    >>> try:
+    ...     check_p_value_options("exact", 99, ("auto", "exact", "permutation"))
+    ... except OptionError as error:
+    ...     print(str(error)[:49])
+    'permutations' was 99 but p_values 'exact' uses n
+    """
+    if p_values not in methods:
+        raise OptionError.expected("p_values", p_values, methods)
+    if permutations < 0:
+        raise OptionError(f"'permutations' was {permutations} but must be 0 or more")
+    if p_values == "permutation" and permutations == 0:
+        raise OptionError(
+            "'permutations' was 0 but p_values 'permutation' needs at least 1 (999, say)"
+        )
+    if p_values not in ("auto", "arcgis", "permutation") and permutations > 0:
+        raise OptionError(
+            f"'permutations' was {permutations} but p_values {p_values!r} uses none: give "
+            "p_values 'permutation' (or 'auto'), or permutations 0"
+        )
+
+
 def choose_p_values(
     asked: str,
     permutations: int,

@@ -83,6 +83,7 @@ from ..errors import DataError, OptionError
 from ..progress import tracked
 from .count_tails import (
     are_counts,
+    check_p_value_options,
     choose_p_values,
     count_tail_p,
     week_to_week_dispersion,
@@ -752,21 +753,9 @@ def emerging_hotspots(
 
 
 def _check_options(options: EmergingOptions) -> None:
-    if options.p_values not in P_VALUE_METHODS:
-        raise OptionError.expected("p_values", options.p_values, P_VALUE_METHODS)
+    check_p_value_options(options.p_values, options.permutations, P_VALUE_METHODS)
     if options.trend_correction not in TREND_CORRECTIONS:
         raise OptionError.expected("trend_correction", options.trend_correction, TREND_CORRECTIONS)
-    if options.permutations < 0:
-        raise OptionError(f"'permutations' was {options.permutations} but must be 0 or more")
-    if options.p_values == "permutation" and options.permutations == 0:
-        raise OptionError(
-            "'permutations' was 0 but p_values 'permutation' needs at least 1 (999, say)"
-        )
-    if options.p_values in ("normal", "exact", "rate") and options.permutations > 0:
-        raise OptionError(
-            f"'permutations' was {options.permutations} but p_values {options.p_values!r} uses "
-            "none: give p_values 'permutation' (or 'auto'), or permutations 0"
-        )
     if not 0 < options.recent_fraction < 1:
         raise OptionError(
             f"'recent_fraction' was {options.recent_fraction} but must be above 0 and below 1"

@@ -22,7 +22,7 @@ import pandas as pd
 from ..choices import HOTSPOT_P_VALUE_METHODS, SMOOTHING_METHODS  # noqa: F401 - from here too
 from ..errors import OptionError
 from ..units.neighbours import Neighbours
-from .count_tails import choose_p_values
+from .count_tails import check_p_value_options, choose_p_values
 from .emerging import NEIGHBOURS_ONLY, gi_null_moments, space_time_count_p
 from .local import local_gi_star, local_moran
 from .randomisation import MAX_WORK, randomisation_p, table_work
@@ -83,17 +83,7 @@ class HotspotOptions:
     p_values: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.p_values not in HOTSPOT_P_VALUE_METHODS:
-            raise OptionError.expected("p_values", self.p_values, HOTSPOT_P_VALUE_METHODS)
-        if self.p_values == "permutation" and self.permutations == 0:
-            raise OptionError(
-                "'permutations' was 0 but p_values 'permutation' needs at least 1 (999, say)"
-            )
-        if self.p_values in ("normal", "exact", "randomisation") and self.permutations > 0:
-            raise OptionError(
-                f"'permutations' was {self.permutations} but p_values {self.p_values!r} uses "
-                "none: give p_values 'permutation' (or 'auto'), or permutations 0"
-            )
+        check_p_value_options(self.p_values, self.permutations, HOTSPOT_P_VALUE_METHODS)
 
 
 def hotspot_table(
