@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from geo_violence.stats.randomisation import randomisation_p, subset_sums, table_work
+from geo_violence.stats.randomisation import randomisation_p, subset_sums, table_size
 
 
 def by_enumeration(values: list[int], size: int, observed: int) -> float:
@@ -46,4 +46,4 @@ def test_the_table_counts_subsets_and_stays_exact_with_many_units():
     # a sum of 80 or more needs two of the ten 40s (one 40 and six 3s make 58): hypergeometric
     p = randomisation_p(values, np.array([7]), np.array([80]))
     np.testing.assert_allclose(p, 2 * stats.hypergeom.sf(1, len(values), 10, 7), rtol=1e-10)
-    assert table_work(values, np.array([7, 3])) == ways.size * 4  # four distinct values
+    assert table_size(values, np.array([7, 3])) == (ways.size, ways.size * 4)  # 4 values

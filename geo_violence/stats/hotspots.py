@@ -1,15 +1,18 @@
 """The local hot spot table: Gi* and local Moran's I of one value per unit, corrected for
 testing every unit at once, with the classes a map shows.
 
-Gi*'s p-values are, by default (``p_values="auto"``), exact count tails wherever the normal tail
-is poor at the threshold the correction sets (:func:`geo_violence.stats.count_tails.
-choose_p_values`): a period's counts per beat or community area are sparse and skewed, and there
-the normal tail that ArcGIS's Hot Spot Analysis and esda use flags units with no pattern behind
-them far more often than its stated rate. The p-value is then taken from the exact distribution of
-Gi*'s own null, the counts dealt to the units at random (:mod:`geo_violence.stats.randomisation`),
-so the z-scores are unchanged and only the p-values and classes differ. Counts too large for that
-table get the tail of a count with the null's mean and variance (Poisson or negative binomial,
-``"exact"``, as ``emerging`` does). ``"arcgis"`` and ``"normal"`` keep the normal tail.
+Gi*'s p-values (``p_values="auto"``, the default) keep the normal tail only where it is good at
+the threshold the correction sets (:func:`geo_violence.stats.count_tails.choose_p_values`): a
+period's counts per beat or community area are sparse and skewed, and there the normal tail that
+ArcGIS's Hot Spot Analysis and esda use flags units with no pattern behind them far more often
+than its stated rate. Elsewhere the p-value comes from the exact distribution of Gi*'s own null,
+the counts dealt to the units at random (:mod:`geo_violence.stats.randomisation`), so the z-scores
+are unchanged and only the p-values and classes differ. Counts too large for that table get the
+tail of a count with the null's mean and variance (Poisson or negative binomial, ``"exact"``, as
+``emerging`` does). ``"arcgis"`` and ``"normal"`` keep the normal tail.
+
+With a population, Gi* and local Moran's I run on Empirical Bayes standardised rates by default
+(raw rates of unequal populations are not interchangeable between units, as Gi*'s null assumes).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ..units.neighbours import Neighbours
 from .count_tails import check_p_value_options, choose_p_values
 from .emerging import NEIGHBOURS_ONLY, gi_null_moments, space_time_count_p
 from .local import local_gi_star, local_moran
-from .randomisation import MAX_WORK, randomisation_p, table_work
+from .randomisation import MAX_CELLS, fits, randomisation_p, table_size
 from .rates import eb_standardised_rates
 from .significance import CONFIDENCE_BINS, NOT_SIGNIFICANT, adjust_p, gi_classes, lisa_clusters
 
@@ -267,19 +270,21 @@ def gi_p_value_method(
     )
     if method not in ("exact", "randomisation") or options.p_values == "exact":
         return method, reason
-    work = table_work(x[:, 0], _star_sizes(neighbours))
-    if work <= MAX_WORK:
+    sizes = _star_sizes(neighbours)
+    if fits(x[:, 0], sizes):
         if options.p_values == "auto":
             reason += "; the exact distribution of Gi*'s null (the counts dealt at random) is used"
         return "randomisation", reason
+    cells, work = table_size(x[:, 0], sizes)
+    too_large = f"a table of {cells:,} cells ({work:,} cell updates)"
     if options.p_values == "randomisation":
         raise OptionError(
-            f"p_values 'randomisation' would need a table of {work:,} cell updates for these "
-            f"counts (at most {MAX_WORK:,}); give p_values 'exact' (count tails) or 'normal'"
+            f"p_values 'randomisation' would need {too_large} for these counts (at most "
+            f"{MAX_CELLS:,} cells); give p_values 'exact' (count tails) or 'normal'"
         )
     return "exact", (
-        f"{reason}; the exact distribution would need {work:,} cell updates, so the count tail "
-        "with the same mean and variance is used"
+        f"{reason}; the exact distribution would need {too_large}, so the count tail with the "
+        "same mean and variance is used"
     )
 
 

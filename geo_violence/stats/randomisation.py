@@ -12,8 +12,8 @@ table for every ``W`` up to the largest neighbourhood; each unit's p-value doubl
 its sum's two tails (both include the observed sum), so it is valid however discrete the values.
 
 The table has (largest ``W`` + 1) x (largest possible sum + 1) cells and is updated once per
-distinct value; beyond :data:`MAX_WORK` cell updates (dense counts, where the normal tail is good
-anyway) the caller uses another method.
+distinct value; beyond :data:`MAX_CELLS` cells or :data:`MAX_WORK` cell updates (dense counts,
+where the normal tail is good anyway) the caller uses another method (:func:`fits`).
 """
 
 from __future__ import annotations
@@ -21,23 +21,38 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-#: The most cell updates (table cells x distinct values) spent on one table: about a second.
+#: The largest table built (cells of 8 bytes: 32 MB), and the most cell updates (cells x distinct
+#: values) spent on one: about a second.
+MAX_CELLS = 4_000_000
 MAX_WORK = 200_000_000
 
 
-def table_work(values: np.ndarray, sizes: np.ndarray) -> int:
-    """Cell updates :func:`randomisation_p` would make: its table's cells times the distinct
-    values (to check before building it).
+def table_size(values: np.ndarray, sizes: np.ndarray) -> tuple[int, int]:
+    """The cells of the table :func:`randomisation_p` would build, and the cell updates it would
+    make (the cells times the distinct values): to check before building it.
 
     Examples
     --------
-    >>> table_work(np.array([0, 1, 5, 2]), np.array([2, 3]))  # 4 sizes (0-3) x sums 0-8, 4 values
-    144
+    >>> table_size(np.array([0, 1, 5, 2]), np.array([2, 3]))  # sizes 0-3 x sums 0-8; 4 values
+    (36, 144)
     """
     values = np.asarray(values, dtype=np.int64)
     largest = min(int(np.max(sizes)), len(values))
     cells = (largest + 1) * (int(np.sort(values)[::-1][:largest].sum()) + 1)
-    return cells * len(np.unique(values))
+    return cells, cells * len(np.unique(values))
+
+
+def fits(values: np.ndarray, sizes: np.ndarray) -> bool:
+    """Whether the table for ``values`` and neighbourhoods of ``sizes`` is within
+    :data:`MAX_CELLS` and :data:`MAX_WORK`.
+
+    Examples
+    --------
+    >>> fits(np.array([0, 1, 5, 2]), np.array([2, 3])), fits(np.array([0, 10**9]), np.array([2]))
+    (True, False)
+    """
+    cells, work = table_size(values, sizes)
+    return cells <= MAX_CELLS and work <= MAX_WORK
 
 
 def randomisation_p(values: np.ndarray, sizes: np.ndarray, sums: np.ndarray) -> np.ndarray:

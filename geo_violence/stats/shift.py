@@ -36,11 +36,10 @@ stable       stable
 
 A unit is a Gi* hot spot in the before period (``hot_before``) when its Gi* of the before
 period's counts (or, with a population, their Empirical Bayes standardised rates, as the hot spot
-table's default) has ``z > 0``
-and an FDR-adjusted p-value ``<= alpha``, the p-values chosen as the hot spot table chooses them
-(:func:`geo_violence.stats.hotspots.gi_star_table`: on counts, the exact distribution of Gi*'s
-null where the normal tail is poor); with the same rate everywhere before, no unit was
-(``gi_z_before`` is then empty).
+table's default) has ``z > 0`` and an FDR-adjusted p-value ``<= alpha``, the p-values chosen as
+the hot spot table chooses them (:func:`geo_violence.stats.hotspots.gi_star_table`: on counts,
+the exact distribution of Gi*'s null where the normal tail is poor); with the same rate
+everywhere before, no unit was (``gi_z_before`` is then empty).
 
 Where the change clusters: local Moran's I of ``rate_after - rate_before`` (GeoDa's differential
 local Moran), so a block of neighbouring units rising together shows as an ``HH`` cluster.
