@@ -91,10 +91,12 @@ Labels
 The meaning of :mod:`geo_violence.stats.shift`'s labels: ``emerging`` (rising, not hot before),
 ``intensifying`` (rising, hot before), ``fading`` (falling, hot before), ``cooling`` (falling,
 not hot before), ``stable``. **Hot before** is decided on the early period, the first third of
-the steps: the unit's rate then (events per year, or per 100,000 residents per year) is a
-Getis-Ord Gi* hot spot (Ord and Getis 1995; binary weights, the unit included; ``z > 0`` and
-FDR-adjusted ``p <= alpha``), as ``compare`` decides it for its before period. Without an
-adjacency the unit stands alone (``z`` of its early rate among all units).
+the steps: the unit's events then (or, with a population, their Empirical Bayes standardised
+rate) make a Getis-Ord Gi* hot spot (Ord and Getis 1995; binary weights, the unit included;
+``z > 0`` and FDR-adjusted ``p <= alpha``, with the p-values of the hot spot table: on counts,
+the exact distribution of Gi*'s null where the normal tail is poor), as ``compare`` decides it for
+its before period. Without an adjacency the unit stands alone (``z`` of its early events among
+all units).
 
 References
 ----------
@@ -138,7 +140,10 @@ import pandas as pd
 from scipy import sparse, special, stats
 
 from ..errors import DataError, OptionError
+from ..units.neighbours import Neighbours
+from .hotspots import HotspotOptions, gi_star_table
 from .permutation import conditional_draw_sums, two_sided_pseudo_p
+from .rates import eb_standardised_rates
 from .significance import FDR_METHODS, adjust_p, lisa_clusters
 
 #: Directions and labels a unit can get.
@@ -1040,19 +1045,23 @@ def _scan_exact_tail(events: np.ndarray, level: np.ndarray, fraction: np.ndarray
 # spatial pieces
 
 
-def _gi_star(values: np.ndarray, adjacency: sparse.csr_array | None) -> np.ndarray:
-    """Getis-Ord Gi* z with binary weights, the unit included (alone without an adjacency)."""
-    n = len(values)
-    star = sparse.eye_array(n, format="csr")
-    if adjacency is not None:
-        star = star + adjacency
-    weight_sum = np.asarray(star.sum(axis=1)).ravel()
-    lag = star @ values
-    spread = values.std()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (lag - values.mean() * weight_sum) / (
-            spread * np.sqrt((n * weight_sum - weight_sum**2) / (n - 1))
-        )
+def _hot_before(
+    counts: np.ndarray, residents: np.ndarray | None, adjacency: sparse.csr_array | None, fdr: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z and q of the early period, as the hot spot table computes them: on the counts (the
+    z-scores of their rate per year), or with residents on their Empirical Bayes standardised
+    rates, with the p-values its ``auto`` chooses; NaN when there is nothing to test (fewer than
+    3 units, or the same value everywhere)."""
+    n = len(counts)
+    ids = pd.RangeIndex(n).astype(str)
+    values = pd.Series(np.asarray(counts, dtype=float), index=ids)
+    if residents is not None:
+        values = eb_standardised_rates(values, pd.Series(residents, index=ids))
+    if n < 3 or not np.isfinite(values).all() or np.ptp(values.to_numpy()) == 0:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    matrix = sparse.csr_array((n, n)) if adjacency is None else sparse.csr_array(adjacency)
+    table = gi_star_table(values, Neighbours(matrix, ids, "given"), HotspotOptions(fdr=fdr))
+    return table["gi_z"].to_numpy(), table["gi_q"].to_numpy()
 
 
 def _trend_lisa(
@@ -1291,11 +1300,12 @@ def detect_trends(
     )
 
     early_steps = max(1, int(np.ceil(n_steps * EARLY_FRACTION)))
-    early_rate = y[:, :early_steps].sum(axis=1) / (early_steps / spy)
-    if population is not None and np.isfinite(scale).all():
+    early_counts = y[:, :early_steps].sum(axis=1)
+    early_rate = early_counts / (early_steps / spy)
+    with_rates = population is not None and np.isfinite(scale).all()
+    if with_rates:
         early_rate = early_rate * scale
-    hot_z = _gi_star(early_rate, matrix) if np.ptp(early_rate) > 0 else np.full(n_units, np.nan)
-    hot_q = adjust_p(2 * stats.norm.sf(np.abs(hot_z)), fdr)
+    hot_z, hot_q = _hot_before(early_counts, RATE_PER / scale if with_rates else None, matrix, fdr)
     hot_before = (hot_z > 0) & (hot_q <= alpha)
     table["early_rate"] = early_rate
     table["hot_before_z"] = hot_z
