@@ -106,7 +106,8 @@ def hotspot_table(
     neighbours : Neighbours
         The units' neighbours; units it leaves out (dropped islands) get no statistic.
     population : pandas.Series, optional
-        Residents per unit: the statistics then run on rates per 100,000.
+        Residents per unit: the statistics then run on rates per 100,000 (their Empirical Bayes
+        standardised form with ``smoothing="eb"``, the default; ``rate`` is the raw rate).
     options : HotspotOptions, optional
         Correction, level, permutations, seed, smoothing and Gi*'s p-values (the defaults of
         :class:`HotspotOptions` when not given).
