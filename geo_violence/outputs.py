@@ -350,12 +350,11 @@ def unescape_formulas(values: pd.Series) -> pd.Series:
     >>> unescape_formulas(pd.Series(["'=1+1", "'-87.6", "Loop"])).tolist()
     ['=1+1', "'-87.6", 'Loop']
     """
-    text = values.astype(object)
-    is_text = text.map(lambda value: isinstance(value, str))
-    quoted = is_text & text.where(is_text, "").str.startswith("'")
-    inner = text.where(quoted, "").str[1:]
-    undo = quoted & _formula_mask(inner)
-    return text.where(~undo, inner)
+    is_text, strings = _text_cells(values)
+    quoted = is_text & strings.str.startswith("'").to_numpy(dtype=bool)
+    inner = strings.where(quoted, "").str[1:]
+    undo = quoted & _formula_mask(inner).to_numpy()
+    return values.astype(object).where(~undo, inner)
 
 
 def _formula_mask(values: pd.Series) -> pd.Series:

@@ -280,9 +280,10 @@ hotspot_options = option_group(
             type=click.Choice(HOTSPOT_P_VALUE_METHODS),
             default="auto",
             show_default=True,
-            help="Gi* p-values: auto (exact count tails where counts are too sparse for the "
-            "normal tail: holds its error rate; permutations when asked), arcgis (ArcGIS's "
-            "normal tail, or permutations), normal, exact, permutation.",
+            help="Gi* p-values: auto (the exact distribution of Gi*'s null where counts are "
+            "too sparse for the normal tail: holds its error rate; permutations when asked), "
+            "arcgis (ArcGIS's normal tail, or permutations), normal, exact (count tails), "
+            "randomisation, permutation.",
         ),
         click.option(
             "--lisa-permutations",

@@ -66,9 +66,8 @@ def hotspots_of(
     table = hotspot_table(
         counts, neighbours, population=population, options=options, notes=method_notes
     )
-    job.note(*(note for note in method_notes if note != RATES_CAVEAT))
-    if RATES_CAVEAT in method_notes:
-        job.note(RATES_CAVEAT, warn=True)
+    for note in method_notes:
+        job.note(note, warn=note == RATES_CAVEAT)
     job.note(*resolution_notes(len(neighbours.unit_ids), options), warn=True)
     alone = int(table["gi_category"].str.endswith(NEIGHBOURS_ONLY).sum())
     if alone:
@@ -136,7 +135,7 @@ def run_hotspots(
     >>> path = write_demo_incidents(seed=1)
     >>> run = run_hotspots(path, path.parent / "out",
     ...     cube_options=CubeOptions(start="2025-12-01", end="2025-12-28"))
-    >>> run.table.loc["32", "gi_category"]  # the Loop (exact count tails: see HotspotOptions)
+    >>> run.table.loc["32", "gi_category"]  # the Loop (the p-values: see HotspotOptions)
     'hot spot, 90% confidence'
     """
     options = hotspot_options or HotspotOptions()

@@ -242,8 +242,8 @@ def choose_p_values(
     fdr: str,
     tested: str = "bins",
 ) -> tuple[str, str]:
-    """The p-values a Gi* analysis uses, and why: ``"normal"``, ``"exact"``, ``"rate"`` or
-    ``"permutation"``.
+    """The p-values a Gi* analysis uses, and why: ``"normal"``, ``"exact"`` or
+    ``"permutation"``, or any other method as asked (``"rate"``, ``"randomisation"``).
 
     ``"auto"`` takes permutations when some are asked, the normal tail for values that are not
     counts, and otherwise the normal tail only where it is good at the corrected threshold:
@@ -270,7 +270,7 @@ def choose_p_values(
     Raises
     ------
     OptionError
-        "exact" or "rate" asked for values that are not counts.
+        "exact", "rate" or "randomisation" asked for values that are not counts.
 
     Examples
     --------

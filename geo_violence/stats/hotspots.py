@@ -44,6 +44,8 @@ RATES_CAVEAT = (
     "cold area where 10% is promised (4-11% on the Empirical Bayes standardised rates of the "
     "default --smoothing eb)"
 )
+#: The columns of :func:`gi_star_table`.
+GI_COLUMNS = ["gi_z", "gi_p", "gi_q", "gi_class"]
 #: The level of the weakest Gi* class (90% confidence): the threshold ``auto`` judges the normal
 #: tail at.
 GI_LEVEL = max(q for q, _ in CONFIDENCE_BINS)
@@ -232,6 +234,43 @@ def gi_star_table(
     gi["gi_q"] = adjust_p(gi["gi_p"].to_numpy(), options.fdr)
     gi["gi_class"] = gi_classes(gi["gi_z"].to_numpy(), gi["gi_q"].to_numpy())
     return gi
+
+
+def gi_of_counts(
+    counts: pd.Series,
+    neighbours: Neighbours,
+    *,
+    population: pd.Series | None = None,
+    fdr: str = "bh",
+    seed: int = 12345,
+) -> pd.DataFrame:
+    """Gi* of one period's counts as the hot spot table computes it by default: on the counts,
+    or, with a population above 0 for every unit, on their Empirical Bayes standardised rates;
+    the p-values ``auto`` chooses. What ``compare`` and ``trends`` call "a hot spot before".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``counts``: ``gi_z``, ``gi_p``, ``gi_q`` and ``gi_class``; all NaN when
+        every value is the same (no unit is a hot spot then).
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> ring = sparse.csr_array(np.roll(np.eye(6), 1, axis=1) + np.roll(np.eye(6), -1, axis=1))
+    >>> ids = pd.Index(list("abcdef"), name="unit_id")
+    >>> same = gi_of_counts(pd.Series(3, index=ids), Neighbours(ring, ids, "rook"))
+    >>> bool(same["gi_q"].isna().all())
+    True
+    """
+    values = counts.astype(float)
+    if population is not None:
+        people = population.reindex(counts.index).astype(float)
+        if (people > 0).all():  # (else the counts: a rate needs residents)
+            values = eb_standardised_rates(values, people)
+    if np.ptp(values.to_numpy()) == 0:
+        return pd.DataFrame(np.nan, index=counts.index, columns=GI_COLUMNS)
+    return gi_star_table(values, neighbours, HotspotOptions(fdr=fdr, seed=seed))
 
 
 def gi_p_value_method(

@@ -37,7 +37,7 @@ stable       stable
 A unit is a Gi* hot spot in the before period (``hot_before``) when its Gi* of the before
 period's counts (or, with a population, their Empirical Bayes standardised rates, as the hot spot
 table's default) has ``z > 0`` and an FDR-adjusted p-value ``<= alpha``, the p-values chosen as
-the hot spot table chooses them (:func:`geo_violence.stats.hotspots.gi_star_table`: on counts,
+the hot spot table chooses them (:func:`geo_violence.stats.hotspots.gi_of_counts`: on counts,
 the exact distribution of Gi*'s null where the normal tail is poor); with the same rate
 everywhere before, no unit was (``gi_z_before`` is then empty).
 
@@ -55,9 +55,8 @@ from scipy import stats
 
 from ..errors import DataError
 from ..units.neighbours import Neighbours
-from .hotspots import HotspotOptions, gi_star_table
+from .hotspots import gi_of_counts
 from .local import local_moran
-from .rates import eb_standardised_rates
 from .significance import adjust_p, lisa_clusters
 
 #: The directions and labels a unit can get.
@@ -312,24 +311,13 @@ def compare_periods(
     )
 
     tested = neighbours.unit_ids
-    rate_before = table["rate_before"]
-    if population is None or rate_before.loc[tested].isna().any():
-        # the counts themselves (their z-scores are those of the rate per year): the p-values
-        # the hot spot table gives counts, exact where the normal tail is poor
-        rate_before = before
-    else:  # as the hot spot table does: raw rates of small areas would make false hot spots
-        people = population.reindex(tested).astype(float)
-        rate_before = eb_standardised_rates(before.loc[tested].astype(float), people)
-    if np.ptp(rate_before.loc[tested].to_numpy(dtype=float)) > 0:
-        gi = gi_star_table(
-            rate_before.loc[tested].astype(float),
-            neighbours,
-            HotspotOptions(fdr=options.fdr, seed=options.seed),
-        )
-        table["gi_z_before"] = gi["gi_z"].reindex(table.index)
-        table["gi_q_before"] = gi["gi_q"].reindex(table.index)
-    else:  # the same rate everywhere before: no unit was a hot spot
-        table["gi_z_before"], table["gi_q_before"] = np.nan, np.nan
+    # the counts (their z-scores are those of the rate per year), or with residents their EB
+    # standardised rates: raw rates of small areas would make false hot spots
+    gi = gi_of_counts(
+        before.loc[tested], neighbours, population=population, fdr=options.fdr, seed=options.seed
+    )
+    table["gi_z_before"] = gi["gi_z"].reindex(table.index)
+    table["gi_q_before"] = gi["gi_q"].reindex(table.index)
     table["hot_before"] = (table["gi_z_before"] > 0) & (table["gi_q_before"] <= options.alpha)
     table["label"] = np.select(
         [

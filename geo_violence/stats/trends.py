@@ -141,9 +141,8 @@ from scipy import sparse, special, stats
 
 from ..errors import DataError, OptionError
 from ..units.neighbours import Neighbours
-from .hotspots import HotspotOptions, gi_star_table
+from .hotspots import gi_of_counts
 from .permutation import conditional_draw_sums, two_sided_pseudo_p
-from .rates import eb_standardised_rates
 from .significance import FDR_METHODS, adjust_p, lisa_clusters
 
 #: Directions and labels a unit can get.
@@ -1048,19 +1047,16 @@ def _scan_exact_tail(events: np.ndarray, level: np.ndarray, fraction: np.ndarray
 def _hot_before(
     counts: np.ndarray, residents: np.ndarray | None, adjacency: sparse.csr_array | None, fdr: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gi* z and q of the early period, as the hot spot table computes them: on the counts (the
-    z-scores of their rate per year), or with residents on their Empirical Bayes standardised
-    rates, with the p-values its ``auto`` chooses; NaN when there is nothing to test (fewer than
-    3 units, or the same value everywhere)."""
+    """Gi* z and q of the early period's counts (:func:`geo_violence.stats.hotspots.
+    gi_of_counts`); NaN with fewer than 3 units."""
     n = len(counts)
-    ids = pd.RangeIndex(n).astype(str)
-    values = pd.Series(np.asarray(counts, dtype=float), index=ids)
-    if residents is not None:
-        values = eb_standardised_rates(values, pd.Series(residents, index=ids))
-    if n < 3 or not np.isfinite(values).all() or np.ptp(values.to_numpy()) == 0:
+    if n < 3:
         return np.full(n, np.nan), np.full(n, np.nan)
+    ids = pd.RangeIndex(n).astype(str)
+    population = None if residents is None else pd.Series(residents, index=ids)
     matrix = sparse.csr_array((n, n)) if adjacency is None else sparse.csr_array(adjacency)
-    table = gi_star_table(values, Neighbours(matrix, ids, "given"), HotspotOptions(fdr=fdr))
+    neighbours = Neighbours(matrix, ids, "given")
+    table = gi_of_counts(pd.Series(counts, index=ids), neighbours, population=population, fdr=fdr)
     return table["gi_z"].to_numpy(), table["gi_q"].to_numpy()
 
 
