@@ -119,3 +119,34 @@ def test_inputs_are_not_modified(grid_units):
     before = points.copy()
     assign_units(points, grid_units)
     pd.testing.assert_frame_equal(points, before)
+
+
+@pytest.mark.parametrize("outside", [0, 3])
+def test_what_the_cube_reads_equals_the_assigned_incidents(grid_units, outside):
+    from geo_violence import build_cube
+
+    rng = np.random.default_rng(4)
+    xy = [(X0 + rng.uniform(1, 1999), Y0 + rng.uniform(1, 1999)) for _ in range(200)]
+    xy += [(X0 - 5_000.0, Y0)] * outside
+    days = rng.integers(0, 28, len(xy))
+    points = _points(xy)
+    points["occurred_at"] = (
+        pd.DatetimeIndex(pd.Timestamp("2024-01-01 12:00") + pd.to_timedelta(days, "D"))
+    ).tz_localize("America/Chicago")
+    assignment = assign_units(points, grid_units)
+    counted = assignment.counted()
+    assert assignment.n_assigned == len(counted) == 200
+    whole = assignment.incidents  # made now, from the same rows
+    assert counted["unit_id"].astype(str).tolist() == whole["unit_id"].tolist()
+    assert counted["line"].tolist() == whole["line"].tolist()
+    pd.testing.assert_series_equal(
+        counted["occurred_at"], whole["occurred_at"].reset_index(drop=True)
+    )
+    period = {"start": "2024-01-01", "end": "2024-01-28"}
+    fast, reference = (
+        build_cube(counted, grid_units, **period),
+        build_cube(whole, grid_units, **period),
+    )
+    np.testing.assert_array_equal(fast.counts, reference.counts)
+    assert fast.counts.sum() == 200
+    assert assignment.counted() is whole  # once made, the table is what the cube reads

@@ -466,3 +466,53 @@ def test_long_arrays_read_in_slices_give_what_they_give_whole(monkeypatch):
     assert len(list(columnar.chunks(times))) == 3
     for sliced, one in zip(read_all(), whole, strict=True):
         np.testing.assert_array_equal(sliced, one)
+
+
+@given(st.binary(max_size=40), st.integers(0, 12), st.integers(0, 12))
+def test_ascii_check_of_bytes_equals_pythons(data, cut_front, cut_back):
+    values = np.frombuffer(data, dtype=np.uint8)[cut_front : max(cut_front, len(data) - cut_back)]
+    assert columnar.is_ascii(values) == values.tobytes().isascii()
+
+
+@given(st.lists(st.text(max_size=6) | st.binary(max_size=6), max_size=12), st.integers(0, 4))
+def test_bytes_read_as_text_are_what_arrow_makes_of_them(values, offset):
+    encoded = [value.encode() if isinstance(value, str) else value for value in values]
+    array = pa.array(encoded, type=pa.binary()).slice(min(offset, len(encoded)))
+    try:
+        expected = array.cast(pa.string())
+    except pa.ArrowInvalid:
+        expected = None
+    if expected is not None:
+        text = columnar.text_of_bytes(array)
+        text.validate(full=True)
+        assert text.equals(expected)
+        return
+    with pytest.raises(ValueError, match="is not UTF-8") as raised:
+        columnar.text_of_bytes(array)
+    row = raised.value.row
+    assert all(value.decode() is not None for value in array.to_pylist()[:row])
+    with pytest.raises(UnicodeDecodeError):
+        array[row].as_py().decode()
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_bytes_that_are_not_utf8_refuse_the_file_with_their_column_and_line(tmp_path, engine):
+    rows = [b'1,2024-01-03 10:00,-87.6298,41.8781,"a\nb",HOMICIDE']  # a record over two lines
+    rows += [b"2,2024-01-03 10:00,-87.6298,41.8781,\xe9t\xe9,BATTERY"]  # Latin-1, but not read
+    rows += [b"3\xc9,2024-01-03 10:00,-87.6298,41.8781,x,HOMICIDE"]  # Latin-1 in a read column
+    rows += [b"4,2024-01-03 10:00,-87.6298,41.8781,x,caf\xc3\xa9"]  # UTF-8
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"id,when,lon,lat,note,kind\n" + b"\n".join(rows) + b"\n")
+    arguments = ["counts", str(path), "--engine", engine, "--units", "community_areas"]
+    arguments += ["--time-col", "when", "--x-col", "lon", "--y-col", "lat", "--id-col", "id"]
+    arguments += ["--category-col", "kind", "--start", "2024-01-01", "--end", "2024-01-07"]
+    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "'id' value on line 5 is not UTF-8 text" in result.output
+    assert "Traceback" not in result.output
+    path.write_bytes(path.read_bytes().replace(b"\xc9", b"\xc3\x89"))
+    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    read = read_incidents(path, **OPTIONS, category_col="kind")
+    assert read.incidents["incident_id"].tolist() == ["1", "2", "3É", "4"]
+    assert read.incidents["category"].tolist() == ["HOMICIDE", "BATTERY", "HOMICIDE", "café"]

@@ -300,6 +300,8 @@ def _check_data_span(
 def _unit_positions(unit_ids: pd.Series, index: pd.Index) -> np.ndarray:
     """The position in ``index`` of each incident's unit (-1: not a unit of the layer), looked
     up once for each distinct id."""
+    if isinstance(unit_ids.dtype, pd.CategoricalDtype) and unit_ids.cat.categories.equals(index):
+        return unit_ids.cat.codes.to_numpy().astype(np.int64)  # (a missing id: -1)
     ids = index.to_numpy(dtype=object)
     values = unit_ids.array
     text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"

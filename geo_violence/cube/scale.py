@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from ..choices import ENGINES  # noqa: F401 - importable from here too
 from ..errors import InputFileError, OptionError
-from ..sources.columnar import LineCounter, csv_options
+from ..sources.columnar import LineCounter, NotUtf8Error, csv_options, text_columns
 from ..sources.incidents import (
     _CSV_SUFFIXES,
     _PARQUET_SUFFIXES,
@@ -91,7 +91,7 @@ def _count_part(
 ) -> PartCounts:
     read = incidents_from_table(raw, columns, line=lines, seen_ids=seen_ids)
     assigned = assign_units(read.incidents, units)
-    cube = build_cube(assigned.incidents, units, step=step, start=start, end=end, keep_partial=True)
+    cube = build_cube(assigned.counted(), units, step=step, start=start, end=end, keep_partial=True)
     return PartCounts(
         counts=cube.counts.astype(np.int64),
         rows_read=read.rows_read,
@@ -294,6 +294,10 @@ def _count_csv(path: Path, wanted: list[str], batch_rows: int, count_all) -> lis
             return count_all(_csv_batches(path, wanted, batch_rows, block, exact=exact))
         except _LinesDifferError:
             exact = True
+        except NotUtf8Error:
+            if exact:
+                raise
+            exact = True  # its line, as the file's records are read (quoted line breaks too)
         except pa.ArrowInvalid as error:
             if "straddling" in str(error) and block < MAX_CSV_BLOCK:
                 block = min(block * 4, MAX_CSV_BLOCK)
@@ -332,12 +336,14 @@ def _csv_batches(path: Path, wanted: list[str], batch_rows: int, block: int, *, 
             rows += batch.num_rows
             while rows >= batch_rows:
                 table = pa.Table.from_batches(pending)
-                yield table.slice(0, batch_rows), lines_for(batch_rows)
+                lines = lines_for(batch_rows)
+                yield text_columns(table.slice(0, batch_rows), lines, path), lines
                 done += batch_rows
                 rest = table.slice(batch_rows)
                 pending, rows = rest.to_batches(), rest.num_rows
     if rows:
-        yield pa.Table.from_batches(pending), lines_for(rows)
+        lines = lines_for(rows)
+        yield text_columns(pa.Table.from_batches(pending), lines, path), lines
         done += rows
     if not exact and not counter.simple_lines(done):
         raise _LinesDifferError()
@@ -515,7 +521,7 @@ def _incidents_meta():
 def _count_partition(incidents, *, units, step: str, start: str, end: str) -> PartCounts:
     """Assign one partition of incidents and count it on the cube's steps."""
     assigned = assign_units(incidents, units)
-    cube = build_cube(assigned.incidents, units, step=step, start=start, end=end, keep_partial=True)
+    cube = build_cube(assigned.counted(), units, step=step, start=start, end=end, keep_partial=True)
     return PartCounts(
         counts=cube.counts.astype(np.int64),
         rows_read=0,

@@ -443,7 +443,7 @@ class PreparedCube:
             "filtered_out": self.read.rows_filtered_out,
             "rejected": self.read.rows_rejected,
             "unassigned": len(self.assignment.unassigned),
-            "assigned": len(self.assignment.incidents),
+            "assigned": self.assignment.n_assigned,
             "outside_period": self.cube.outside_period,
             "counted": int(self.cube.counts.sum()),
         }
@@ -532,7 +532,7 @@ def prepare_cube(
         if shared is not None:
             shared[key] = (read, layer, assignment, code_column)
     empty_notes = []
-    if len(assignment.incidents) == 0:
+    if assignment.n_assigned == 0:
         why = nothing_usable(incidents_path, read, assignment)
         if cube_options.start is None or cube_options.end is None:
             raise DataError(f"{why}; nothing to count: give --start and --end for an all-zero cube")
@@ -550,7 +550,7 @@ def prepare_cube(
         population, population_notes = align_population(table, layer.units.index)
         inputs.append(Path(cube_options.population))
     cube = build_cube(
-        assignment.incidents,
+        assignment.counted(),
         layer.units,
         step=cube_options.step,
         start=cube_options.start,
@@ -714,7 +714,7 @@ def require_incidents(prepared: PreparedCube) -> None:
         why = nothing_usable(prepared.inputs[0], prepared.read, prepared.assignment)
         raise DataError(f"{why}; nothing to analyse")
     cube = prepared.cube
-    days = prepared.assignment.incidents[OCCURRED_AT].dt.tz_convert(TIMEZONE)
+    days = prepared.assignment.counted()[OCCURRED_AT].dt.tz_convert(TIMEZONE)
     last_day = cube.edges[-1] - pd.Timedelta(days=1)
     raise DataError(
         f"no incident in the period {cube.edges[0]:%Y-%m-%d}..{last_day:%Y-%m-%d}: the "

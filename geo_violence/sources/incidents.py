@@ -57,6 +57,7 @@ from .columnar import (
     read_plain_numbers,
     read_times,
     strip_needed,
+    text_columns,
     text_lengths,
 )
 from .points import PointArray
@@ -1180,7 +1181,7 @@ def _read_csv(path: Path, wanted: list[str], *, newlines_in_values: bool = False
             f"cannot read {str(path)!r}: its records cannot be told apart consistently "
             f"({table.num_rows:,} by one reading, {len(lines):,} by another); check its quotes"
         )
-    return table, lines
+    return text_columns(table, lines, path), lines
 
 
 def _open_binary(path: Path):

@@ -70,7 +70,8 @@ class Assignment:
     Attributes
     ----------
     incidents : geopandas.GeoDataFrame
-        The assigned incidents, each with its ``unit_id``.
+        The assigned incidents, each with its ``unit_id``: made when first asked for (a job
+        that only counts them reads :meth:`counted` instead, and copies no other column).
     unassigned : pandas.DataFrame
         The incidents with no unit: ``line``, ``incident_id``, ``occurred_at``, ``x``, ``y``
         (working CRS), ``longitude``, ``latitude`` and ``reason``.
@@ -81,11 +82,76 @@ class Assignment:
     notes : list of str
     """
 
-    incidents: gpd.GeoDataFrame
+    rows: AssignedRows = field(repr=False)
     unassigned: pd.DataFrame
     how: str
     agreement: CodeAgreement | None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def incidents(self) -> gpd.GeoDataFrame:
+        """The assigned incidents, each with its ``unit_id`` (made once, when first asked for)."""
+        return self.rows.frame()
+
+    @property
+    def n_assigned(self) -> int:
+        """How many incidents have a unit."""
+        return len(self.rows.positions)
+
+    def counted(self) -> pd.DataFrame:
+        """What :func:`~geo_violence.cube.counts.build_cube` reads of the assigned incidents:
+        ``occurred_at``, ``line`` and ``unit_id`` (categorical over the units, so the cube takes
+        each one's position as it is, with no lookup of millions of ids).
+
+        Examples
+        --------
+        >>> import shapely
+        >>> units = gpd.GeoDataFrame({"name": ["West", "East"]},
+        ...     geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+        ...     index=pd.Index(["1", "2"], name="unit_id"), crs="EPSG:3435")
+        >>> points = gpd.GeoDataFrame({"incident_id": ["a", "b", "c"], "line": [2, 3, 4],
+        ...     "occurred_at": pd.to_datetime(["2024-01-01"] * 3).tz_localize("America/Chicago")},
+        ...     geometry=shapely.points([1.5, 9, 0.5], [0.5, 9, 0.5]), crs="EPSG:3435")
+        >>> counted = assign_units(points, units).counted()
+        >>> counted["unit_id"].tolist(), counted["line"].tolist()
+        (['2', '1'], [2, 4])
+        """
+        return self.rows.counted()
+
+
+@dataclass(eq=False)
+class AssignedRows:
+    """The assigned rows of a read: which rows (``assigned``), and the position of each one's
+    unit in ``unit_index``; their table is made from ``read`` only when asked for."""
+
+    read: gpd.GeoDataFrame
+    assigned: np.ndarray
+    positions: np.ndarray
+    unit_index: pd.Index
+    _frame: gpd.GeoDataFrame | None = field(default=None, repr=False)
+
+    def frame(self) -> gpd.GeoDataFrame:
+        """The assigned incidents with their ``unit_id`` (a new frame sharing the selected rows'
+        values: adding the unit column leaves the read as it was)."""
+        if self._frame is None:
+            everyone = bool(self.assigned.all())
+            frame = (self.read if everyone else _rows(self.read, self.assigned)).copy(deep=False)
+            frame[UNIT_ID] = _unit_ids(self.unit_index, self.positions)
+            self._frame = frame
+        return self._frame
+
+    def counted(self) -> pd.DataFrame:
+        """See :meth:`Assignment.counted`."""
+        if self._frame is not None:
+            return self._frame
+        everyone = bool(self.assigned.all())
+        columns = {
+            name: self.read[name].array if everyone else self.read[name].array[self.assigned]
+            for name in (OCCURRED_AT, SOURCE_LINE)
+            if name in self.read.columns
+        }
+        columns[UNIT_ID] = pd.Categorical.from_codes(self.positions, categories=self.unit_index)
+        return pd.DataFrame(columns, copy=False)
 
 
 def assign_units(
@@ -175,10 +241,7 @@ def assign_units(
         ]
         reason_code = np.where(~has_code, 1, np.where(chosen < 0, 2, 0)).astype(np.int8)
     assigned = reason_code == 0
-    # a new frame sharing the selected rows' values: adding the unit column leaves the
-    # incidents as they were (and copying millions of rows twice costs seconds)
-    result = (incidents if assigned.all() else _rows(incidents, assigned)).copy(deep=False)
-    result[UNIT_ID] = _unit_ids(units.index, chosen[assigned])
+    rows = AssignedRows(incidents, assigned, chosen[assigned], units.index)
     unassigned = _unassigned_table(incidents, x, y, ~assigned, reason_code, reasons)
     if len(unassigned):
         notes.append(
@@ -187,9 +250,7 @@ def assign_units(
         )
     for note in notes:
         logger.info(note)
-    return Assignment(
-        incidents=result, unassigned=unassigned, how=how, agreement=agreement, notes=notes
-    )
+    return Assignment(rows, unassigned=unassigned, how=how, agreement=agreement, notes=notes)
 
 
 def _rows(frame: gpd.GeoDataFrame, mask: np.ndarray) -> gpd.GeoDataFrame:
