@@ -516,3 +516,18 @@ def test_bytes_that_are_not_utf8_refuse_the_file_with_their_column_and_line(tmp_
     read = read_incidents(path, **OPTIONS, category_col="kind")
     assert read.incidents["incident_id"].tolist() == ["1", "2", "3É", "4"]
     assert read.incidents["category"].tolist() == ["HOMICIDE", "BATTERY", "HOMICIDE", "café"]
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=60),
+    st.lists(st.integers(0, 2**64 - 1), max_size=20),
+)
+def test_hashes_that_rows_share_and_membership_equal_numpys(values, others):
+    low = (1 << 26) - 1  # others with the low bits of a value: past the table, told apart exactly
+    alike = [(o & ~low) | (values[k % len(values)] & low) for k, o in enumerate(others) if values]
+    hashes = np.array(values + (alike or others) + values[: len(values) // 2], dtype=np.uint64)
+    shared = reading.shared_values(hashes)
+    distinct, counts = np.unique(hashes, return_counts=True)
+    np.testing.assert_array_equal(shared, distinct[counts > 1])
+    members = np.array(sorted(set(alike or others) | set(values[::3])), dtype=np.uint64)
+    np.testing.assert_array_equal(reading.members(hashes, members), np.isin(hashes, members))

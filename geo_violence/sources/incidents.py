@@ -412,8 +412,12 @@ def _incidents(
         _problem_frame(masks, line, incident_ids, column, table) for column, masks in problems
     ]
     if columns.id_col is not None:  # the same incident twice is counted once
-        hashes = settled.id_hashes if settled.ids_as_read else None
-        repeated, first_line = _repeated_ids(incident_ids, line, ~bad, seen_ids, hashes)
+        hashes, shared = (
+            (settled.id_hashes, settled.shared_hashes) if settled.ids_as_read else (None, None)
+        )
+        repeated, first_line = _repeated_ids(
+            incident_ids, line, ~bad, seen_ids, hashes, shared=shared
+        )
         if repeated.any():
             frames.append(
                 _duplicate_frame(repeated, first_line, line, incident_ids, columns.id_col)
@@ -497,6 +501,8 @@ class _Settled:
     numbers: dict = field(default_factory=dict)
     id_bytes: tuple[np.ndarray, np.ndarray] | None = None
     id_hashes: np.ndarray | None = None
+    #: the hashes that two rows or more share (sorted), found beside the other rules
+    shared_hashes: np.ndarray | None = None
 
     @property
     def ids_as_read(self) -> bool:
@@ -536,9 +542,53 @@ def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _
             settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
             settled.id_hashes = np.zeros(n, dtype=np.uint64)
             jobs.append((functools.partial(_id_bytes, into=settled.id_bytes), (ids,)))
-            jobs.append((functools.partial(hash_text, into=settled.id_hashes), (ids,)))
+            jobs.append((functools.partial(_hash_ids, settled), (ids,)))
     _two_at_a_time(jobs)
     return settled
+
+
+def _hash_ids(settled: _Settled, ids: pa.ChunkedArray) -> None:
+    """Each id's hash, and the hashes that several rows share (the only rows whose ids
+    :func:`_repeated_ids` compares), into ``settled``."""
+    hash_text(ids, into=settled.id_hashes)
+    settled.shared_hashes = shared_values(settled.id_hashes)
+
+
+def shared_values(values: np.ndarray) -> np.ndarray:
+    """The values (64-bit) that occur more than once, sorted.
+
+    Examples
+    --------
+    >>> shared_values(np.array([5, 3, 5, 9, 3, 5], dtype=np.uint64)).tolist()
+    [3, 5]
+    """
+    ordered = np.sort(values)
+    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+
+
+def members(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Which of ``values`` (well-mixed 64-bit hashes) are in ``of`` (sorted, distinct).
+
+    A table of the low bits of ``of`` rules out nearly every value at once; the few left are
+    looked up exactly. (``np.isin`` sorts all the values, or compares them with each member: a
+    second or more for millions of rows and a few hundred members.)
+
+    Examples
+    --------
+    >>> members(np.array([7, 2, 9, 2], dtype=np.uint64), np.array([2, 9], dtype=np.uint64)).tolist()
+    [False, True, True, True]
+    """
+    found = np.zeros(len(values), dtype=bool)
+    if not len(of) or not len(values):
+        return found
+    bits = int(np.clip(np.ceil(np.log2(8 * len(of))), 10, 26))
+    mask = np.uint64((1 << bits) - 1)
+    table = np.zeros(1 << bits, dtype=bool)
+    table[(of & mask).astype(np.intp)] = True
+    maybe = np.flatnonzero(table[(values & mask).astype(np.intp)])
+    where = np.minimum(np.searchsorted(of, values[maybe]), len(of) - 1)
+    found[maybe] = of[where] == values[maybe]
+    return found
 
 
 def _two_at_a_time(jobs: list) -> list:
@@ -697,22 +747,27 @@ def _repeated_ids(
     candidate: np.ndarray,
     seen_ids: SeenIds | None,
     hashes: np.ndarray | None = None,
+    *,
+    shared: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which candidate rows repeat the id of an earlier candidate row (or of an earlier part),
     and the line of that first row (0 for an earlier part).
 
-    Rows are compared by a hash of their id; only rows whose hash occurs twice are compared as
-    text, so a repeated id is exact."""
+    Rows are compared by a hash of their id; only rows whose hash occurs twice (``shared``:
+    the hashes that rows of the whole read share, when known) are compared as text, so a
+    repeated id is exact."""
     repeated = np.zeros(len(ids), dtype=bool)
     first_line = np.zeros(len(ids), dtype=np.int64)
     rows = np.flatnonzero(candidate)
     if not len(rows):
         return repeated, first_line
-    hashes = hash_text(ids)[rows] if hashes is None else hashes[rows]
-    ordered = np.sort(hashes)
-    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if hashes is None:
+        hashes, shared = hash_text(ids)[rows], None
+    else:
+        hashes = hashes[rows]
+    twice = shared_values(hashes) if shared is None else shared
     if len(twice):  # the rows whose hash another row has: their ids compared as text
-        at = np.flatnonzero(np.isin(hashes, twice))
+        at = np.flatnonzero(members(hashes, twice))
         frame = pd.DataFrame(
             {"id": ids.take(pa.array(rows[at])).to_pylist(), "line": line[rows[at]]}
         )
