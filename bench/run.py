@@ -162,6 +162,10 @@ def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
         write_portal_csv(iso, n, seed=scale, iso=True)
         write_portal_parquet(parquet, n, seed=scale)
         size = portal.stat().st_size / 2**30
+        # the files on disk before any run: a run just after the writing (ours, the first) would
+        # share the machine with the kernel writing gigabytes back; each run then reads the same
+        # files from the page cache
+        os.sync()
         print(f"scale {scale}: wrote {n:,} rows three ways ({size:.2f} GiB of portal CSV) in "
               f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
         with_baseline = scale <= args.skip_baseline_above

@@ -4,12 +4,13 @@ edges and vertices, in holes, outside, on the grid's own lines, and random layou
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo_violence import load_units, locate_points, read_incidents
-from geo_violence.units.polygon_grid import PolygonGrid, grid_for, locate_many
+from geo_violence.units.polygon_grid import EDGE, PolygonGrid, grid_for, locate_many
 
 
 def adversarial_points(polygons: np.ndarray, grid: PolygonGrid, rng) -> tuple[np.ndarray, ...]:
@@ -176,3 +177,52 @@ def test_a_grid_is_reused_for_the_same_polygons_and_rebuilt_when_one_moves():
     x, y = np.full(30_000, 15.0), np.full(30_000, 11.0)  # inside the moved box only
     assert (locate_many(x, y, polygons) == -1).all()
     assert (locate_many(x, y, moved) == 1).all()
+
+
+def owners_at_centres(grid: PolygonGrid) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's owner of each non-edge cell, and the exact owner of its centre."""
+    rows, columns = np.nonzero(grid.owner != EDGE)
+    x, y = grid.x0 + (columns + 0.5) * grid.cell, grid.y0 + (rows + 0.5) * grid.cell
+    return grid.owner[rows, columns], locate_points(x, y, grid.polygons)
+
+
+@pytest.mark.parametrize("layer", ["community_areas", "beats"])
+def test_every_cell_away_from_edges_has_its_centres_exact_owner(shared_data, layer):
+    files = {"beats": {"units_file": shared_data / "police_beats.geojson"}}
+    polygons = load_units(layer, **files.get(layer, {})).units.geometry.to_numpy()
+    grid = PolygonGrid(polygons, cells_across=1024)
+    ours, exact = owners_at_centres(grid)
+    np.testing.assert_array_equal(ours, exact)
+    assert (exact >= 0).mean() > 0.25 and (exact == -1).any()  # inside units, and outside all
+    np.testing.assert_array_equal(grid.owner, grid._owners_by_region(grid.owner == EDGE))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n_polygons=st.integers(1, 10))
+def test_scanlines_give_the_exact_owner_of_holes_parts_and_overlaps(seed, n_polygons):
+    rng = np.random.default_rng(seed)
+    shapes = []
+    for _ in range(n_polygons):
+        cx, cy, r = rng.uniform(0, 1000), rng.uniform(0, 1000), rng.uniform(30, 250)
+        shape = shapely.Point(cx, cy).buffer(r, quad_segs=int(rng.integers(1, 8)))
+        if rng.random() < 0.5:  # a hole
+            shape = shape.difference(shapely.Point(cx, cy).buffer(r / 3))
+        if rng.random() < 0.3:  # a second part, apart
+            shape = shapely.MultiPolygon([shape, shapely.box(cx + r + 5, cy, cx + r + 60, cy + 40)])
+        shapes.append(shapely.make_valid(shape))
+    polygons = np.array(shapes, dtype=object)
+    grid = PolygonGrid(polygons, cells_across=int(rng.choice([32, 128, 512])))
+    ours, exact = owners_at_centres(grid)
+    np.testing.assert_array_equal(ours, exact)
+
+
+def test_invalid_polygons_are_settled_region_by_region():
+    bow_tie = shapely.Polygon([(0, 0), (100, 100), (100, 0), (0, 100)])  # crosses itself
+    polygons = np.array([bow_tie, shapely.box(150, 0, 250, 100)])
+    assert not shapely.is_valid(bow_tie)
+    grid = PolygonGrid(polygons, cells_across=128)
+    ours, exact = owners_at_centres(grid)
+    np.testing.assert_array_equal(ours, exact)
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-20, 270, 20_000), rng.uniform(-20, 120, 20_000)
+    np.testing.assert_array_equal(grid.locate(x, y), locate_points(x, y, polygons))
