@@ -49,3 +49,18 @@ def test_a_public_name_still_imports_on_first_use():
     assert set(geo_violence.__all__) <= set(dir(geo_violence))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         geo_violence.nothing  # noqa: B018
+
+
+def test_counting_loads_no_statistics_map_or_cluster_library(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("when,lon,lat\n2024-01-03 10:00,-87.6298,41.8781\n")
+    run = (
+        "from geo_violence.cli import main\n"
+        f"try:\n    main(['-q', 'counts', {str(path)!r}, '--time-col', 'when', '--x-col', 'lon',"
+        f" '--y-col', 'lat', '--start', '2024-01-01', '--end', '2024-01-07', '--out',"
+        f" {str(tmp_path / 'out')!r}])\nexcept SystemExit:\n    pass"
+    )
+    loaded = loaded_after(run)
+    assert {"numpy", "pandas", "pyarrow", "geopandas"} <= set(loaded)  # it did count
+    assert (tmp_path / "out" / "counts.parquet").exists()
+    assert not {"scipy", "numba", "folium", "libpysal", "dask"} & set(loaded)

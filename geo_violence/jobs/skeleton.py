@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from scipy import sparse
 
 from ..columns import NAME, OCCURRED_AT, REASON, SOURCE_LINE, TIMEZONE, UNIT_ID, WORKING_CRS
 from ..cube.counts import Cube, build_cube
@@ -67,6 +66,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:  # the maps (and the statistics they import) load only for a job drawing one
+    from scipy import sparse
+
     from ..render import MapContent
 
 logger = logging.getLogger(__name__)
@@ -382,6 +383,8 @@ def adjacency_in_cube_order(cube: Cube, neighbours: Neighbours) -> sparse.csr_ar
     (77, 77)
     """
     rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
+    from scipy import sparse
+
     matrix = sparse.coo_array(neighbours.matrix)
     return sparse.csr_array(
         (matrix.data, (rows[matrix.row], rows[matrix.col])), shape=(cube.n_units,) * 2

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
 
 from ..choices import ISLAND_POLICIES, NEIGHBOUR_METHODS
 from ..columns import NAME
 from ..errors import DataError, OptionError
+
+if TYPE_CHECKING:  # scipy loads (0.15 s) only for a job that builds neighbours
+    from scipy import sparse
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class Neighbours:
         (77, ['1', '2'])
         """
         from libpysal.weights import WSP
+        from scipy import sparse
 
         weights = WSP(sparse.csr_matrix(self.matrix), id_order=list(self.unit_ids)).to_W(
             silence_warnings=True
@@ -148,6 +152,8 @@ def build_weights(
             notes.append(f"units with no {method} neighbour left out of the statistics: {named}")
     for note in notes:
         logger.warning(note)
+    from scipy import sparse
+
     return Neighbours(
         matrix=sparse.csr_array(matrix, dtype=np.float64),
         unit_ids=unit_ids,
@@ -161,6 +167,7 @@ def _neighbour_matrix(
     units: gpd.GeoDataFrame, method: str, k: int, distance: float | None
 ) -> sparse.csr_array:
     from libpysal.graph import Graph
+    from scipy import sparse
 
     n = len(units)
     geometry = units.geometry.reset_index(drop=True)
@@ -186,6 +193,8 @@ def _neighbour_matrix(
 def _join_nearest(
     units: gpd.GeoDataFrame, matrix: sparse.csr_array, island_positions: np.ndarray
 ) -> sparse.csr_array:
+    from scipy import sparse
+
     geometry = units.geometry.to_numpy()
     tree = shapely.STRtree(geometry)
     rows, cols = [], []
