@@ -22,7 +22,7 @@ columns (as the portal store of ``geo-violence fetch`` keeps them). Rows:
   columns (its own types) with ``to_datetime(format=...)``, both called three times in a fresh
   process (after their imports): the first call, which also pays for what a process does once
   (fresh memory from the system, the CRS's area of use), and the best of the two later ones;
-  the peak is the process's, over the three calls;
+  the first call's peak is the process's when it returned, the later one's over all three;
 - **emerging (Gi\\* stage)** on the cube counted: ours against ``esda.G_Local`` week by week, and
   the whole job (counts, then the whole emerging analysis).
 
@@ -70,16 +70,17 @@ counts = joined.groupby(["unit_id", joined["when"].dt.to_period("W-SUN")]).size(
 print("counted", int(counts.sum()))
 """
 READ = """
-import sys, time
+import resource, sys, time
 from geo_violence import read_incidents
-seconds = []
+seconds, peaks = [], []
 for _ in range(3):  # the first call, then two more (each result let go before the next)
     start = time.perf_counter()
     read = read_incidents(sys.argv[1])
     seconds.append(time.perf_counter() - start)
+    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)  # GiB, so far
     n, rejected = len(read.incidents), read.rows_rejected
     del read
-print("read", n, rejected, seconds[0], min(seconds[1:]))
+print("read", n, rejected, peaks[0], seconds[0], min(seconds[1:]))
 """
 READ_BASELINE = """
 import sys, time
@@ -201,6 +202,8 @@ def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
             ours, base = dict(read), dict(read_base)
             ours["seconds"] = float(read["output"].split()[field])
             base["seconds"] = float(read_base["output"].split()[field])
+            if stage == "first call":  # the peak until the first call returned
+                ours["peak_gib"] = float(read["output"].split()[-3])
             rows.append((f"read_incidents, portal CSV ({stage})", scale, n, ours, base))
 
         out = folder / "out-portal.csv-memory"
