@@ -399,6 +399,7 @@ def memory_part(rows: int) -> None:
         write_portal_csv(path, rows, seed=1)
         size = path.stat().st_size / 1024**2
         elapsed = time.perf_counter() - start
+        os.sync()  # on disk first: the read does not share the machine with the write-back
         print(f"wrote a {rows:,}-row portal CSV ({size:.0f} MiB) in {elapsed:.1f} s")
         base, base_hwm, _ = peak_rss_gib("import geo_violence")
         peak, peak_hwm, said = peak_rss_gib(READ_CODE, str(path))
