@@ -427,17 +427,25 @@ def test_the_counts_command_streams_a_csv_to_the_in_memory_counts(assaults_with_
     pd.testing.assert_frame_equal(tables["memory rejects"], tables["stream rejects"])
 
 
-def test_local_days_of_millions_of_times_are_pandas_days():
+def test_local_days_are_the_days_pythons_zoneinfo_gives():
+    import zoneinfo
+
     from geo_violence.cube.counts import local_days
 
     rng = np.random.default_rng(5)
-    instants = rng.integers(-2_208_988_800, 4_102_444_800, 300_000) * 10**9
-    instants += rng.integers(0, 10**9, 300_000)
-    times = pd.Series(pd.DatetimeIndex(instants.astype("datetime64[ns]")).tz_localize("UTC"))
-    times = times.dt.tz_convert("America/Chicago")
+    instants = rng.integers(-2_208_988_800, 4_102_444_800, 3_000)
+    # and the seconds around each change of offset in 2024 (and an hour of UTC midnight)
+    changes = [1710054000, 1730613600, 1704067200]
+    instants = np.concatenate([instants, *[np.arange(c - 3605, c + 3605, 5) for c in changes]])
+    times = pd.Series(pd.DatetimeIndex((instants * 10**9).astype("datetime64[ns]")))
+    times = times.dt.tz_localize("UTC").dt.tz_convert("America/Chicago")
     times.iloc[[5, 7]] = pd.NaT
-    wall = pd.DatetimeIndex(times).tz_convert("America/Chicago").tz_localize(None)
-    np.testing.assert_array_equal(local_days(times), wall.to_numpy(dtype="datetime64[D]"))
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    expected = np.array(
+        [dt.datetime.fromtimestamp(int(s), chicago).date() for s in instants], dtype="datetime64[D]"
+    )
+    expected[[5, 7]] = np.datetime64("NaT")
+    np.testing.assert_array_equal(local_days(times), expected)
 
 
 def test_long_arrays_read_in_slices_give_what_they_give_whole(monkeypatch):

@@ -242,28 +242,10 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
     >>> local_days(times).astype(str).tolist()
     ['2023-12-31']
     """
-    instants = pd.DatetimeIndex(occurred_at)
-    if str(instants.tz) != TIMEZONE or len(instants) < 100_000:
-        wall = instants.tz_convert(TIMEZONE).tz_localize(None)
-        return wall.to_numpy(dtype="datetime64[D]")
-    # millions of times: each one's offset from the zone's changes of offset (the instants where
-    # pandas' own conversion changes it), found by one binary search, a million at a time
-    from ..sources.columnar import zone_changes
-
-    utc = instants.as_unit("ns").asi8
-    valid = utc != np.iinfo(np.int64).min
-    days = np.full(len(utc), np.datetime64("NaT"), dtype="datetime64[D]")
-    if not valid.any():
-        return days
-    low, high = utc[valid].min() // 10**9, utc[valid].max() // 10**9
-    changes, before, after = zone_changes(TIMEZONE, int(low), int(high))
-    offsets = np.concatenate([before[:1], after]) * 10**9
-    for begin in range(0, len(utc), _AT_A_TIME):
-        part = utc[begin : begin + _AT_A_TIME]
-        rows = np.flatnonzero(valid[begin : begin + _AT_A_TIME])
-        local = part[rows] + offsets[np.searchsorted(changes * 10**9, part[rows], "right")]
-        days[begin + rows] = (local // (86_400 * 10**9)).astype("datetime64[D]")
-    return days
+    # pandas converts from each instant's offset, found by a binary search of the zone's changes:
+    # 0.12-0.22 s for 5 million times (our own search of the changes took 0.20-0.28 s)
+    wall = pd.DatetimeIndex(occurred_at).tz_convert(TIMEZONE).tz_localize(None)
+    return wall.to_numpy(dtype="datetime64[D]")
 
 
 def _check_data_span(
