@@ -382,9 +382,9 @@ def adjacency_in_cube_order(cube: Cube, neighbours: Neighbours) -> sparse.csr_ar
     >>> adjacency_in_cube_order(cube, build_weights(units)).shape
     (77, 77)
     """
-    rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
     from scipy import sparse
 
+    rows = cube.unit_ids.get_indexer(neighbours.unit_ids)
     matrix = sparse.coo_array(neighbours.matrix)
     return sparse.csr_array(
         (matrix.data, (rows[matrix.row], rows[matrix.col])), shape=(cube.n_units,) * 2

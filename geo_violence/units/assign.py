@@ -101,20 +101,8 @@ class Assignment:
     def counted(self) -> pd.DataFrame:
         """What :func:`~geo_violence.cube.counts.build_cube` reads of the assigned incidents:
         ``occurred_at``, ``line`` and ``unit_id`` (categorical over the units, so the cube takes
-        each one's position as it is, with no lookup of millions of ids).
-
-        Examples
-        --------
-        >>> import shapely
-        >>> units = gpd.GeoDataFrame({"name": ["West", "East"]},
-        ...     geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
-        ...     index=pd.Index(["1", "2"], name="unit_id"), crs="EPSG:3435")
-        >>> points = gpd.GeoDataFrame({"incident_id": ["a", "b", "c"], "line": [2, 3, 4],
-        ...     "occurred_at": pd.to_datetime(["2024-01-01"] * 3).tz_localize("America/Chicago")},
-        ...     geometry=shapely.points([1.5, 9, 0.5], [0.5, 9, 0.5]), crs="EPSG:3435")
-        >>> counted = assign_units(points, units).counted()
-        >>> counted["unit_id"].tolist(), counted["line"].tolist()
-        (['2', '1'], [2, 4])
+        each one's position as it is, with no lookup of millions of ids). The example of
+        :func:`assign_units` shows it.
         """
         return self.rows.counted()
 
@@ -192,6 +180,9 @@ def assign_units(
     >>> result = assign_units(points, units)
     >>> result.incidents["unit_id"].tolist(), result.unassigned["reason"].tolist()
     (['1', '2'], ['outside every unit'])
+    >>> counted = result.counted()  # what the cube reads: no other column copied
+    >>> counted["unit_id"].tolist(), counted["line"].tolist(), result.n_assigned
+    (['1', '2'], [2, 3], 2)
     """
     if how not in ASSIGN_METHODS:
         raise OptionError.expected("assign", how, ASSIGN_METHODS)

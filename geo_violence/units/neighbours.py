@@ -122,6 +122,8 @@ def build_weights(
         raise OptionError.expected("islands", islands, ISLAND_POLICIES)
     if len(units) < 2:
         raise DataError(f"neighbours need at least 2 units; the layer has {len(units)}")
+    from scipy import sparse
+
     matrix = _neighbour_matrix(units, method, k, distance)
     notes: list[str] = []
     degree = np.asarray(matrix.sum(axis=1)).ravel()
@@ -152,8 +154,6 @@ def build_weights(
             notes.append(f"units with no {method} neighbour left out of the statistics: {named}")
     for note in notes:
         logger.warning(note)
-    from scipy import sparse
-
     return Neighbours(
         matrix=sparse.csr_array(matrix, dtype=np.float64),
         unit_ids=unit_ids,
