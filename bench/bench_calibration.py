@@ -77,6 +77,7 @@ from geo_violence.stats.emerging import (
     space_time_gi_star,
 )
 from geo_violence.stats.significance import adjust_p
+from geo_violence.testing.null_counts import period_counts
 
 #: The defaults the method had before the calibration: normal p-values, plain Mann-Kendall.
 BEFORE = EmergingOptions(p_values="normal", trend_correction="none")
@@ -286,20 +287,6 @@ def pyehsa_rows(units, adjacency, permutations: list[int], weeks: int) -> pd.Dat
 
 
 HOTSPOT_METHODS = ("normal", "exact", "auto")
-
-
-def period_counts(kind: str, n_units: int, rng: np.random.Generator) -> np.ndarray:
-    """One period's counts with no pattern in space (table 6)."""
-    name, _, value = kind.partition(" ")
-    mean = float(value)
-    if name == "poisson":
-        return rng.poisson(mean, n_units).astype(float)
-    if name == "overdispersed":
-        shape = mean / 2
-        return rng.poisson(rng.gamma(shape, mean / shape, n_units)).astype(float)
-    first = rng.integers(0, 52)
-    season = 1 + 0.5 * np.sin(2 * np.pi * (first + np.arange(4)) / 52)
-    return rng.poisson(mean * season.sum(), n_units).astype(float)
 
 
 def hotspot_null_table(layers: dict, runs: int) -> pd.DataFrame:

@@ -15,27 +15,11 @@ import pytest
 
 from geo_violence import build_weights, load_units
 from geo_violence.stats.hotspots import HotspotOptions, gi_star_table
+from geo_violence.testing.null_counts import period_counts
 
 RUNS = 200
 #: 10% (the weakest class, 90% confidence) plus 2.33 binomial standard errors of 200 runs.
 BOUND = 0.10 + 2.33 * np.sqrt(0.10 * 0.90 / RUNS)
-
-
-def period_counts(kind: str, n_units: int, rng: np.random.Generator) -> np.ndarray:
-    """One period's counts per unit with no pattern in space: Poisson at one mean everywhere
-    (``poisson m``), gamma-Poisson with variance three times the mean (``overdispersed m``), or
-    four weeks of a citywide season (+-50% over the year, a mean of ``m`` a week) starting in a
-    random week."""
-    name, _, value = kind.partition(" ")
-    mean = float(value)
-    if name == "poisson":
-        return rng.poisson(mean, n_units).astype(float)
-    if name == "overdispersed":
-        shape = mean / 2
-        return rng.poisson(rng.gamma(shape, mean / shape, n_units)).astype(float)
-    first = rng.integers(0, 52)
-    season = 1 + 0.5 * np.sin(2 * np.pi * (first + np.arange(4)) / 52)
-    return rng.poisson(mean * season.sum(), n_units).astype(float)
 
 
 def flagged_share(neighbours, kind: str, p_values: str, runs: int = RUNS) -> float:

@@ -230,9 +230,9 @@ def test_gi_p_value_options_that_contradict_each_other_are_clear_errors(tmp_path
     assert "uses none" in result.output and "Traceback" not in result.output
 
 
-def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
-    out = tmp_path / "hs"
-    arguments = [
+def homicides_2023_by_rate(shared_data, population, out) -> list[str]:
+    """The hotspots command on the homicides of 2023, per resident of ``population``."""
+    return [
         "hotspots",
         str(shared_data / "homicides_2001_2024.csv"),
         "--start",
@@ -240,10 +240,16 @@ def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
         "--end",
         "2023-12-31",
         "--population",
-        str(shared_data / "community_areas_population_2020.csv"),
+        str(population),
         "--out",
         str(out),
     ]
+
+
+def test_hotspots_command_writes_its_outputs(tmp_path, shared_data):
+    out = tmp_path / "hs"
+    population = shared_data / "community_areas_population_2020.csv"
+    arguments = homicides_2023_by_rate(shared_data, population, out)
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
@@ -295,19 +301,7 @@ def test_zero_population_is_a_clear_error(tmp_path, shared_data):
     frame.loc[frame["community_area_id"] == "32", "population_2020"] = "0"
     frame.to_csv(population, index=False)
     result = CliRunner().invoke(
-        main,
-        [
-            "hotspots",
-            str(shared_data / "homicides_2001_2024.csv"),
-            "--start",
-            "2023-01-01",
-            "--end",
-            "2023-12-31",
-            "--population",
-            str(population),
-            "--out",
-            str(tmp_path / "o"),
-        ],
+        main, homicides_2023_by_rate(shared_data, population, tmp_path / "o")
     )
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("error: ")
