@@ -476,6 +476,28 @@ def test_long_arrays_read_in_slices_give_what_they_give_whole(monkeypatch):
         np.testing.assert_array_equal(sliced, one)
 
 
+@settings(
+    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b"\r\n", b"\xe9"]), max_size=60),
+    st.integers(1, 7),
+    st.sampled_from(["read", "read_buffer", "gzip"]),
+)
+def test_the_line_counter_counts_the_lines_python_splits(tmp_path, pieces, block, how):
+    data = b"".join(pieces)
+    name = "f.csv.gz" if how == "gzip" else "f.csv"
+    (tmp_path / name).write_bytes(gzip.compress(data) if how == "gzip" else data)
+    read = []
+    with columnar.LineCounter(tmp_path / name) as counter:
+        next_block = counter.read if how == "read" else counter.read_buffer
+        while chunk := next_block(block):  # blocks end between a "\r" and its "\n" too
+            read.append(bytes(chunk))
+    assert b"".join(read) == data
+    assert counter.lines == len(data.splitlines())
+    assert counter.returns == data.count(b"\r") and counter.pairs == data.count(b"\r\n")
+
+
 @given(st.binary(max_size=40), st.integers(0, 12), st.integers(0, 12))
 def test_ascii_check_of_bytes_equals_pythons(data, cut_front, cut_back):
     values = np.frombuffer(data, dtype=np.uint8)[cut_front : max(cut_front, len(data) - cut_back)]
