@@ -13,7 +13,7 @@ import gzip
 import logging
 import re
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -396,12 +396,17 @@ def _incidents(
             line = line[keep]
             if point_geometry is not None:
                 point_geometry = point_geometry[keep]
-    settled = _array_rules(table, columns, point_geometry)
-    incident_ids = _incident_ids(table, columns, line, settled.id_bytes)
-    occurred_at, time_problems, dst = _times(table.column(columns.time_col), columns, settled.times)
-    x, y, coordinate_problems = _parse_coordinates(
-        table, columns, point_geometry, raw_crs, settled.numbers
-    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # each rule's results are used as soon as they are ready (the per-value rules of the
+        # times run while the numbers and the ids are still being read)
+        settled = _array_rules(table, columns, point_geometry, pool)
+        occurred_at, time_problems, dst = _times(
+            table.column(columns.time_col), columns, settled.ready("times").times
+        )
+        x, y, coordinate_problems = _parse_coordinates(
+            table, columns, point_geometry, raw_crs, settled.ready("numbers").numbers
+        )
+        incident_ids = _incident_ids(table, columns, line, settled.ready("ids").id_bytes)
     notes.extend(_dst_notes(*dst))
     problems = [(columns.time_col, time_problems), *coordinate_problems]
     bad = np.zeros(table.num_rows, dtype=bool)
@@ -495,7 +500,8 @@ def _incidents(
 
 @dataclass
 class _Settled:
-    """What the array rules settled, column by column, before the per-value rules run."""
+    """What the array rules settled, column by column, before the per-value rules run; each
+    group of rules (``"times"``, ``"numbers"``, ``"ids"``) is read once :meth:`ready`."""
 
     times: ArrayTimes | None = None
     numbers: dict = field(default_factory=dict)
@@ -503,20 +509,33 @@ class _Settled:
     id_hashes: np.ndarray | None = None
     #: the hashes that two rows or more share (sorted), found beside the other rules
     shared_hashes: np.ndarray | None = None
+    #: the jobs still running, by group
+    pending: dict[str, list[Future]] = field(default_factory=dict)
 
     @property
     def ids_as_read(self) -> bool:
         """Whether every id is used as read (nothing to strip, none empty), so its hash holds."""
         return self.id_bytes is not None and not self.id_bytes[0].any()
 
+    def ready(self, group: str) -> _Settled:
+        """These results, once the jobs of ``group`` are done (raising what a job raised)."""
+        for job in self.pending.pop(group, []):
+            job.result()
+        return self
 
-def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _Settled:
-    """The array rules of every column of text, two at a time (numpy and Arrow let go of the
-    interpreter while they work, so both cores work); the times in two halves. Each writes its
-    share of the results in place."""
+
+def _array_rules(
+    table: pa.Table, columns: IncidentColumns, point_geometry, pool: ThreadPoolExecutor
+) -> _Settled:
+    """The array rules of every column of text, started on ``pool`` (numpy and Arrow let go of
+    the interpreter while they work, so both cores work); the times in two halves. Each writes
+    its share of the results in place; :meth:`_Settled.ready` waits for a group of them."""
     n = table.num_rows
     settled = _Settled()
-    jobs: list = []
+
+    def start(group: str, job, *arguments) -> None:
+        settled.pending.setdefault(group, []).append(pool.submit(job, *arguments))
+
     time_values = table.column(columns.time_col)
     if is_text(time_values):
         formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
@@ -526,24 +545,23 @@ def _array_rules(table: pa.Table, columns: IncidentColumns, point_geometry) -> _
         first = 0
         for part in _halves(time_values):
             into = {"into": settled.times, "start": first}
-            jobs.append((functools.partial(_read_and_localize, **into), (part, layouts, window)))
+            start("times", functools.partial(_read_and_localize, **into), part, layouts, window)
             first += len(part)
     if point_geometry is None:
         for name in dict.fromkeys((columns.x_col, columns.y_col)):
             if is_text(table.column(name)):
                 into = tuple([np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3))])
                 settled.numbers[name] = into
-                jobs.append(
-                    (functools.partial(read_plain_numbers, into=into), (table.column(name),))
+                start(
+                    "numbers", functools.partial(read_plain_numbers, into=into), table.column(name)
                 )
     if columns.id_col is not None and is_text(table.column(columns.id_col)):
         ids = table.column(columns.id_col)
         if not _is_view(ids.type):
             settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
             settled.id_hashes = np.zeros(n, dtype=np.uint64)
-            jobs.append((functools.partial(_id_bytes, into=settled.id_bytes), (ids,)))
-            jobs.append((functools.partial(_hash_ids, settled), (ids,)))
-    _two_at_a_time(jobs)
+            start("ids", functools.partial(_hash_ids, settled), ids)
+            start("ids", functools.partial(_id_bytes, into=settled.id_bytes), ids)
     return settled
 
 
