@@ -264,6 +264,43 @@ def test_times_read_from_their_bytes_equal_pandas(time_format, written):
     np.testing.assert_array_equal(times.wall, expected.astype(np.int64))
 
 
+@pytest.mark.parametrize("time_format", ["%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M"])
+def test_a_column_of_one_width_with_damaged_bytes_reads_as_pandas_reads_it(time_format):
+    # one width throughout: the path for the usual column, which reads it in place
+    rng = np.random.default_rng(11)
+    seconds = rng.integers(978_307_200, 1_767_225_600, 30_000)  # 2001 to 2025
+    text = pd.to_datetime(seconds, unit="s").strftime(time_format).to_numpy(dtype=object)
+    damaged = rng.random(len(text)) < 0.4
+    for row in np.flatnonzero(damaged):  # one byte changed: digits, separators, letters, a space
+        at = rng.integers(len(text[row]))
+        text[row] = text[row][:at] + rng.choice(list("0123456789/-: APMT")) + text[row][at + 1 :]
+    text[:6] = pd.Series(["13", "02", "00", "12", "11", "04"]) + pd.Series(text[:6]).str[2:]
+    window = (np.datetime64("1900-01-01", "us"), np.datetime64("2100-12-31", "us"))
+    times = columnar.read_times(pa.array(text), columnar.layouts_for((time_format,)), window)
+    parsed = pd.to_datetime(pd.Series(text), format=time_format, errors="coerce")
+    canonical = parsed.notna() & (parsed.dt.strftime(time_format) == pd.Series(text))
+    canonical &= parsed.between(*(pd.Timestamp(end) for end in window))
+    # ours reads exactly the values written in the layout inside the window, as pandas reads them
+    # (a damaged year too: one digit a ':' once indexed past the table of months)
+    np.testing.assert_array_equal(times.naive, canonical.to_numpy())
+    expected = parsed[canonical].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    np.testing.assert_array_equal(times.wall[times.naive], expected)
+    assert 0.4 < (~times.naive[damaged]).mean() < 1  # most damage is caught, some is a new time
+
+
+def test_a_letter_in_a_year_is_an_unparseable_time(tmp_path):
+    # it once made a year past 9999, and an index error out of the table of months
+    (tmp_path / "x.csv").write_text(
+        "ID,Date,X Coordinate,Y Coordinate\n"
+        "1,01/02/P024 01:05:00 PM,1176000,1900000\n2,01/02/2024 01:05:00 PM,1176000,1900000\n"
+    )
+    read = read_incidents(tmp_path / "x.csv")
+    assert read.incidents["incident_id"].tolist() == ["2"]
+    assert read.rejects[["reason", "value"]].values.tolist() == [
+        ["unparseable time", "01/02/P024 01:05:00 PM"]
+    ]
+
+
 def test_offsets_read_from_their_bytes_equal_pandas():
     rng = np.random.default_rng(8)
     seconds = rng.integers(0, 4_000_000_000, 5_000)

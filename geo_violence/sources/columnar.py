@@ -477,40 +477,67 @@ def _read_times_of_piece(
     piece: pa.Array, by_width: dict, window: tuple[int, int], result: ArrayTimes, offset: int
 ) -> None:
     text = TextBytes.of(piece)
-    low, high = window
     result.missing[offset : offset + len(text)] = text.length == 0
     widths = np.array(sorted(by_width), dtype=np.int64)
-    if not len(widths):
+    if not len(widths) or not len(text):
+        return
+    width = int(text.length[0])
+    if width in by_width and bool((text.length == width).all()):
+        # the usual column: every value of one width, so one after another in the data
+        first = int(text.start[0])
+        rows = text.data[first : first + width * len(text)].reshape(len(text), width)
+        _read_rows(rows, by_width[width], window, result, offset, None)
         return
     wanted = np.zeros(int(widths[-1]) + 2, dtype=bool)
     wanted[widths] = True
     candidate = np.flatnonzero(wanted[np.minimum(text.length, len(wanted) - 1)])
-    if not len(candidate):
-        return
     for width, rows in text.by_width(candidate, ROWS_AT_A_TIME):
-        block = np.ascontiguousarray(text.matrix(rows, width).T)
-        open_rows = np.ones(len(rows), dtype=bool)
-        # the layout most of the first values have first: usually the only one tried
-        sample = block[:, :1000]
-        tried = sorted(by_width[width], key=lambda layout: -_shaped(sample, layout).sum())
-        for layout in tried:
-            if not open_rows.any():
+        _read_rows(text.matrix(rows, width), by_width[width], window, result, offset, rows)
+
+
+def _read_rows(
+    values: np.ndarray,
+    layouts: list[TimeLayout],
+    window: tuple[int, int],
+    result: ArrayTimes,
+    offset: int,
+    rows: np.ndarray | None,
+) -> None:
+    """Read ``values`` (a ``(rows, width)`` matrix of bytes) in the layouts of their width, into
+    ``result`` at ``offset + rows`` (``offset`` on, one after another, when ``rows`` is None)."""
+    low, high = window
+    block = np.ascontiguousarray(values.T)
+    n = block.shape[1]
+    # the layout most of the first values have first: usually the only one tried
+    sample = block[:, :1000]
+    tried = sorted(layouts, key=lambda layout: -_shaped(sample, layout).sum())
+    open_rows = None  # all of them
+    for layout in tried:
+        where = None if open_rows is None else np.flatnonzero(open_rows)
+        if where is not None and not len(where):
+            break
+        value, ok = _read_layout(block if where is None else block[:, where], layout)
+        ok &= (value >= low) & (value <= high)
+        times, found = (result.wall, result.naive) if layout.naive else (result.utc, result.aware)
+        if where is None and rows is None:  # every row, in place
+            part = slice(offset, offset + n)
+            np.copyto(times[part], value, where=ok)
+            found[part] |= ok
+        else:
+            at = (
+                offset
+                + (np.arange(n) if rows is None else rows)[
+                    np.arange(n)[ok] if where is None else where[ok]
+                ]
+            )
+            times[at] = value[ok]
+            found[at] = True
+        if where is None:
+            if ok.all():
                 break
-            where = np.flatnonzero(open_rows)
-            value, ok = _read_layout(block[:, where] if len(where) < len(rows) else block, layout)
-            ok &= (value >= low) & (value <= high)
-            found = offset + rows[where[ok]]
-            if layout.naive:
-                result.wall[found] = value[ok]
-                result.naive[found] = True
-            else:
-                result.utc[found] = value[ok]
-                result.aware[found] = True
+            open_rows = ~ok
+        else:
             open_rows[where[ok]] = False
-
-
-#: Days in each month of a common year (index 0 unused).
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
 def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -531,17 +558,29 @@ def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.
     return era * 146_097 + day_of_era - 719_468
 
 
-_FIRST_DAYS: list[np.ndarray] = []
+_MONTHS: list[tuple[np.ndarray, np.ndarray]] = []
 
 
-def _first_days() -> np.ndarray:
-    """Days since 1970-01-01 of the first day of each month of the years 0 to 9999, by
-    ``year * 12 + month - 1``."""
-    if not _FIRST_DAYS:
-        index = np.arange(10_000 * 12)
-        _FIRST_DAYS.append(days_from_civil(index // 12, index % 12 + 1, np.ones_like(index)))
-    return _FIRST_DAYS[0]
+def _months() -> tuple[np.ndarray, np.ndarray]:
+    """By ``year * 12 + month - 1`` (years 0 to 9999, months 0 to 99: a month out of range
+    needs no clipping): the day (since 1970-01-01) each month starts, and its number of days (0
+    for a month out of range)."""
+    if not _MONTHS:
+        index = np.arange(10_000 * 12 + 99)
+        year, month = index // 12, index % 12 + 1
+        first = days_from_civil(year, month, np.ones_like(index))
+        following = days_from_civil(year + (month == 12), month % 12 + 1, np.ones_like(index))
+        lengths = (following - first).astype(np.uint8)
+        lengths[10_000 * 12 :] = 0
+        _MONTHS.append((first, lengths))
+    return _MONTHS[0]
 
+
+#: The 24-hour clock's hour of a 12-hour clock's hour ``h`` (1 to 12) and AM/PM flag ``pm``, by
+#: ``2 * h + pm`` (any ``h`` a byte holds: rows with other hours are rejected anyway).
+_HOUR_OF_12 = np.zeros(2 * 256, dtype=np.int32)
+_HOUR_OF_12[2 * np.arange(1, 13)] = np.arange(1, 13) % 12
+_HOUR_OF_12[2 * np.arange(1, 13) + 1] = np.arange(1, 13) % 12 + 12
 
 _EITHER = {_T_OR_SPACE: b"T ", _A_OR_P: b"AP", _SIGN: b"+-"}
 
@@ -564,50 +603,66 @@ def _read_layout(columns: np.ndarray, layout: TimeLayout) -> tuple[np.ndarray, n
     position: ``columns[j]`` is byte ``j`` of every value."""
     n = columns.shape[1]
     ok = _shaped(columns, layout)
-    value = np.empty(n, dtype=np.int64)  # read where ok only
-    rows = np.flatnonzero(ok)
-    if not len(rows):
-        return value, ok
-    if len(rows) < n:
+    every = bool(ok.all())
+    rows = None if every else np.flatnonzero(ok)
+    if rows is not None:
+        if not len(rows):
+            return np.empty(n, dtype=np.int64), ok
         columns = columns[:, rows]
-    digits: dict[str, list[np.ndarray]] = {}
-    good = np.ones(len(rows), dtype=bool)
-    for position, kind in enumerate(layout.kinds):
-        if kind == _DIGIT:
-            digit = columns[position] - np.uint8(48)
-            good &= digit < 10
-            digits.setdefault(layout.fields[position], []).append(digit)
+    positions = [position for position, kind in enumerate(layout.kinds) if kind == _DIGIT]
+    digits = columns[positions]  # one row per digit of the layout (a copy)
+    digits -= np.uint8(48)
+    good = digits.max(axis=0) < 10
+    at = {}
+    for row, position in enumerate(positions):
+        at.setdefault(layout.fields[position], []).append(row)
 
-    def number(field: str) -> np.ndarray:
-        result = np.zeros(len(rows), dtype=np.int32)
-        for digit in digits.get(field, []):
-            result = result * 10 + digit
+    def number(field: str, kind: type = np.uint8) -> np.ndarray:
+        """A field's value: two digits as a byte (at most 99), other counts in ``np.int32``,
+        or in ``kind`` when it is wider."""
+        rows_of_field = at.get(field, [])
+        if len(rows_of_field) == 2 and kind is np.uint8:
+            return digits[rows_of_field[0]] * np.uint8(10) + digits[rows_of_field[1]]
+        result = np.zeros(digits.shape[1], dtype=np.promote_types(kind, np.int32))
+        for row in rows_of_field:
+            result = result * 10 + digits[row]
         return result
 
     fields = set(layout.fields)
     year, month, day = number("Y"), number("m"), number("d")
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
-    good &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
-    days = _first_days()[year * 12 + np.clip(month, 1, 12) - 1] + day - 1
+    month_index = year * 12 + (month.astype(np.int32) - 1)  # month 0 gives -1: checked below
+    good &= month - np.uint8(1) < 12  # (bytes: 0 - 1 wraps round to 255)
+    month_index[~good] = 0
+    first_day, month_length = _months()
+    good &= day - np.uint8(1) < month_length[month_index]
     if "I" in fields:
         hour = number("I")
-        good &= (hour >= 1) & (hour <= 12)
-        hour = hour % 12 + 12 * (columns[layout.fields.index("p")] == ord("P"))
+        good &= hour - np.uint8(1) < 12
+        pm = columns[layout.fields.index("p")] == ord("P")
+        hour = _HOUR_OF_12[hour.astype(np.intp) * 2 + pm]
     else:
         hour = number("H")
-        good &= hour <= 23
+        good &= hour < 24
     minute, second = number("M"), number("S")
-    good &= (minute <= 59) & (second <= 59)
-    seconds = days * 86_400 + (hour * 3600 + minute * 60 + second)
+    good &= (minute < 60) & (second < 60)
+    clock = hour * np.int32(3600) + minute * np.int32(60) + second  # seconds into the day
     if "s" in fields:
         hours, minutes = number("o"), number("q")
-        good &= (hours <= 18) & (minutes <= 59)
+        good &= (hours <= 18) & (minutes < 60)
         east = columns[layout.fields.index("s")] == ord("+")
-        seconds -= np.where(east, 1, -1) * (hours * 3600 + minutes * 60)
-    found = seconds * 1_000_000
+        offset = hours * np.int32(3600) + minutes * np.int32(60)
+        clock = np.where(east, clock - offset, clock + offset)
+    found = first_day[month_index]  # (a new array: worked on in place)
+    found += day
+    found -= 1
+    found *= 86_400
+    found += clock
+    found *= 1_000_000
     if "f" in fields:
-        found += number("f").astype(np.int64) * 10 ** (6 - layout.fields.count("f"))
+        found += number("f", np.int64) * 10 ** (6 - layout.fields.count("f"))
+    if every:
+        return found, good
+    value = np.empty(n, dtype=np.int64)
     ok[rows] = good
     value[rows] = found
     return value, ok

@@ -399,12 +399,12 @@ def _incidents(
     with ThreadPoolExecutor(max_workers=2) as pool:
         # each rule's results are used as soon as they are ready (the per-value rules of the
         # times run while the numbers and the ids are still being read)
-        settled = _array_rules(table, columns, point_geometry, pool)
+        settled = _array_rules(table, columns, point_geometry, raw_crs, pool)
         occurred_at, time_problems, dst = _times(
             table.column(columns.time_col), columns, settled.ready("times").times
         )
         x, y, coordinate_problems = _parse_coordinates(
-            table, columns, point_geometry, raw_crs, settled.ready("numbers").numbers
+            table, columns, point_geometry, raw_crs, settled.ready("numbers", "area").numbers
         )
         incident_ids = _incident_ids(table, columns, line, settled.ready("ids").id_bytes)
     notes.extend(_dst_notes(*dst))
@@ -517,24 +517,32 @@ class _Settled:
         """Whether every id is used as read (nothing to strip, none empty), so its hash holds."""
         return self.id_bytes is not None and not self.id_bytes[0].any()
 
-    def ready(self, group: str) -> _Settled:
-        """These results, once the jobs of ``group`` are done (raising what a job raised)."""
-        for job in self.pending.pop(group, []):
-            job.result()
+    def ready(self, *groups: str) -> _Settled:
+        """These results, once the jobs of ``groups`` are done (raising what a job raised)."""
+        for group in groups:
+            for job in self.pending.pop(group, []):
+                job.result()
         return self
 
 
 def _array_rules(
-    table: pa.Table, columns: IncidentColumns, point_geometry, pool: ThreadPoolExecutor
+    table: pa.Table,
+    columns: IncidentColumns,
+    point_geometry,
+    raw_crs: str,
+    pool: ThreadPoolExecutor,
 ) -> _Settled:
     """The array rules of every column of text, started on ``pool`` (numpy and Arrow let go of
-    the interpreter while they work, so both cores work); the times in two halves. Each writes
-    its share of the results in place; :meth:`_Settled.ready` waits for a group of them."""
+    the interpreter while they work, so both cores work); the times in two halves; and the
+    area of use of the coordinates' CRS looked up (``"area"``). Each writes its share of the
+    results in place; :meth:`_Settled.ready` waits for a group of them."""
     n = table.num_rows
     settled = _Settled()
 
     def start(group: str, job, *arguments) -> None:
         settled.pending.setdefault(group, []).append(pool.submit(job, *arguments))
+
+    start("area", _look_up_area_of_use, raw_crs)
 
     time_values = table.column(columns.time_col)
     if is_text(time_values):
@@ -1515,6 +1523,19 @@ def _impossible(
 
 
 _INSIDE_BOXES: dict[tuple[str, float], tuple[float, float, float, float] | None] = {}
+
+
+def _look_up_area_of_use(crs: str) -> None:
+    """The box :func:`_impossible` checks coordinates of ``crs`` against, worked out ahead
+    (PROJ's database is read the first time: a few hundredths of a second); nothing if ``crs``
+    is unknown or geographic (:func:`_impossible` says so itself)."""
+    try:
+        source = CRS.from_user_input(crs)
+    except CRSError:
+        return
+    area = source.area_of_use
+    if not source.is_geographic and area is not None:
+        _surely_inside(source, area, AREA_OF_USE_MARGIN_DEGREES)
 
 
 def _surely_inside(source: CRS, area, margin: float) -> tuple[float, float, float, float] | None:
