@@ -535,6 +535,42 @@ def test_the_line_counter_counts_the_lines_python_splits(tmp_path, pieces, block
     assert counter.returns == data.count(b"\r") and counter.pairs == data.count(b"\r\n")
 
 
+def _one_width_column(width: int, alphabet: str):
+    """Columns whose values are all of one width or empty: what the array rules read in place."""
+    value = st.text(alphabet=alphabet, min_size=width, max_size=width)
+    return st.lists(st.just("") | value, min_size=1, max_size=30)
+
+
+@settings(deadline=None, max_examples=80)
+@given(
+    st.integers(1, 10).flatmap(lambda width: _one_width_column(width, "0123456789.-")),
+    st.integers(1, 22).flatmap(lambda width: _one_width_column(width, "0123456789/: APMT-")),
+    st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2030, 1, 1)),
+)
+def test_a_column_of_one_width_reads_as_each_of_its_values_does_alone(numbers, times, valid):
+    # each rule of the usual column (values of one width, read in place) against the same
+    # values among others of another width (read row by row): each value reads the same
+    portal = valid.strftime("%m/%d/%Y %I:%M:%S %p")
+    times = [portal, *times]
+    odd = "1234567890123"  # a width of its own
+    for values in (numbers, times):
+        alone = columnar.hash_text(pa.array(values))
+        among = columnar.hash_text(pa.array([*values, odd]))[:-1]
+        np.testing.assert_array_equal(alone, among)
+    alone = columnar.read_plain_numbers(pa.array(numbers))
+    among = columnar.read_plain_numbers(pa.array([*numbers, odd]))
+    for one, other in zip(alone, among, strict=True):
+        np.testing.assert_array_equal(one, other[:-1])
+    layouts = columnar.layouts_for(("%m/%d/%Y %I:%M:%S %p", "ISO8601"))
+    window = (np.datetime64("1900-01-01", "us"), np.datetime64("2100-01-01", "us"))
+    alone = columnar.read_times(pa.array(times), layouts, window)
+    among = columnar.read_times(pa.array([*times, odd]), layouts, window)
+    for name in ("wall", "utc", "naive", "aware", "missing"):
+        np.testing.assert_array_equal(getattr(alone, name), getattr(among, name)[:-1])
+    in_seconds = np.datetime64(valid.replace(microsecond=0), "us").astype(np.int64)
+    assert alone.naive[0] and alone.wall[0] == in_seconds
+
+
 @given(st.binary(max_size=40), st.integers(0, 12), st.integers(0, 12))
 def test_ascii_check_of_bytes_equals_pythons(data, cut_front, cut_back):
     values = np.frombuffer(data, dtype=np.uint8)[cut_front : max(cut_front, len(data) - cut_back)]

@@ -177,8 +177,35 @@ class TextBytes:
         length[null] = 0
         return cls(data=data, start=offsets[:-1], length=length, null=null)
 
+    def one_width(self) -> tuple[int, np.ndarray] | None:
+        """The usual column: every value that is not empty of one width, one after another in
+        the data (an empty value holds no bytes). Then the width, and those values as a
+        ``(values, width)`` matrix, a view of the data; else None.
+
+        Examples
+        --------
+        >>> width, values = TextBytes.of(pa.array(["ab", "", "cd"])).one_width()
+        >>> width, values.tobytes()
+        (2, b'abcd')
+        >>> TextBytes.of(pa.array(["ab", "c"])).one_width() is None
+        True
+        """
+        if not len(self):
+            return None
+        width = int(self.length.max())
+        total = int(self.length.sum())
+        if not width or total != width * int(np.count_nonzero(self.length)):
+            return None
+        first = int(self.start[0])
+        if int(self.start[-1] + self.length[-1]) - first != total:  # a null holding bytes
+            return None
+        return width, self.data[first : first + total].reshape(-1, width)
+
     def first_and_last(self) -> tuple[np.ndarray, np.ndarray]:
         """The first and last byte of each value (0 for an empty value)."""
+        uniform = self.one_width()
+        if uniform is not None and len(uniform[1]) == len(self):
+            return uniform[1][:, 0].copy(), uniform[1][:, -1].copy()
         has = self.length > 0
         first = np.zeros(len(self), dtype=np.uint8)
         last = np.zeros(len(self), dtype=np.uint8)
@@ -481,12 +508,11 @@ def _read_times_of_piece(
     widths = np.array(sorted(by_width), dtype=np.int64)
     if not len(widths) or not len(text):
         return
-    width = int(text.length[0])
-    if width in by_width and bool((text.length == width).all()):
-        # the usual column: every value of one width, so one after another in the data
-        first = int(text.start[0])
-        rows = text.data[first : first + width * len(text)].reshape(len(text), width)
-        _read_rows(rows, by_width[width], window, result, offset, None)
+    uniform = text.one_width()
+    if uniform is not None and uniform[0] in by_width:  # the usual column, read in place
+        width, values = uniform
+        rows = None if len(values) == len(text) else np.flatnonzero(text.length)
+        _read_rows(values, by_width[width], window, result, offset, rows)
         return
     wanted = np.zeros(int(widths[-1]) + 2, dtype=bool)
     wanted[widths] = True
@@ -792,6 +818,19 @@ def read_plain_numbers(
     for piece in chunks(values):
         text = TextBytes.of(piece)
         empty[start : start + len(piece)] = text.length == 0
+        uniform = text.one_width()
+        if uniform is not None and uniform[0] <= MAX_DIGITS + 2:  # the usual column, in place
+            value, ok, dot = _plain_decimals(np.ascontiguousarray(uniform[1].T))
+            part = slice(start, start + len(piece))
+            if len(value) == len(piece):
+                np.copyto(number[part], value, where=ok)
+                plain[part], dotted[part] = ok, ok & dot
+            else:
+                filled = text.length > 0
+                number[part][filled] = np.where(ok, value, np.nan)
+                plain[part][filled], dotted[part][filled] = ok, ok & dot
+            start += len(piece)
+            continue
         short = np.flatnonzero((text.length > 0) & (text.length <= MAX_DIGITS + 2))
         for width, part in text.by_width(short, ROWS_AT_A_TIME):
             block = np.ascontiguousarray(text.matrix(part, width).T)
@@ -927,22 +966,29 @@ def hash_text(
     """
     into = np.zeros(len(values), dtype=np.uint64) if into is None else into
     for piece in chunks(values):
-        into[start : start + len(piece)] = _hash_piece(piece)
+        into[start : start + len(piece)] = hash_bytes(TextBytes.of(piece))
         start += len(piece)
     return into
 
 
-def _hash_piece(piece: pa.Array) -> np.ndarray:
-    text = TextBytes.of(piece)
+def hash_bytes(text: TextBytes) -> np.ndarray:
+    """:func:`hash_text` of values already seen as their bytes.
+
+    Examples
+    --------
+    >>> values = pa.array(["id-1", "", "x" * 100])
+    >>> bool((hash_bytes(TextBytes.of(values)) == hash_text(values)).all())
+    True
+    """
     n = len(text)
+    uniform = text.one_width()
+    if uniform is not None and uniform[0] <= 8 and len(uniform[1]) == n:  # the usual ids
+        return _short_hashes(uniform[1])
     hashes = np.empty(n, dtype=np.uint64)
     # up to 8 bytes (most ids): the bytes as one integer, mixed with the length (a one-to-one
     # mix: two different texts of one length never share a hash)
     for width, rows in text.by_width(np.flatnonzero(text.length <= 8)):
-        packed = np.zeros((len(rows), 8), dtype=np.uint8)
-        packed[:, :width] = text.matrix(rows, width)
-        seed = np.uint64((width * 0x9E3779B97F4A7C15) % (1 << 64))
-        hashes[rows] = _mix(packed.view(np.uint64).ravel() ^ seed)
+        hashes[rows] = _short_hashes(text.matrix(rows, width))
     # longer: FNV-1a over the bytes, seeded by the length
     middle = np.flatnonzero((text.length > 8) & (text.length <= _LONGEST_HASHED_AS_ARRAY))
     order = middle[np.argsort(-text.length[middle], kind="stable")]
@@ -961,6 +1007,20 @@ def _hash_piece(piece: pa.Array) -> np.ndarray:
         digest = hashlib.blake2b(text.data[start : start + length].tobytes(), digest_size=8)
         hashes[row] = np.frombuffer(digest.digest(), dtype=np.uint64)[0]
     return hashes
+
+
+def _short_hashes(values: np.ndarray) -> np.ndarray:
+    """The hashes of values of one width, at most 8 bytes (a ``(values, width)`` matrix): the
+    bytes as one integer, mixed with the width (a one-to-one mix: two different texts of one
+    width never share a hash)."""
+    count, width = values.shape
+    if width == 8 and values.flags.c_contiguous:
+        packed = values.view(np.uint64).ravel()
+    else:
+        whole = np.zeros((count, 8), dtype=np.uint8)
+        whole[:, :width] = values
+        packed = whole.view(np.uint64).ravel()
+    return _mix(packed ^ np.uint64((width * 0x9E3779B97F4A7C15) % (1 << 64)))
 
 
 def _mix(values: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ from .columnar import (
     _is_view,
     chunks,
     encode,
+    hash_bytes,
     hash_text,
     is_text,
     layouts_for,
@@ -568,15 +569,20 @@ def _array_rules(
         if not _is_view(ids.type):
             settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
             settled.id_hashes = np.zeros(n, dtype=np.uint64)
-            start("ids", functools.partial(_hash_ids, settled), ids)
-            start("ids", functools.partial(_id_bytes, into=settled.id_bytes), ids)
+            start("ids", _id_rules, settled, ids)
     return settled
 
 
-def _hash_ids(settled: _Settled, ids: pa.ChunkedArray) -> None:
-    """Each id's hash, and the hashes that several rows share (the only rows whose ids
-    :func:`_repeated_ids` compares), into ``settled``."""
-    hash_text(ids, into=settled.id_hashes)
+def _id_rules(settled: _Settled, ids: pa.ChunkedArray) -> None:
+    """:func:`_id_bytes` of the ids, each id's hash, and the hashes that several rows share
+    (the only rows whose ids :func:`_repeated_ids` compares), into ``settled``; each piece of
+    the column is seen as bytes once for all three."""
+    start = 0
+    for piece in chunks(ids):
+        text = TextBytes.of(piece)
+        _bytes_of_ids(text, settled.id_bytes, start)
+        settled.id_hashes[start : start + len(text)] = hash_bytes(text)
+        start += len(text)
     settled.shared_hashes = shared_values(settled.id_hashes)
 
 
@@ -647,10 +653,15 @@ def _id_bytes(
     start = 0
     for piece in chunks(values):
         text = TextBytes.of(piece)
-        into[0][start : start + len(piece)] = strip_needed(text) | text.null
-        into[1][start : start + len(piece)] = text.length
-        start += len(piece)
+        _bytes_of_ids(text, into, start)
+        start += len(text)
     return into
+
+
+def _bytes_of_ids(text: TextBytes, into: tuple[np.ndarray, np.ndarray], start: int) -> None:
+    """:func:`_id_bytes` of one piece, into its rows from ``start`` on."""
+    into[0][start : start + len(text)] = strip_needed(text) | text.null
+    into[1][start : start + len(text)] = text.length
 
 
 def _as_table(raw: pa.Table | pd.DataFrame) -> pa.Table:
