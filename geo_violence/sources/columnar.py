@@ -456,14 +456,21 @@ class ArrayTimes:
     @classmethod
     def empty(cls, n: int) -> ArrayTimes:
         """``n`` rows with nothing settled yet."""
-        none = np.zeros(n, dtype=bool)
-        return cls(
-            np.full(n, NAT, dtype=np.int64),
-            np.full(n, NAT, dtype=np.int64),
-            none,
-            none.copy(),
-            none.copy(),
-        )
+        times = cls.unset(n)
+        times.clear(0, n)
+        return times
+
+    @classmethod
+    def unset(cls, n: int) -> ArrayTimes:
+        """``n`` rows not yet written: each part is :meth:`clear`-ed by whoever reads it (the
+        memory is first touched there, by the threads that read the parts)."""
+        return cls(*(np.empty(n, dtype=kind) for kind in [np.int64] * 2 + [bool] * 3))
+
+    def clear(self, start: int, stop: int) -> None:
+        """Rows ``start`` to ``stop`` with nothing settled."""
+        part = slice(start, stop)
+        self.wall[part] = self.utc[part] = NAT
+        self.naive[part] = self.aware[part] = self.missing[part] = False
 
 
 def read_times(

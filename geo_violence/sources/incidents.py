@@ -549,8 +549,9 @@ def _array_rules(
     if is_text(time_values):
         formats = (columns.time_format,) if columns.time_format else TIME_FORMATS
         layouts, window = layouts_for(formats), plausible_times()
-        settled.times = ArrayTimes.empty(n)
-        _localize_settled(settled.times, 0, 0)  # makes its arrays, filled by the two halves
+        settled.times = ArrayTimes.unset(n)  # each half clears and fills its own rows
+        settled.times.utc_ns = np.empty(n, dtype=np.int64)
+        settled.times.unsure = np.empty(n, dtype=bool)
         first = 0
         for part in _halves(time_values):
             into = {"into": settled.times, "start": first}
@@ -559,11 +560,10 @@ def _array_rules(
     if point_geometry is None:
         for name in dict.fromkeys((columns.x_col, columns.y_col)):
             if is_text(table.column(name)):
-                into = tuple([np.full(n, np.nan), *(np.zeros(n, dtype=bool) for _ in range(3))])
+                # (the numbers are filled, their memory first touched, by the job itself)
+                into = tuple([np.empty(n), *(np.zeros(n, dtype=bool) for _ in range(3))])
                 settled.numbers[name] = into
-                start(
-                    "numbers", functools.partial(read_plain_numbers, into=into), table.column(name)
-                )
+                start("numbers", functools.partial(_plain_numbers, into=into), table.column(name))
     if columns.id_col is not None and is_text(table.column(columns.id_col)):
         ids = table.column(columns.id_col)
         if not _is_view(ids.type):
@@ -571,6 +571,12 @@ def _array_rules(
             settled.id_hashes = np.zeros(n, dtype=np.uint64)
             start("ids", _id_rules, settled, ids)
     return settled
+
+
+def _plain_numbers(values: pa.ChunkedArray, *, into: tuple[np.ndarray, ...]) -> None:
+    """:func:`read_plain_numbers` into ``into``, whose numbers are not yet written."""
+    into[0].fill(np.nan)
+    read_plain_numbers(values, into=into)
 
 
 def _id_rules(settled: _Settled, ids: pa.ChunkedArray) -> None:
@@ -950,13 +956,16 @@ def _localize_settled(fast: ArrayTimes, start: int, stop: int) -> None:
     for begin in range(start, stop, ROWS_AT_A_TIME):
         part = slice(begin, min(begin + ROWS_AT_A_TIME, stop))
         utc_us, unsure = localize_clock(fast.wall[part], TIMEZONE)
+        fast.utc_ns[part] = NAT  # (the rows may not have been written yet)
         np.multiply(utc_us, 1000, out=fast.utc_ns[part], where=utc_us != NAT)
         np.multiply(fast.utc[part], 1000, out=fast.utc_ns[part], where=fast.aware[part])
         fast.unsure[part] = unsure
 
 
 def _read_and_localize(part, layouts, window, *, into: ArrayTimes, start: int) -> None:
-    """:func:`read_times` of one part of a column, then :func:`_localize_settled` of it."""
+    """:func:`read_times` of one part of a column (its rows of ``into`` cleared first), then
+    :func:`_localize_settled` of it."""
+    into.clear(start, start + len(part))
     read_times(part, layouts, window, into=into, start=start)
     _localize_settled(into, start, start + len(part))
 
