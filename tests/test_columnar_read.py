@@ -541,17 +541,24 @@ def _one_width_column(width: int, alphabet: str):
     return st.lists(st.just("") | value, min_size=1, max_size=30)
 
 
+def _one_width_times(time_format: str):
+    """Columns of times written in one format (of one width), some with bytes changed."""
+    written = st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2030, 1, 1)).map(
+        lambda moment: moment.strftime(time_format)
+    )
+    width = len(dt.datetime(2000, 1, 1).strftime(time_format))
+    damaged = st.text(alphabet="0123456789/: APMT-", min_size=width, max_size=width)
+    return st.lists(written | damaged | st.just(""), min_size=1, max_size=30)
+
+
 @settings(deadline=None, max_examples=80)
 @given(
     st.integers(1, 10).flatmap(lambda width: _one_width_column(width, "0123456789.-")),
-    st.integers(1, 22).flatmap(lambda width: _one_width_column(width, "0123456789/: APMT-")),
-    st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2030, 1, 1)),
+    st.sampled_from(["%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M"]).flatmap(_one_width_times),
 )
-def test_a_column_of_one_width_reads_as_each_of_its_values_does_alone(numbers, times, valid):
+def test_a_column_of_one_width_reads_as_each_of_its_values_does_alone(numbers, times):
     # each rule of the usual column (values of one width, read in place) against the same
     # values among others of another width (read row by row): each value reads the same
-    portal = valid.strftime("%m/%d/%Y %I:%M:%S %p")
-    times = [portal, *times]
     odd = "1234567890123"  # a width of its own
     for values in (numbers, times):
         alone = columnar.hash_text(pa.array(values))
@@ -567,8 +574,6 @@ def test_a_column_of_one_width_reads_as_each_of_its_values_does_alone(numbers, t
     among = columnar.read_times(pa.array([*times, odd]), layouts, window)
     for name in ("wall", "utc", "naive", "aware", "missing"):
         np.testing.assert_array_equal(getattr(alone, name), getattr(among, name)[:-1])
-    in_seconds = np.datetime64(valid.replace(microsecond=0), "us").astype(np.int64)
-    assert alone.naive[0] and alone.wall[0] == in_seconds
 
 
 @given(st.binary(max_size=40), st.integers(0, 12), st.integers(0, 12))

@@ -502,7 +502,8 @@ def _incidents(
 @dataclass
 class _Settled:
     """What the array rules settled, column by column, before the per-value rules run; each
-    group of rules (``"times"``, ``"numbers"``, ``"ids"``) is read once :meth:`ready`."""
+    group of rules (``"times"``, ``"numbers"``, ``"ids"``, ``"area"``) is read once
+    :meth:`ready`."""
 
     times: ArrayTimes | None = None
     numbers: dict = field(default_factory=dict)
