@@ -1,4 +1,4 @@
-"""Benchmark point-in-polygon assignment and CSV reading against the obvious baselines.
+"""Benchmark point-in-polygon assignment against the obvious baselines.
 
 What is measured, all in the same run so the ratios compare like with like:
 
@@ -16,14 +16,8 @@ What is measured, all in the same run so the ratios compare like with like:
 2. Synthetic data: ``--points`` uniform random points (seed 0, 2,000,000 by default, 500,000 with
    ``--quick``) inside the city (the union of the beats, tested with shapely alone), as incidents
    are, same comparison, best of ``--synthetic-repeats``.
-3. Time and peak memory (``ru_maxrss``) of a subprocess that runs ``read_incidents`` on a
-   temporary 1,000,000-row CSV in the city portal export's 22 columns and date format
-   (``bench/common.py``), against a subprocess that only imports ``geo_violence``; the targets
-   are under 1 s for the call and under 0.6 GiB for the process. Each subprocess is started
-   through a small launcher process, because Linux carries ``ru_maxrss`` across ``exec``: a child
-   started straight from this process reports this process's own peak (gigabytes, after the 2M
-   points).
-   The kernel's ``VmHWM`` of the child is printed beside it as a cross-check.
+
+Reading the portal's CSV is timed in ``bench/run.py``.
 
 Every timed result is checked against sjoin's: a point sjoin puts in exactly one unit must get
 that unit; a point sjoin puts in none must be unassigned, unless it lies exactly on an edge (our
@@ -41,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +46,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from common import write_portal_csv
 
 from geo_violence import assign_units, load_units, locate_points, read_incidents
 from geo_violence.units import polygon_grid
@@ -65,17 +56,6 @@ BEATS_FILE = "police_beats.geojson"
 ASSAULTS_FILE = "aggravated_assaults_2010_2019.csv.gz"
 FULL_POINTS = 2_000_000
 QUICK_POINTS = 500_000
-CSV_ROWS = 1_000_000
-MEMORY_TARGET_GIB = 0.6
-TIME_TARGET_SECONDS = 1.0
-KIB_PER_GIB = 1024**2
-#: Runs its arguments as a child, so that the child's ``ru_maxrss`` starts from a small process.
-LAUNCHER = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
-READ_CODE = (
-    "import time\nfrom geo_violence import read_incidents\n"
-    "t = time.perf_counter(); r = read_incidents(sys.argv[1])\n"
-    "print(len(r.incidents), r.rows_rejected, round(time.perf_counter() - t, 2))"
-)
 
 
 @dataclass
@@ -104,13 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_POINTS:,} synthetic points")
-    parser.add_argument("--points", type=int, default=None, help="synthetic points (default 5M)")
+    parser.add_argument(
+        "--points", type=int, default=None, help=f"synthetic points (default {FULL_POINTS:,})"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per real-data timing")
     parser.add_argument(
         "--synthetic-repeats", type=int, default=2, help="runs per synthetic timing"
     )
-    parser.add_argument("--csv-rows", type=int, default=CSV_ROWS, help="rows of the memory CSV")
-    parser.add_argument("--skip-memory", action="store_true", help="skip the CSV memory part")
     return parser.parse_args(argv)
 
 
@@ -369,60 +349,6 @@ def synthetic_part(units: gpd.GeoDataFrame, n: int, repeats: int) -> list[Row]:
     return run_comparison("synthetic", points, units, repeats)
 
 
-def peak_rss_gib(code: str, *args: str) -> tuple[float, float, str]:
-    """Peak resident memory (GiB) of a fresh Python running ``code``, and what it printed.
-
-    Gives ``ru_maxrss`` and, as a cross-check, the kernel's ``VmHWM``. The child is started
-    through a small launcher process: Linux carries a process's ``ru_maxrss`` across ``exec``, so
-    a child spawned straight from this (by now large) process would report our own peak.
-    """
-    script = (
-        f"import resource, sys\n{code}\n"
-        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-        "hwm[0].split()[1] if hwm else 'nan')\n"
-    )
-    command = [sys.executable, "-c", LAUNCHER, sys.executable, "-c", script, *args]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"memory subprocess failed:\n{done.stderr}")
-    *said, last = done.stdout.strip().splitlines()
-    maxrss, hwm = last.split()
-    return int(maxrss) / KIB_PER_GIB, float(hwm) / KIB_PER_GIB, " ".join(said)
-
-
-def memory_part(rows: int) -> None:
-    """Peak memory of reading a portal-like CSV, against importing the package."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "crimes.csv"
-        start = time.perf_counter()
-        write_portal_csv(path, rows, seed=1)
-        size = path.stat().st_size / 1024**2
-        elapsed = time.perf_counter() - start
-        os.sync()  # on disk first: the read does not share the machine with the write-back
-        print(f"wrote a {rows:,}-row portal CSV ({size:.0f} MiB) in {elapsed:.1f} s")
-        base, base_hwm, _ = peak_rss_gib("import geo_violence")
-        peak, peak_hwm, said = peak_rss_gib(READ_CODE, str(path))
-    kept, rejected, seconds = said.split()
-    print(f"read_incidents kept {int(kept):,} incidents, rejected {rejected} rows")
-    on_time = "yes" if float(seconds) < TIME_TARGET_SECONDS else "NO"
-    body = [
-        ["import geo_violence only", "-", "-", f"{base:.3f}", f"{base_hwm:.3f}", "-", "-"],
-        [
-            "read_incidents(portal CSV)",
-            f"{rows:,}",
-            seconds,
-            f"{peak:.3f}",
-            f"{peak_hwm:.3f}",
-            "yes" if peak < MEMORY_TARGET_GIB else "NO",
-            on_time,
-        ],
-    ]
-    header = ["stage", "rows", "time (s)", "peak ru_maxrss (GiB)", "VmHWM (GiB)"]
-    targets = [f"under {MEMORY_TARGET_GIB:g} GiB", f"under {TIME_TARGET_SECONDS:g} s"]
-    print_table([*header, *targets], body)
-
-
 def print_table(header: list[str], body: list[list[str]]) -> None:
     """An aligned table with ``|`` between columns."""
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
@@ -470,9 +396,6 @@ def main(argv: list[str] | None = None) -> int:
     rows += synthetic_part(units, n_points, args.synthetic_repeats)
     print()
     print_timings(rows)
-    if not args.skip_memory:
-        print()
-        memory_part(args.csv_rows)
     return 0
 
 
