@@ -557,12 +557,8 @@ def _read_rows(
             np.copyto(times[part], value, where=ok)
             found[part] |= ok
         else:
-            at = (
-                offset
-                + (np.arange(n) if rows is None else rows)[
-                    np.arange(n)[ok] if where is None else where[ok]
-                ]
-            )
+            chosen = np.flatnonzero(ok) if where is None else where[ok]
+            at = offset + (chosen if rows is None else rows[chosen])
             times[at] = value[ok]
             found[at] = True
         if where is None:
@@ -1148,17 +1144,20 @@ class LineCounter:
 def csv_options(
     wanted: list[str], block: int, *, newlines_in_values: bool, use_threads: bool = True
 ) -> dict:
-    """The pyarrow options that read ``wanted`` as bytes (``binary``), empty fields as ``""``.
+    """The pyarrow options that read ``wanted`` as bytes (``large_binary``), empty fields as
+    ``""``.
 
     Bytes, not text: pyarrow checks text value by value as it reads, a fifth of the reading
     time of the portal's export; :func:`text_columns` then checks each column's bytes at once.
+    Large (64-bit offsets), as pandas holds text: the columns the incidents keep become pandas
+    columns without a copy of their offsets.
     """
     return {
         "read_options": pacsv.ReadOptions(block_size=block, use_threads=use_threads),
         "parse_options": pacsv.ParseOptions(newlines_in_values=newlines_in_values),
         "convert_options": pacsv.ConvertOptions(
             include_columns=wanted,
-            column_types=dict.fromkeys(wanted, pa.binary()),
+            column_types=dict.fromkeys(wanted, pa.large_binary()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
@@ -1210,8 +1209,8 @@ def is_ascii(data: np.ndarray) -> bool:
 
 
 def text_of_bytes(values: pa.Array) -> pa.Array:
-    """A ``binary`` array as text (``string``): the same buffers when every byte is ASCII (the
-    portal's export), else checked as UTF-8 by Arrow.
+    """A ``binary`` (or ``large_binary``) array as text (``string``, or ``large_string``): the
+    same buffers when every byte is ASCII (the portal's export), else checked as UTF-8 by Arrow.
 
     Raises ``ValueError`` naming the first value (from 0) that is not UTF-8.
 
@@ -1219,22 +1218,28 @@ def text_of_bytes(values: pa.Array) -> pa.Array:
     --------
     >>> text_of_bytes(pa.array([b"BATTERY", b"", "\u00e9".encode()])).to_pylist()
     ['BATTERY', '', 'é']
+    >>> str(text_of_bytes(pa.array([b"ok"], pa.large_binary())).type)
+    'large_string'
     >>> text_of_bytes(pa.array([b"ok", b"\\xff"]))
     Traceback (most recent call last):
     ...
     geo_violence.sources.columnar._NotUtf8Error: row 1 is not UTF-8
     """
+    large = pa.types.is_large_binary(values.type)
+    text_type = pa.large_string() if large else pa.string()
     n = len(values)
     buffers = values.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=values.offset + n + 1)
+    offsets = np.frombuffer(
+        buffers[1], dtype=np.int64 if large else np.int32, count=values.offset + n + 1
+    )
     low, high = int(offsets[values.offset]), int(offsets[values.offset + n])
     data = np.frombuffer(buffers[2], dtype=np.uint8)[low:high] if buffers[2] is not None else None
     if data is None or is_ascii(data):
         return pa.Array.from_buffers(
-            pa.string(), n, buffers, null_count=values.null_count, offset=values.offset
+            text_type, n, buffers, null_count=values.null_count, offset=values.offset
         )
     try:
-        return values.cast(pa.string())
+        return values.cast(text_type)
     except pa.ArrowInvalid:
         for row, value in enumerate(values.to_pylist()):
             try:
@@ -1245,7 +1250,7 @@ def text_of_bytes(values: pa.Array) -> pa.Array:
 
 
 def text_columns(table: pa.Table, lines: np.ndarray, path: Path) -> pa.Table:
-    """The ``binary`` columns of a CSV read (:func:`csv_options`) as text.
+    """The ``binary`` and ``large_binary`` columns of a CSV read (:func:`csv_options`) as text.
 
     ``lines`` holds each record's line in the file, for the error that names the first value
     that is not UTF-8 (:class:`NotUtf8Error`): the file as a whole is refused, as the per-value
@@ -1254,7 +1259,7 @@ def text_columns(table: pa.Table, lines: np.ndarray, path: Path) -> pa.Table:
     columns = []
     for name in table.column_names:
         values = table.column(name)
-        if not pa.types.is_binary(values.type):
+        if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
             columns.append(values)
             continue
         pieces, first = [], 0
@@ -1268,5 +1273,6 @@ def text_columns(table: pa.Table, lines: np.ndarray, path: Path) -> pa.Table:
                     "UTF-8 (a spreadsheet's 'CSV UTF-8')"
                 ) from None
             first += len(chunk)
-        columns.append(pa.chunked_array(pieces, pa.string()))
+        large = pa.types.is_large_binary(values.type)
+        columns.append(pa.chunked_array(pieces, pa.large_string() if large else pa.string()))
     return pa.table(columns, names=table.column_names)
