@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import pickle
 
 import geopandas as gpd
@@ -586,44 +587,51 @@ def test_ascii_check_of_bytes_equals_pythons(data, cut_front, cut_back):
 def test_bytes_read_as_text_are_what_arrow_makes_of_them(values, offset):
     encoded = [value.encode() if isinstance(value, str) else value for value in values]
     array = pa.array(encoded, type=pa.binary()).slice(min(offset, len(encoded)))
+    text, rows = columnar.text_of_bytes(array)
+    text.validate(full=True)
+    as_read = array.to_pylist()
+    # UTF-8 as Python decodes it; other bytes escaped (backslashreplace), their rows given
+    assert text.to_pylist() == [value.decode("utf-8", "backslashreplace") for value in as_read]
+    assert rows.tolist() == [row for row, value in enumerate(as_read) if not _is_utf8(value)]
+    if not len(rows):
+        assert text.equals(array.cast(pa.string()))
+
+
+def _is_utf8(value: bytes) -> bool:
     try:
-        expected = array.cast(pa.string())
-    except pa.ArrowInvalid:
-        expected = None
-    if expected is not None:
-        text = columnar.text_of_bytes(array)
-        text.validate(full=True)
-        assert text.equals(expected)
-        return
-    with pytest.raises(ValueError, match="is not UTF-8") as raised:
-        columnar.text_of_bytes(array)
-    row = raised.value.row
-    assert all(value.decode() is not None for value in array.to_pylist()[:row])
-    with pytest.raises(UnicodeDecodeError):
-        array[row].as_py().decode()
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @pytest.mark.parametrize("engine", ["memory", "stream"])
-def test_bytes_that_are_not_utf8_refuse_the_file_with_their_column_and_line(tmp_path, engine):
+def test_bytes_that_are_not_utf8_are_read_escaped_and_said(tmp_path, engine):
     rows = [b'1,2024-01-03 10:00,-87.6298,41.8781,"a\nb",HOMICIDE']  # a record over two lines
     rows += [b"2,2024-01-03 10:00,-87.6298,41.8781,\xe9t\xe9,BATTERY"]  # Latin-1, but not read
     rows += [b"3\xc9,2024-01-03 10:00,-87.6298,41.8781,x,HOMICIDE"]  # Latin-1 in a read column
     rows += [b"4,2024-01-03 10:00,-87.6298,41.8781,x,caf\xc3\xa9"]  # UTF-8
+    rows += [b"5,2024-01-03 10:00\xe9,-87.6298,41.8781,x,BATTERY"]  # in a time: unparseable
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"id,when,lon,lat,note,kind\n" + b"\n".join(rows) + b"\n")
     arguments = ["counts", str(path), "--engine", engine, "--units", "community_areas"]
     arguments += ["--time-col", "when", "--x-col", "lon", "--y-col", "lat", "--id-col", "id"]
     arguments += ["--category-col", "kind", "--start", "2024-01-01", "--end", "2024-01-07"]
-    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1, result.output
-    assert "'id' value on line 5 is not UTF-8 text" in result.output
-    assert "Traceback" not in result.output
-    path.write_bytes(path.read_bytes().replace(b"\xc9", b"\xc3\x89"))
-    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [*arguments, "--out", str(out)])
+    # the file is read, not refused: the time written with such a byte is the one reject
     assert result.exit_code == 0, result.output
+    assert pd.read_parquet(out / "counts.parquet")["count"].sum() == 4
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    assert rejects[["line", "reason", "value"]].values.tolist() == [
+        ["7", "unparseable time", "2024-01-03 10:00\\xe9"]
+    ]
+    said = json.loads((out / "manifest.json").read_text())["notes"]
+    assert any("1 'id' value was not UTF-8 text (the first on line 5)" in note for note in said)
     read = read_incidents(path, **OPTIONS, category_col="kind")
-    assert read.incidents["incident_id"].tolist() == ["1", "2", "3É", "4"]
+    assert read.incidents["incident_id"].tolist() == ["1", "2", "3\\xc9", "4"]
     assert read.incidents["category"].tolist() == ["HOMICIDE", "BATTERY", "HOMICIDE", "café"]
+    assert sum("not UTF-8 text" in note for note in read.notes) == 2  # the id and the time
 
 
 @given(

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from ..choices import ENGINES  # noqa: F401 - importable from here too
 from ..errors import InputFileError, OptionError
-from ..sources.columnar import LineCounter, NotUtf8Error, csv_options, text_columns
+from ..sources.columnar import LineCounter, NotUtf8, csv_options, text_columns
 from ..sources.incidents import (
     _CSV_SUFFIXES,
     _PARQUET_SUFFIXES,
@@ -232,11 +232,12 @@ def stream_cube(
             logger.debug("counted %d rows", int(lines[-1]) if len(lines) else 0)
         return parts
 
+    notes: list[str] = []
     if kind == "parquet":
         parts = count_all(_parquet_batches(path, wanted, batch_rows))
     else:
-        parts = _count_csv(path, wanted, batch_rows, count_all)
-    return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches"])
+        parts = _count_csv(path, wanted, batch_rows, count_all, notes)
+    return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches", *notes])
 
 
 def stream_parquet_cube(path: str | Path, units, **options) -> ScaledCube:
@@ -284,20 +285,24 @@ class _LinesDifferError(Exception):
     """The CSV's records are not one a line: count it again with each record's line found."""
 
 
-def _count_csv(path: Path, wanted: list[str], batch_rows: int, count_all) -> list[PartCounts]:
+def _count_csv(
+    path: Path, wanted: list[str], batch_rows: int, count_all, notes: list[str]
+) -> list[PartCounts]:
     """Count a CSV in batches; first assuming one record a line (checked against the line breaks
-    counted at the end), else again with the lines where the records start."""
+    counted at the end), else again with the lines where the records start. Values that are not
+    UTF-8 are said in ``notes``."""
     block = CSV_BLOCK
     exact = False
     while True:
+        found = NotUtf8()  # (their lines are sure once the whole file is read)
         try:
-            return count_all(_csv_batches(path, wanted, batch_rows, block, exact=exact))
+            parts = count_all(
+                _csv_batches(path, wanted, batch_rows, block, exact=exact, found=found)
+            )
+            notes.extend(found.notes())
+            return parts
         except _LinesDifferError:
             exact = True
-        except NotUtf8Error:
-            if exact:
-                raise
-            exact = True  # its line, as the file's records are read (quoted line breaks too)
         except pa.ArrowInvalid as error:
             if "straddling" in str(error) and block < MAX_CSV_BLOCK:
                 block = min(block * 4, MAX_CSV_BLOCK)
@@ -311,11 +316,14 @@ def _count_csv(path: Path, wanted: list[str], batch_rows: int, count_all) -> lis
             raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
 
 
-def _csv_batches(path: Path, wanted: list[str], batch_rows: int, block: int, *, exact: bool):
-    """The batches of a CSV (``batch_rows`` rows, the last fewer), as text, with each record's
-    line. Not ``exact``: records are taken to be one a line (from line 2), and
-    :class:`_LinesDifferError` ends the iteration when the line breaks counted say otherwise;
-    ``exact``: the lines are read from the file as CSV, and quoted fields may hold line breaks."""
+def _csv_batches(
+    path: Path, wanted: list[str], batch_rows: int, block: int, *, exact: bool, found: NotUtf8
+):
+    """The batches of a CSV (``batch_rows`` rows, the last fewer), as text (values that are not
+    UTF-8 counted in ``found``), with each record's line. Not ``exact``: records are taken to be
+    one a line (from line 2), and :class:`_LinesDifferError` ends the iteration when the line
+    breaks counted say otherwise; ``exact``: the lines are read from the file as CSV, and quoted
+    fields may hold line breaks."""
     starts = _record_starts(path) if exact else None
     done = 0  # records given so far
 
@@ -337,13 +345,13 @@ def _csv_batches(path: Path, wanted: list[str], batch_rows: int, block: int, *, 
             while rows >= batch_rows:
                 table = pa.Table.from_batches(pending)
                 lines = lines_for(batch_rows)
-                yield text_columns(table.slice(0, batch_rows), lines, path), lines
+                yield text_columns(table.slice(0, batch_rows), lines, found), lines
                 done += batch_rows
                 rest = table.slice(batch_rows)
                 pending, rows = rest.to_batches(), rest.num_rows
     if rows:
         lines = lines_for(rows)
-        yield text_columns(pa.Table.from_batches(pending), lines, path), lines
+        yield text_columns(pa.Table.from_batches(pending), lines, found), lines
         done += rows
     if not exact and not counter.simple_lines(done):
         raise _LinesDifferError()

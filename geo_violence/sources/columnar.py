@@ -19,7 +19,7 @@ import functools
 import gzip
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +27,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-
-from ..errors import InputFileError
 
 #: Rows handled at a time by the array rules (bounds their temporary memory).
 ROWS_AT_A_TIME = 1 << 18
@@ -1179,14 +1177,40 @@ def read_csv_counting(
 # --- bytes read from a CSV as text ------------------------------------------------------------
 
 
-class NotUtf8Error(InputFileError):
-    """A column of a file holds bytes that are not UTF-8 text."""
+@dataclass
+class NotUtf8:
+    """The values of a CSV read that were not UTF-8 text, by column: how many, and the line of
+    the first. Such a value is read with each byte that is not UTF-8 written as ``\\xNN``
+    (Python's ``backslashreplace``): the row goes on to the rules like any other (a time or a
+    coordinate written so is rejected as unparseable, an id or a category is kept so), nothing
+    is lost and the file is not refused for it."""
 
+    count: dict[str, int] = field(default_factory=dict)
+    first_line: dict[str, int] = field(default_factory=dict)
 
-class _NotUtf8Error(ValueError):
-    def __init__(self, row: int) -> None:
-        super().__init__(f"row {row} is not UTF-8")
-        self.row = row
+    def add(self, column: str, lines: np.ndarray) -> None:
+        """``lines``: the lines of values of ``column`` that were not UTF-8."""
+        if len(lines):
+            self.count[column] = self.count.get(column, 0) + len(lines)
+            self.first_line[column] = int(min(self.first_line.get(column, lines[0]), lines[0]))
+
+    def notes(self) -> list[str]:
+        """What the run says of them, a line per column.
+
+        Examples
+        --------
+        >>> found = NotUtf8()
+        >>> found.add("ID", np.array([5, 9]))
+        >>> found.notes()  # doctest: +NORMALIZE_WHITESPACE
+        ["2 'ID' values were not UTF-8 text (the first on line 5): each byte that is not is
+        shown as \\\\xNN (save the file as UTF-8 to read them as written)"]
+        """
+        return [
+            f"{n:,} {column!r} value{'s were' if n > 1 else ' was'} not UTF-8 text (the first "
+            f"on line {self.first_line[column]:,}): each byte that is not is shown as \\xNN "
+            "(save the file as UTF-8 to read them as written)"
+            for column, n in self.count.items()
+        ]
 
 
 _HIGH_BITS = np.uint64(0x8080808080808080)
@@ -1208,26 +1232,27 @@ def is_ascii(data: np.ndarray) -> bool:
     return not (int(high & _HIGH_BITS) or tail & 0x80)
 
 
-def text_of_bytes(values: pa.Array) -> pa.Array:
+def text_of_bytes(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """A ``binary`` (or ``large_binary``) array as text (``string``, or ``large_string``): the
-    same buffers when every byte is ASCII (the portal's export), else checked as UTF-8 by Arrow.
-
-    Raises ``ValueError`` naming the first value (from 0) that is not UTF-8.
+    same buffers when every byte is ASCII (the portal's export), else checked as UTF-8 by Arrow;
+    a value that is not UTF-8 is read with those bytes escaped (:class:`NotUtf8`). Also the rows
+    (from 0) of such values.
 
     Examples
     --------
-    >>> text_of_bytes(pa.array([b"BATTERY", b"", "\u00e9".encode()])).to_pylist()
-    ['BATTERY', '', 'é']
-    >>> str(text_of_bytes(pa.array([b"ok"], pa.large_binary())).type)
+    >>> text, rows = text_of_bytes(pa.array([b"BATTERY", b"", "\u00e9".encode()]))
+    >>> text.to_pylist(), rows.tolist()
+    (['BATTERY', '', 'é'], [])
+    >>> str(text_of_bytes(pa.array([b"ok"], pa.large_binary()))[0].type)
     'large_string'
-    >>> text_of_bytes(pa.array([b"ok", b"\\xff"]))
-    Traceback (most recent call last):
-    ...
-    geo_violence.sources.columnar._NotUtf8Error: row 1 is not UTF-8
+    >>> text, rows = text_of_bytes(pa.array([b"ok", b"caf\\xe9"]))
+    >>> text.to_pylist(), rows.tolist()
+    (['ok', 'caf\\\\xe9'], [1])
     """
     large = pa.types.is_large_binary(values.type)
     text_type = pa.large_string() if large else pa.string()
     n = len(values)
+    none = np.zeros(0, dtype=np.int64)
     buffers = values.buffers()
     offsets = np.frombuffer(
         buffers[1], dtype=np.int64 if large else np.int32, count=values.offset + n + 1
@@ -1235,26 +1260,35 @@ def text_of_bytes(values: pa.Array) -> pa.Array:
     low, high = int(offsets[values.offset]), int(offsets[values.offset + n])
     data = np.frombuffer(buffers[2], dtype=np.uint8)[low:high] if buffers[2] is not None else None
     if data is None or is_ascii(data):
-        return pa.Array.from_buffers(
+        text = pa.Array.from_buffers(
             text_type, n, buffers, null_count=values.null_count, offset=values.offset
         )
+        return text, none
     try:
-        return values.cast(text_type)
-    except pa.ArrowInvalid:
+        return values.cast(text_type), none
+    except pa.ArrowInvalid:  # value by value: only a block with such bytes comes here
+        text, rows = [], []
         for row, value in enumerate(values.to_pylist()):
             try:
-                (value or b"").decode("utf-8")
+                text.append(None if value is None else value.decode("utf-8"))
             except UnicodeDecodeError:
-                raise _NotUtf8Error(row) from None
-        raise
+                text.append(value.decode("utf-8", "backslashreplace"))
+                rows.append(row)
+        return pa.array(text, type=text_type), np.array(rows, dtype=np.int64)
 
 
-def text_columns(table: pa.Table, lines: np.ndarray, path: Path) -> pa.Table:
+def text_columns(table: pa.Table, lines: np.ndarray, found: NotUtf8 | None = None) -> pa.Table:
     """The ``binary`` and ``large_binary`` columns of a CSV read (:func:`csv_options`) as text.
 
-    ``lines`` holds each record's line in the file, for the error that names the first value
-    that is not UTF-8 (:class:`NotUtf8Error`): the file as a whole is refused, as the per-value
-    rules cannot tell what such bytes say.
+    ``lines`` holds each record's line in the file; the values that are not UTF-8 are counted
+    in ``found``, with their lines (:class:`NotUtf8`).
+
+    Examples
+    --------
+    >>> found = NotUtf8()
+    >>> table = text_columns(pa.table({"ID": pa.array([b"1", b"2\\xc9"])}), np.array([2, 3]), found)
+    >>> table.column("ID").to_pylist(), found.count, found.first_line
+    (['1', '2\\\\xc9'], {'ID': 1}, {'ID': 3})
     """
     columns = []
     for name in table.column_names:
@@ -1264,14 +1298,10 @@ def text_columns(table: pa.Table, lines: np.ndarray, path: Path) -> pa.Table:
             continue
         pieces, first = [], 0
         for chunk in values.chunks:
-            try:
-                pieces.append(text_of_bytes(chunk))
-            except _NotUtf8Error as error:
-                raise NotUtf8Error(
-                    f"cannot read {str(path)!r}: its {name!r} value on line "
-                    f"{int(lines[first + error.row]):,} is not UTF-8 text; save the file as "
-                    "UTF-8 (a spreadsheet's 'CSV UTF-8')"
-                ) from None
+            text, rows = text_of_bytes(chunk)
+            pieces.append(text)
+            if len(rows) and found is not None:
+                found.add(name, lines[first + rows])
             first += len(chunk)
         large = pa.types.is_large_binary(values.type)
         columns.append(pa.chunked_array(pieces, pa.large_string() if large else pa.string()))

@@ -44,6 +44,7 @@ from .columnar import (
     NAT,
     ROWS_AT_A_TIME,
     ArrayTimes,
+    NotUtf8,
     TextBytes,
     _is_view,
     chunks,
@@ -254,7 +255,7 @@ def read_incidents(
         notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
     if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
         notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
-    raw, point_geometry, raw_crs, lines = _read_table(path, columns, header)
+    raw, point_geometry, raw_crs, lines = _read_table(path, columns, header, notes)
     table = _Columns(raw)
     del raw  # handed over: its columns go as they are used
     return _incidents(
@@ -1206,10 +1207,11 @@ def _looks_like_lon_lat(x_col: str | None, y_col: str | None) -> bool:
 
 
 def _read_table(
-    path: Path, columns: IncidentColumns, header: list[str]
+    path: Path, columns: IncidentColumns, header: list[str], notes: list[str]
 ) -> tuple[pa.Table, np.ndarray | None, str, np.ndarray]:
     """The needed columns (text from a CSV, as stored from Parquet), points if GeoParquet, and
-    each row's line (the CSV line where its record starts, header = 1; the Parquet row from 1)."""
+    each row's line (the CSV line where its record starts, header = 1; the Parquet row from 1).
+    What the reading noticed (values that are not UTF-8) goes to ``notes``."""
     wanted = _wanted(columns, header)
     try:
         if _is_parquet(path):
@@ -1225,7 +1227,7 @@ def _read_table(
                 return table, geometry, str(columns.crs), _source_lines(path, table.num_rows)
             table = pq.read_table(path, columns=wanted)
             return table, None, str(columns.crs), _source_lines(path, table.num_rows)
-        table, lines = _read_csv(path, wanted)
+        table, lines = _read_csv(path, wanted, notes)
     except (*_READ_ERRORS, pa.ArrowException) as error:
         raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
     return table, None, str(columns.crs), lines
@@ -1255,8 +1257,9 @@ _FIRST_BLOCK_BYTES = 1 << 22
 _MAX_BLOCK_BYTES = 1 << 31
 
 
-def _read_csv(path: Path, wanted: list[str], *, newlines_in_values: bool = False):
-    """The wanted columns of a CSV as text, and the file line where each record starts.
+def _read_csv(path: Path, wanted: list[str], notes: list[str], *, newlines_in_values: bool = False):
+    """The wanted columns of a CSV as text, and the file line where each record starts; values
+    that are not UTF-8 are read with those bytes escaped, and said in ``notes``.
 
     The file is read once: its line breaks are counted as pyarrow reads it. When there are as
     many lines as records (and the header), each record is a line; otherwise (a quoted field
@@ -1278,12 +1281,15 @@ def _read_csv(path: Path, wanted: list[str], *, newlines_in_values: bool = False
         lines = _scanned_record_lines(path)
     if len(lines) != table.num_rows:
         if not newlines_in_values:  # a quoted field holds a line break: read it as one
-            return _read_csv(path, wanted, newlines_in_values=True)
+            return _read_csv(path, wanted, notes, newlines_in_values=True)
         raise InputFileError(
             f"cannot read {str(path)!r}: its records cannot be told apart consistently "
             f"({table.num_rows:,} by one reading, {len(lines):,} by another); check its quotes"
         )
-    return text_columns(table, lines, path), lines
+    found = NotUtf8()
+    table = text_columns(table, lines, found)
+    notes.extend(found.notes())
+    return table, lines
 
 
 def _open_binary(path: Path):
