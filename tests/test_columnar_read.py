@@ -448,6 +448,30 @@ def test_a_streamed_csv_with_records_over_several_lines_keeps_each_line(tmp_path
     assert int(result.cube.counts.sum()) == len(read.incidents) == 6
 
 
+def test_a_stream_says_what_the_dst_rule_did_over_all_its_batches(tmp_path):
+    # two times in the spring-forward gap and three in the repeated fall-back hour, spread over
+    # batches of two rows: the stream's notes sum them, as one in-memory read says them
+    times = ["2024-03-10 02:30", "2024-03-10 02:05", "2024-11-03 01:30", "2024-11-03 01:10"]
+    times += ["2024-11-03 01:59", "2024-06-01 12:00", "2024-03-10 03:30"]
+    rows = [f"{i},{when},-87.6298,41.8781" for i, when in enumerate(times, start=1)]
+    path = tmp_path / "dst.csv"
+    path.write_text("id,when,lon,lat\n" + "\n".join(rows) + "\n")
+    read = read_incidents(path, **OPTIONS)
+    assert read.dst_moves == (2, 3)
+    result = stream_cube(
+        path,
+        load_units("community_areas").units,
+        read_options=OPTIONS,
+        batch_rows=2,
+        start="2024-01-01",
+        end="2024-12-29",
+    )
+    assert result.parts == 4
+    said = [note for note in result.notes if "DST" in note]
+    assert said == [note for note in read.notes if "DST" in note]
+    assert [note.split()[0] for note in said] == ["2", "3"]
+
+
 @pytest.mark.shared_data
 def test_the_counts_command_streams_a_csv_to_the_in_memory_counts(assaults_with_bad_rows, tmp_path):
     folder, *_ = assaults_with_bad_rows

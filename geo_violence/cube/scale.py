@@ -32,6 +32,7 @@ from ..sources.incidents import (
     _READ_ERRORS,
     IncidentColumns,
     SeenIds,
+    _dst_notes,
     _read_header,
     _record_starts,
     _resolve_columns,
@@ -62,6 +63,8 @@ class PartCounts:
     outside_period: int
     rejects: pd.DataFrame
     unassigned_rows: pd.DataFrame
+    #: times moved out of a DST gap, and read in a repeated hour (:attr:`IncidentRead.dst_moves`)
+    dst_moves: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -100,10 +103,13 @@ def _count_part(
         outside_period=cube.outside_period,
         rejects=read.rejects,
         unassigned_rows=assigned.unassigned,
+        dst_moves=read.dst_moves,
     )
 
 
 def _combine(parts: list[PartCounts], template: Cube, notes: list[str]) -> ScaledCube:
+    moved = [sum(part.dst_moves[k] for part in parts) for k in (0, 1)]
+    notes = [*notes, *_dst_notes(*moved)]  # the DST rule's work, over every batch
     counts = np.sum([part.counts for part in parts], axis=0) if parts else template.counts
     cube = Cube(
         counts=counts,
@@ -480,8 +486,13 @@ def dask_parquet_cube(
     finally:
         if cluster is not None:
             cluster.close()
-    for part, (rows_read, rejected, rejects) in zip(parts, tallies, strict=True):
-        part.rows_read, part.rejected, part.rejects = rows_read, rejected, rejects
+    for part, (rows_read, rejected, rejects, moved) in zip(parts, tallies, strict=True):
+        part.rows_read, part.rejected, part.rejects, part.dst_moves = (
+            rows_read,
+            rejected,
+            rejects,
+            moved,
+        )
     where = scheduler or f"a local cluster of {n_workers} workers"
     return _combine(parts, template, [f"counted {len(paths)} files with dask-geopandas on {where}"])
 
@@ -503,8 +514,8 @@ def _incidents_of(read):
     return read.incidents
 
 
-def _tally_of(read) -> tuple[int, int, pd.DataFrame]:
-    return read.rows_read, read.rows_rejected, read.rejects
+def _tally_of(read) -> tuple[int, int, pd.DataFrame, tuple[int, int]]:
+    return read.rows_read, read.rows_rejected, read.rejects, read.dst_moves
 
 
 def _incidents_meta():

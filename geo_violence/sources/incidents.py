@@ -147,6 +147,9 @@ class IncidentRead:
         What the reader decided that a user should know (format recognised, DST adjustments...).
     filter_category : tuple of str
         The categories kept, as given (empty: all).
+    dst_moves : tuple of int
+        Times moved out of a spring-forward DST gap, and times read in a fall-back hour as its
+        first occurrence (what the DST notes say).
     """
 
     incidents: object
@@ -156,6 +159,7 @@ class IncidentRead:
     columns: IncidentColumns
     notes: list[str] = field(default_factory=list)
     filter_category: tuple[str, ...] = ()
+    dst_moves: tuple[int, int] = (0, 0)
 
     @property
     def rows_rejected(self) -> int:
@@ -497,6 +501,7 @@ def _incidents(
         columns=columns,
         notes=notes,
         filter_category=tuple(str(value) for value in filter_category or ()),
+        dst_moves=(int(dst[0]), int(dst[1])),
     )
 
 
