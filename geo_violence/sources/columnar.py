@@ -585,22 +585,15 @@ def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.
     return era * 146_097 + day_of_era - 719_468
 
 
-_MONTHS: list[tuple[np.ndarray, np.ndarray]] = []
-
-
+@functools.cache
 def _months() -> tuple[np.ndarray, np.ndarray]:
-    """By ``year * 12 + month - 1`` (years 0 to 9999, months 0 to 99: a month out of range
-    needs no clipping): the day (since 1970-01-01) each month starts, and its number of days (0
-    for a month out of range)."""
-    if not _MONTHS:
-        index = np.arange(10_000 * 12 + 99)
-        year, month = index // 12, index % 12 + 1
-        first = days_from_civil(year, month, np.ones_like(index))
-        following = days_from_civil(year + (month == 12), month % 12 + 1, np.ones_like(index))
-        lengths = (following - first).astype(np.uint8)
-        lengths[10_000 * 12 :] = 0
-        _MONTHS.append((first, lengths))
-    return _MONTHS[0]
+    """By ``year * 12 + month - 1`` (years 0 to 9999): the day (since 1970-01-01) each month
+    starts, and its number of days."""
+    index = np.arange(10_000 * 12)
+    year, month = index // 12, index % 12 + 1
+    first = days_from_civil(year, month, np.ones_like(index))
+    following = days_from_civil(year + (month == 12), month % 12 + 1, np.ones_like(index))
+    return first, (following - first).astype(np.uint8)
 
 
 #: The 24-hour clock's hour of a 12-hour clock's hour ``h`` (1 to 12) and AM/PM flag ``pm``, by
@@ -657,9 +650,9 @@ def _read_layout(columns: np.ndarray, layout: TimeLayout) -> tuple[np.ndarray, n
 
     fields = set(layout.fields)
     year, month, day = number("Y"), number("m"), number("d")
-    month_index = year * 12 + (month.astype(np.int32) - 1)  # month 0 gives -1: checked below
+    month_index = year * 12 + (month.astype(np.int32) - 1)
     good &= month - np.uint8(1) < 12  # (bytes: 0 - 1 wraps round to 255)
-    month_index[~good] = 0
+    month_index[~good] = 0  # a bad digit or month indexes nothing out of the table
     first_day, month_length = _months()
     good &= day - np.uint8(1) < month_length[month_index]
     if "I" in fields:
@@ -1233,39 +1226,32 @@ def is_ascii(data: np.ndarray) -> bool:
 
 
 def text_of_bytes(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """A ``binary`` (or ``large_binary``) array as text (``string``, or ``large_string``): the
-    same buffers when every byte is ASCII (the portal's export), else checked as UTF-8 by Arrow;
-    a value that is not UTF-8 is read with those bytes escaped (:class:`NotUtf8`). Also the rows
-    (from 0) of such values.
+    """A ``binary`` array as text (``string``): the same buffers when every byte is ASCII (the
+    portal's export), else checked as UTF-8 by Arrow; a value that is not UTF-8 is read with
+    those bytes escaped (:class:`NotUtf8`). Also the rows (from 0) of such values.
 
     Examples
     --------
     >>> text, rows = text_of_bytes(pa.array([b"BATTERY", b"", "\u00e9".encode()]))
     >>> text.to_pylist(), rows.tolist()
     (['BATTERY', '', 'é'], [])
-    >>> str(text_of_bytes(pa.array([b"ok"], pa.large_binary()))[0].type)
-    'large_string'
     >>> text, rows = text_of_bytes(pa.array([b"ok", b"caf\\xe9"]))
     >>> text.to_pylist(), rows.tolist()
     (['ok', 'caf\\\\xe9'], [1])
     """
-    large = pa.types.is_large_binary(values.type)
-    text_type = pa.large_string() if large else pa.string()
     n = len(values)
     none = np.zeros(0, dtype=np.int64)
     buffers = values.buffers()
-    offsets = np.frombuffer(
-        buffers[1], dtype=np.int64 if large else np.int32, count=values.offset + n + 1
-    )
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=values.offset + n + 1)
     low, high = int(offsets[values.offset]), int(offsets[values.offset + n])
     data = np.frombuffer(buffers[2], dtype=np.uint8)[low:high] if buffers[2] is not None else None
     if data is None or is_ascii(data):
         text = pa.Array.from_buffers(
-            text_type, n, buffers, null_count=values.null_count, offset=values.offset
+            pa.string(), n, buffers, null_count=values.null_count, offset=values.offset
         )
         return text, none
     try:
-        return values.cast(text_type), none
+        return values.cast(pa.string()), none
     except pa.ArrowInvalid:  # value by value: only a block with such bytes comes here
         text, rows = [], []
         for row, value in enumerate(values.to_pylist()):
@@ -1274,11 +1260,11 @@ def text_of_bytes(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
             except UnicodeDecodeError:
                 text.append(value.decode("utf-8", "backslashreplace"))
                 rows.append(row)
-        return pa.array(text, type=text_type), np.array(rows, dtype=np.int64)
+        return pa.array(text, type=pa.string()), np.array(rows, dtype=np.int64)
 
 
 def text_columns(table: pa.Table, lines: np.ndarray, found: NotUtf8 | None = None) -> pa.Table:
-    """The ``binary`` and ``large_binary`` columns of a CSV read (:func:`csv_options`) as text.
+    """The ``binary`` columns of a CSV read (:func:`csv_options`) as text.
 
     ``lines`` holds each record's line in the file; the values that are not UTF-8 are counted
     in ``found``, with their lines (:class:`NotUtf8`).
@@ -1293,7 +1279,7 @@ def text_columns(table: pa.Table, lines: np.ndarray, found: NotUtf8 | None = Non
     columns = []
     for name in table.column_names:
         values = table.column(name)
-        if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+        if not pa.types.is_binary(values.type):
             columns.append(values)
             continue
         pieces, first = [], 0
@@ -1303,6 +1289,5 @@ def text_columns(table: pa.Table, lines: np.ndarray, found: NotUtf8 | None = Non
             if len(rows) and found is not None:
                 found.add(name, lines[first + rows])
             first += len(chunk)
-        large = pa.types.is_large_binary(values.type)
-        columns.append(pa.chunked_array(pieces, pa.large_string() if large else pa.string()))
+        columns.append(pa.chunked_array(pieces, pa.string()))
     return pa.table(columns, names=table.column_names)
