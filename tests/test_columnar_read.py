@@ -302,6 +302,23 @@ def test_a_letter_in_a_year_is_an_unparseable_time(tmp_path):
     ]
 
 
+def test_the_table_of_months_is_pythons_calendar():
+    # built from one 400-year cycle, shifted: every month of years 1 to 9999 against datetime
+    first_day, length = columnar._months()
+    epoch = dt.date(1970, 1, 1).toordinal()
+    expected = np.array(
+        [
+            dt.date(year, month, 1).toordinal() - epoch
+            for year in range(1, 10_000)
+            for month in range(1, 13)
+        ]
+    )
+    np.testing.assert_array_equal(first_day[12:], expected)
+    np.testing.assert_array_equal(length[12:-1], np.diff(first_day[12:]))
+    assert length[-1] == 31 and first_day[1] - first_day[0] == 31  # December 9999, January 0
+    assert length[2 * 12 + 1] == 28 and length[4 * 12 + 1] == 29 and length[1900 * 12 + 1] == 28
+
+
 def test_offsets_read_from_their_bytes_equal_pandas():
     rng = np.random.default_rng(8)
     seconds = rng.integers(0, 4_000_000_000, 5_000)
