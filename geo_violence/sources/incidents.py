@@ -808,28 +808,27 @@ def _repeated_ids(
     repeated id is exact."""
     repeated = np.zeros(len(ids), dtype=bool)
     first_line = np.zeros(len(ids), dtype=np.int64)
-    rows = np.flatnonzero(candidate)
-    if not len(rows):
+    if not candidate.any():
         return repeated, first_line
     if hashes is None:
-        hashes, shared = hash_text(ids)[rows], None
-    else:
-        hashes = hashes[rows]
-    twice = shared_values(hashes) if shared is None else shared
+        hashes, shared = hash_text(ids), None
+    twice = shared_values(hashes[candidate]) if shared is None else shared
     if len(twice):  # the rows whose hash another row has: their ids compared as text
-        at = np.flatnonzero(members(hashes, twice))
+        # (every row looked up at once: no copy of the candidates' hashes)
+        compared = np.flatnonzero(members(hashes, twice) & candidate)
         frame = pd.DataFrame(
-            {"id": ids.take(pa.array(rows[at])).to_pylist(), "line": line[rows[at]]}
+            {"id": ids.take(pa.array(compared)).to_pylist(), "line": line[compared]}
         )
         again = frame["id"].duplicated(keep="first").to_numpy()
         if again.any():
             firsts = frame.drop_duplicates("id").set_index("id")["line"]
-            repeated[rows[at[again]]] = True
-            first_line[rows[at[again]]] = firsts.reindex(frame["id"][again]).to_numpy()
+            repeated[compared[again]] = True
+            first_line[compared[again]] = firsts.reindex(frame["id"][again]).to_numpy()
     if seen_ids is not None:
-        earlier = seen_ids.repeated_hashes(hashes) & ~repeated[rows]
+        rows = np.flatnonzero(candidate)
+        earlier = seen_ids.repeated_hashes(hashes[rows]) & ~repeated[rows]
         repeated[rows[earlier]] = True
-        seen_ids.add_hashes(hashes[~repeated[rows]])
+        seen_ids.add_hashes(hashes[rows[~repeated[rows]]])
     return repeated, first_line
 
 
@@ -1664,11 +1663,10 @@ def _problem_frame(
 def _values_text(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
     """The values of ``rows`` of a column as text (``as_text``), as a rejects table shows them."""
     values = table.column(column)
-    if is_text(values):
-        part = pd.Series(values.take(pa.array(rows)).to_pylist(), dtype=object)
-    else:
-        part = _whole_column(values).iloc[rows]
-    return as_text(part).to_numpy(dtype=object)
+    if is_text(values):  # as as_text reads text: stripped, a missing value as ""
+        taken = values.take(pa.array(rows)).to_pylist()
+        return np.array(["" if value is None else value.strip() for value in taken], dtype=object)
+    return as_text(_whole_column(values).iloc[rows]).to_numpy(dtype=object)
 
 
 def _empty_rejects() -> pd.DataFrame:
