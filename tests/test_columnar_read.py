@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
 import pickle
 
@@ -24,7 +25,7 @@ import pyarrow as pa
 import pytest
 import shapely
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from geo_violence import assign_units, build_cube, load_units, read_incidents
@@ -553,6 +554,42 @@ def test_long_arrays_read_in_slices_give_what_they_give_whole(monkeypatch):
     assert len(list(columnar.chunks(times))) == 3
     for sliced, one in zip(read_all(), whole, strict=True):
         np.testing.assert_array_equal(sliced, one)
+
+
+@settings(
+    deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(["ID", "Date", " x", "é", ",", ",", '"', *"\r\n\t\x00\ufeff"]), max_size=12
+    ),
+    st.sampled_from([b"", b"\n1,2\n"]),
+    st.sampled_from(["x.csv", "x.csv.gz", "x.csv.bz2"]),
+)
+@example(pieces=["ID", ",", "ID"], rest=b"", name="x.csv")  # repeated: pandas renames one
+@example(pieces=["\ufeff", "ID", ",", " x", "\t"], rest=b"\n1,2\n", name="x.csv")
+@example(pieces=["ID", ","], rest=b"\n1,2\n", name="x.csv.gz")  # an empty name
+@example(pieces=["\n", "ID", ",", "Date"], rest=b"\n1,2\n", name="x.csv")  # a blank line first
+def test_a_header_is_named_as_pandas_names_it(tmp_path, pieces, rest, name):
+    # the first line is read by hand when its names are plain; pandas reads any other
+    import bz2
+
+    raw = "".join(pieces).encode() + rest
+    path = tmp_path / name
+    packed = {".gz": gzip.compress, "bz2": bz2.compress}.get(name[-3:], lambda data: data)
+    path.write_bytes(packed(raw))
+    plain = reading._plain_header(path)
+    if plain is not None:  # the names pandas reads on that line alone
+        first = io.BytesIO(raw.split(b"\n", 1)[0] + b"\n")
+        assert plain == [str(column) for column in pd.read_csv(first, nrows=0).columns]
+    try:
+        expected = [str(column) for column in pd.read_csv(path, nrows=0).columns]
+    except ValueError:  # no names, or a broken file (pandas reads on; the table read refuses it)
+        if plain is None:
+            with pytest.raises(reading.InputFileError):
+                reading._read_header(path)
+        return
+    assert reading._read_header(path) == expected
 
 
 @settings(

@@ -1079,12 +1079,36 @@ def _read_header(path: Path) -> list[str]:
         if _is_parquet(path):
             return list(pq.read_schema(path).names)
         if _is_csv(path):
-            return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+            names = _plain_header(path)
+            if names is None:  # quoted, empty or repeated names: as pandas names them
+                names = [str(name) for name in pd.read_csv(path, nrows=0).columns]
+            return names
     except (*_READ_ERRORS, pa.ArrowException) as error:
         raise InputFileError(f"cannot read {str(path)!r}: {_what(error)}") from error
     raise InputFileError(
         f"incident file {str(path)!r} is not a CSV (.csv, .csv.gz) or Parquet (.parquet) file"
     )
+
+
+def _plain_header(path: Path) -> list[str] | None:
+    """The names on a CSV's first line when pandas would read them as written there: UTF-8
+    names separated by commas, with no quote, none empty or repeated. Otherwise None.
+
+    (``pandas.read_csv(nrows=0)`` takes 15 ms in a new process; this, a fraction of one.)
+    """
+    with _open_binary(path) as raw:
+        first = raw.readline(1 << 20)
+    if len(first) == 1 << 20:  # (perhaps not the whole line)
+        return None
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    text = text.removesuffix("\n").removesuffix("\r")
+    names = text.split(",")
+    if any(mark in text for mark in '"\r\n\x00') or len(set(names)) != len(names):
+        return None
+    return names if all(names) and text.strip() else None
 
 
 #: What reading a broken file raises: an unreadable or cut-off file (a truncated .gz ends in
@@ -1670,6 +1694,12 @@ def _values_text(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
 
 
 def _empty_rejects() -> pd.DataFrame:
+    """A rejects table with no row (a copy: a caller may add to it)."""
+    return _no_rejects().copy()
+
+
+@functools.cache
+def _no_rejects() -> pd.DataFrame:
     return pd.DataFrame(
         {
             SOURCE_LINE: pd.Series(dtype="int64"),
