@@ -357,6 +357,17 @@ def test_clock_times_near_every_dst_change_read_as_pandas_reads_them():
     sure = ~unsure
     np.testing.assert_array_equal(utc[sure] * 1000, strict.asi8[sure])
     assert sure.mean() > 0.9
+    # a missing clock time (NaT) is no instant and not unsure; the others read as they did
+    gaps = wall.copy()
+    gaps[::3] = columnar.NAT
+    utc_gaps, unsure_gaps = columnar.localize_clock(gaps, "America/Chicago")
+    assert (utc_gaps[::3] == columnar.NAT).all() and not unsure_gaps[::3].any()
+    kept = np.ones(len(wall), dtype=bool)
+    kept[::3] = False
+    np.testing.assert_array_equal(utc_gaps[kept], utc[kept])
+    np.testing.assert_array_equal(unsure_gaps[kept], unsure[kept])
+    utc_none, unsure_none = columnar.localize_clock(gaps[::3], "America/Chicago")
+    assert (utc_none == columnar.NAT).all() and not unsure_none.any()
 
 
 @given(st.lists(number_text, min_size=1, max_size=50))
@@ -584,7 +595,7 @@ def test_a_header_is_named_as_pandas_names_it(tmp_path, pieces, rest, name):
         assert plain == [str(column) for column in pd.read_csv(first, nrows=0).columns]
     try:
         expected = [str(column) for column in pd.read_csv(path, nrows=0).columns]
-    except ValueError:  # no names, or a broken file (pandas reads on; the table read refuses it)
+    except ValueError:  # no names, or a broken line after them (pandas reads on past the names)
         if plain is None:
             with pytest.raises(reading.InputFileError):
                 reading._read_header(path)
