@@ -303,6 +303,20 @@ def test_a_letter_in_a_year_is_an_unparseable_time(tmp_path):
     ]
 
 
+def test_a_rejected_value_is_shown_stripped_as_text(tmp_path):
+    (tmp_path / "x.csv").write_text(
+        "ID,Date,X Coordinate,Y Coordinate\n"
+        '1,"  soon\t",1176000,1900000\n'
+        '2,01/02/2024 01:05:00 PM," east ",1900000\n'
+        "3,01/02/2024 01:05:00 PM,1176000,1900000\n"
+    )
+    read = read_incidents(tmp_path / "x.csv")
+    assert read.rejects[["incident_id", "reason", "value"]].values.tolist() == [
+        ["1", "unparseable time", "soon"],
+        ["2", "non-numeric coordinate", "east"],
+    ]
+
+
 def test_the_table_of_months_is_pythons_calendar():
     # built from one 400-year cycle, shifted: every month of years 1 to 9999 against datetime
     first_day, length = columnar._months()
