@@ -413,15 +413,18 @@ def _incidents(
             table, columns, point_geometry, raw_crs, settled.ready("numbers", "area").numbers
         )
         incident_ids = _incident_ids(table, columns, line, settled.ready("ids").id_bytes)
-    notes.extend(_dst_notes(*dst))
-    problems = [(columns.time_col, time_problems), *coordinate_problems]
-    bad = np.zeros(table.num_rows, dtype=bool)
-    for _, masks in problems:
-        for mask, _ in masks:
-            bad |= mask
-    frames = [
-        _problem_frame(masks, line, incident_ids, column, table) for column, masks in problems
-    ]
+        if settled.ids_as_read:  # the hashes rows share, sorted out while the rejects are made
+            settled.pending["shared"] = [pool.submit(_find_shared_hashes, settled)]
+        notes.extend(_dst_notes(*dst))
+        problems = [(columns.time_col, time_problems), *coordinate_problems]
+        bad = np.zeros(table.num_rows, dtype=bool)
+        for _, masks in problems:
+            for mask, _ in masks:
+                bad |= mask
+        frames = [
+            _problem_frame(masks, line, incident_ids, column, table) for column, masks in problems
+        ]
+        settled.ready("shared")
     if columns.id_col is not None:  # the same incident twice is counted once
         hashes, shared = (
             (settled.id_hashes, settled.shared_hashes) if settled.ids_as_read else (None, None)
@@ -508,8 +511,8 @@ def _incidents(
 @dataclass
 class _Settled:
     """What the array rules settled, column by column, before the per-value rules run; each
-    group of rules (``"times"``, ``"numbers"``, ``"ids"``, ``"area"``) is read once
-    :meth:`ready`."""
+    group of rules (``"times"``, ``"numbers"``, ``"ids"``, ``"area"``, then ``"shared"``) is
+    read once :meth:`ready`."""
 
     times: ArrayTimes | None = None
     numbers: dict = field(default_factory=dict)
@@ -576,7 +579,10 @@ def _array_rules(
         if not _is_view(ids.type):
             settled.id_bytes = (np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
             settled.id_hashes = np.zeros(n, dtype=np.uint64)
-            start("ids", _id_rules, settled, ids)
+            first = 0
+            for part in _halves(ids):  # (in two halves: the ids' job is otherwise the last)
+                start("ids", functools.partial(_id_rules, start=first), settled, part)
+                first += len(part)
     return settled
 
 
@@ -586,16 +592,19 @@ def _plain_numbers(values: pa.ChunkedArray, *, into: tuple[np.ndarray, ...]) -> 
     read_plain_numbers(values, into=into)
 
 
-def _id_rules(settled: _Settled, ids: pa.ChunkedArray) -> None:
-    """:func:`_id_bytes` of the ids, each id's hash, and the hashes that several rows share
-    (the only rows whose ids :func:`_repeated_ids` compares), into ``settled``; each piece of
-    the column is seen as bytes once for all three."""
-    start = 0
+def _id_rules(settled: _Settled, ids: pa.ChunkedArray, *, start: int) -> None:
+    """:func:`_id_bytes` of a part of the ids and each id's hash, into ``settled`` from row
+    ``start`` on; each piece of the column is seen as bytes once for both."""
     for piece in chunks(ids):
         text = TextBytes.of(piece)
         _bytes_of_ids(text, settled.id_bytes, start)
         settled.id_hashes[start : start + len(text)] = hash_bytes(text)
         start += len(text)
+
+
+def _find_shared_hashes(settled: _Settled) -> None:
+    """The hashes that several rows share (the only rows whose ids :func:`_repeated_ids`
+    compares), into ``settled``."""
     settled.shared_hashes = shared_values(settled.id_hashes)
 
 
