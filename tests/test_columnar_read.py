@@ -16,6 +16,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import logging
 import pickle
 
 import geopandas as gpd
@@ -513,6 +514,38 @@ def test_a_stream_says_what_the_dst_rule_did_over_all_its_batches(tmp_path):
     said = [note for note in result.notes if "DST" in note]
     assert said == [note for note in read.notes if "DST" in note]
     assert [note.split()[0] for note in said] == ["2", "3"]
+
+
+def test_a_stream_says_what_one_read_of_the_whole_file_says(tmp_path, caplog):
+    # the portal's export, with a bad time, a missing coordinate and an id repeated in a later
+    # batch: the stream's notes are the read's notes (the export recognised, the rejects summed
+    # over its batches), and the rejects are said once, not once a batch
+    header = "ID,Date,Primary Type,X Coordinate,Y Coordinate"
+    rows = ["1,01/02/2024 10:00:00 AM,BATTERY,1144907,1896933"]
+    rows += ["2,01/02/2024 25:00:00 AM,BATTERY,1144907,1896933"]
+    rows += ["3,01/03/2024 10:00:00 AM,BATTERY,,1896933"]
+    rows += ["4,01/03/2024 11:00:00 PM,BATTERY,1144907,1896933"]
+    rows += ["1,01/04/2024 10:00:00 AM,BATTERY,1144907,1896933"]
+    rows += ["5,01/04/2024 10:00:00 AM,BATTERY,1144907,1896933"]
+    path = tmp_path / "crimes.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    read = read_incidents(path)
+    assert read.rows_rejected == 3
+    caplog.set_level(logging.INFO, logger="geo_violence")
+    caplog.clear()
+    result = stream_cube(
+        path,
+        load_units("community_areas").units,
+        batch_rows=2,
+        start="2024-01-01",
+        end="2024-01-07",
+    )
+    assert result.parts == 3 and int(result.cube.counts.sum()) == 3
+    assert [note for note in result.notes if not note.startswith("counted ")] == read.notes
+    assert read.notes[0].startswith("recognised the City of Chicago portal's")
+    assert read.notes[-1].startswith("3 of 6 rows rejected: 1 duplicate incident id; ")
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert sum("rows rejected" in message for message in said) == 1
 
 
 @pytest.mark.shared_data

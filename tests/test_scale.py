@@ -54,6 +54,9 @@ def test_streaming_one_file_in_batches_gives_the_in_memory_cube(dataset):
     )
     assert result.cube.outside_period == cube.outside_period
     assert sorted(result.rejects["line"]) == sorted(read.rejects["line"])
+    assert [note for note in result.notes if "rejected" in note] == [
+        note for note in read.notes if "rejected" in note
+    ]  # the rejects of every batch, in one note as one read says them
 
 
 def test_the_dask_path_on_a_local_cluster_gives_the_in_memory_cube(dataset):
@@ -68,6 +71,10 @@ def test_the_dask_path_on_a_local_cluster_gives_the_in_memory_cube(dataset):
     )
     assert set(result.rejects["reason"]) == set(read.rejects["reason"])
     assert "file" in result.rejects.columns
+    # lines count per file: a file's row is told apart from another file's of the same line
+    assert [note for note in result.notes if "rejected" in note] == [
+        note for note in read.notes if "rejected" in note
+    ]
 
     # ids come from line numbers, which count per file in a dataset: compare where they lie
     def places(table):

@@ -32,12 +32,14 @@ from ..sources.incidents import (
     _READ_ERRORS,
     IncidentColumns,
     SeenIds,
+    _column_notes,
     _dst_notes,
     _read_header,
     _record_starts,
     _resolve_columns,
     _what,
     incidents_from_table,
+    rejects_notes,
 )
 from ..units.assign import assign_units
 from .counts import Cube, build_cube
@@ -108,8 +110,15 @@ def _count_part(
 
 
 def _combine(parts: list[PartCounts], template: Cube, notes: list[str]) -> ScaledCube:
+    rejects = (
+        pd.concat([part.rejects for part in parts], ignore_index=True) if parts else pd.DataFrame()
+    )
+    rows_read = sum(part.rows_read for part in parts)
     moved = [sum(part.dst_moves[k] for part in parts) for k in (0, 1)]
-    notes = [*notes, *_dst_notes(*moved)]  # the DST rule's work, over every batch
+    # the DST rule's work and the rejects, over every part, as one read of the whole says them
+    notes = [*notes, *_dst_notes(*moved), *rejects_notes(rejects, rows_read)]
+    for note in notes:
+        logger.info(note)
     counts = np.sum([part.counts for part in parts], axis=0) if parts else template.counts
     cube = Cube(
         counts=counts,
@@ -121,13 +130,11 @@ def _combine(parts: list[PartCounts], template: Cube, notes: list[str]) -> Scale
     )
     return ScaledCube(
         cube=cube,
-        rows_read=sum(part.rows_read for part in parts),
+        rows_read=rows_read,
         rejected=sum(part.rejected for part in parts),
         unassigned=sum(part.unassigned for part in parts),
         parts=len(parts),
-        rejects=pd.concat([part.rejects for part in parts], ignore_index=True)
-        if parts
-        else pd.DataFrame(),
+        rejects=rejects,
         unassigned_rows=pd.concat([part.unassigned_rows for part in parts], ignore_index=True)
         if parts
         else pd.DataFrame(),
@@ -243,7 +250,10 @@ def stream_cube(
         parts = count_all(_parquet_batches(path, wanted, batch_rows))
     else:
         parts = _count_csv(path, wanted, batch_rows, count_all, notes)
-    return _combine(parts, template, [f"counted {path.name} in {len(parts)} batches", *notes])
+    said = _column_notes(columns, crs_given=(read_options or {}).get("crs") is not None)
+    return _combine(
+        parts, template, [*said, f"counted {path.name} in {len(parts)} batches", *notes]
+    )
 
 
 def stream_parquet_cube(path: str | Path, units, **options) -> ScaledCube:
@@ -494,7 +504,10 @@ def dask_parquet_cube(
             moved,
         )
     where = scheduler or f"a local cluster of {n_workers} workers"
-    return _combine(parts, template, [f"counted {len(paths)} files with dask-geopandas on {where}"])
+    said = _column_notes(columns, crs_given=(read_options or {}).get("crs") is not None)
+    return _combine(
+        parts, template, [*said, f"counted {len(paths)} files with dask-geopandas on {where}"]
+    )
 
 
 def _read_file(path: str, *, columns: IncidentColumns):

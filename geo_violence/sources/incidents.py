@@ -250,19 +250,11 @@ def read_incidents(
         code_cols=tuple(code_cols),
         path=path,
     )
-    notes: list[str] = []
-    if (
-        crs is None
-        and columns.x_col is not None
-        and _looks_like_lon_lat(columns.x_col, columns.y_col)
-    ):
-        notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
-    if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
-        notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
+    notes = _column_notes(columns, crs_given=crs is not None)
     raw, point_geometry, raw_crs, lines = _read_table(path, columns, header, notes)
     table = _Columns(raw)
     del raw  # handed over: its columns go as they are used
-    return _incidents(
+    read = _incidents(
         table,
         columns,
         line=lines,
@@ -272,6 +264,9 @@ def read_incidents(
         notes=notes,
         seen_ids=None,
     )
+    for note in read.notes:
+        logger.info(note)
+    return read
 
 
 def incidents_from_table(
@@ -289,7 +284,8 @@ def incidents_from_table(
     or one file of a dataset read by a worker): times, coordinates, rejects, the working CRS.
 
     Each rule runs on whole columns (:mod:`.columnar`): the values it cannot settle exactly go,
-    alone, through the per-value rules, and rejects are built from the failed rows only.
+    alone, through the per-value rules, and rejects are built from the failed rows only. The
+    part's notes are logged at DEBUG only: its caller says the whole's (:func:`rejects_notes`).
 
     Parameters
     ----------
@@ -325,7 +321,7 @@ def incidents_from_table(
     >>> len(read.incidents), read.rejects["reason"].tolist()
     (1, ['unparseable time'])
     """
-    return _incidents(
+    read = _incidents(
         _Columns(_as_table(raw)),
         columns,
         line=line,
@@ -335,6 +331,9 @@ def incidents_from_table(
         notes=notes,
         seen_ids=seen_ids,
     )
+    for note in read.notes:  # a part's: its caller says the whole's
+        logger.debug(note)
+    return read
 
 
 class _Columns:
@@ -485,17 +484,7 @@ def _incidents(
         incidents = gpd.GeoDataFrame(
             pd.DataFrame(data, copy=False), geometry="geometry", crs=WORKING_CRS, copy=False
         )
-    if len(rejects):
-        kinds = rejects[REASON].str.replace(_FIRST_ON_LINE, "", regex=True)
-        notes.append(
-            f"{rejects[SOURCE_LINE].nunique()} of {rows_read} rows rejected: "
-            + "; ".join(
-                f"{n} {reason}"
-                for reason, n in rejects.groupby(kinds)[SOURCE_LINE].nunique().items()
-            )
-        )
-    for note in notes:
-        logger.info(note)
+    notes.extend(rejects_notes(rejects, rows_read))
     return IncidentRead(
         incidents=incidents,
         rejects=rejects,
@@ -1445,6 +1434,61 @@ def _localize(wall: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, int, int]:
         utc[rows] = localized.asi8
     result = pd.DatetimeIndex(utc.view("datetime64[ns]")).tz_localize("UTC")
     return result.tz_convert(TIMEZONE), in_gap, in_overlap
+
+
+def _column_notes(columns: IncidentColumns, *, crs_given: bool) -> list[str]:
+    """What the reader decided about the columns that a user should know: a CRS it assumed, the
+    portal's export recognised."""
+    notes = []
+    if (
+        not crs_given
+        and columns.x_col is not None
+        and _looks_like_lon_lat(columns.x_col, columns.y_col)
+    ):
+        notes.append(f"assumed EPSG:4326 for columns {columns.x_col!r}/{columns.y_col!r}")
+    if columns.id_col == PORTAL_COLUMNS.id_col and columns.time_col == PORTAL_COLUMNS.time_col:
+        notes.append("recognised the City of Chicago portal's 'Crimes - 2001 to Present' export")
+    return notes
+
+
+def rejects_notes(rejects: pd.DataFrame, rows_read: int) -> list[str]:
+    """The rejects in one note: how many rows of how many, and how many for each reason.
+
+    A row is counted once however many of its values failed; a stream's or a dataset's rejects,
+    gathered over its parts, give the note one read of the whole would give (a dataset's rows
+    are told apart by their ``file`` as well as their ``line``).
+
+    Parameters
+    ----------
+    rejects : pandas.DataFrame
+        The rejects (``line`` and ``reason`` columns), as :class:`IncidentRead` holds them.
+    rows_read : int
+        The rows read.
+
+    Returns
+    -------
+    list of str
+        One note, or none when nothing was rejected.
+
+    Examples
+    --------
+    >>> rejects = pd.DataFrame({"line": [3, 3, 7, 9], "reason": ["unparseable time",
+    ...     "non-numeric coordinate", "unparseable time",
+    ...     "duplicate incident id (first on line 2)"]})
+    >>> rejects_notes(rejects, 10)
+    ['3 of 10 rows rejected: 1 duplicate incident id; 1 non-numeric coordinate; 2 unparseable time']
+    >>> rejects_notes(rejects.iloc[:0], 10)
+    []
+    """
+    if not len(rejects):
+        return []
+    row = [SOURCE_LINE, *(["file"] if "file" in rejects else [])]  # a dataset's lines are a file's
+    kinds = rejects[row].assign(kind=rejects[REASON].str.replace(_FIRST_ON_LINE, "", regex=True))
+    by_reason = kinds.drop_duplicates().groupby("kind").size()
+    return [
+        f"{len(kinds[row].drop_duplicates())} of {rows_read} rows rejected: "
+        + "; ".join(f"{n} {reason}" for reason, n in by_reason.items())
+    ]
 
 
 def _dst_notes(in_gap: int, in_overlap: int) -> list[str]:
