@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo_violence import PeriodError, build_cube
 from geo_violence.cube.counts import step_floor
@@ -125,3 +130,55 @@ def test_step_floor_is_monday_for_every_day_of_a_year():
     floors = step_floor(days, "week")
     assert (pd.DatetimeIndex(floors).day_of_week == 0).all()
     assert ((days - floors) < np.timedelta64(7, "D")).all() and (days >= floors).all()
+
+
+#: Instants a step's edge lies near: the 2024 DST changes (UTC) and a local midnight.
+_NEAR_EDGES = [1710054000, 1730613600, 1704088800, 1719810000]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    step=st.sampled_from(["week", "month", "day"]),
+    keep_partial=st.booleans(),
+    unit=st.sampled_from(["ns", "us", "s"]),
+    given_period=st.booleans(),
+)
+def test_each_incident_is_counted_in_the_step_of_its_local_day(
+    seed, step, keep_partial, unit, given_period
+):
+    """The cube counts by its edges' instants; here each incident's local day is found with
+    Python's zoneinfo and its step by hand, over times next to local midnights and DST changes,
+    in every unit pandas keeps times in, with missing times among them."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    uniform = rng.integers(1704067200, 1735689600, n // 2)  # 2024 (UTC)
+    near = rng.choice(_NEAR_EDGES, n // 2) + rng.integers(-3 * 86400, 3 * 86400, n // 2)
+    near = (
+        (near // 86400) * 86400
+        + rng.choice([0, 5 * 3600, 6 * 3600], n // 2)
+        + rng.choice([-1, 0, 1], n // 2)
+    )  # UTC midnights and Chicago's (at 5 or 6 hours UTC), and a second either side
+    seconds = np.concatenate([uniform, near])
+    times = pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).dt.tz_convert("America/Chicago")
+    times = times.dt.as_unit(unit)
+    times.iloc[[3, 250]] = pd.NaT
+    incidents = pd.DataFrame({"unit_id": rng.choice(["1", "2", "3"], n), "occurred_at": times})
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    local = [
+        None if i in (3, 250) else dt.datetime.fromtimestamp(int(s), chicago).date()
+        for i, s in enumerate(seconds)
+    ]
+    start, end = (dt.date(2024, 2, 3), dt.date(2024, 10, 30)) if given_period else (None, None)
+    cube = build_cube(incidents, UNITS, step=step, start=start, end=end, keep_partial=keep_partial)
+    first = start or min(day for day in local if day)
+    last = end or max(day for day in local if day)
+    edges = [edge.date() for edge in cube.edges]
+    expected = np.zeros_like(cube.counts)
+    for unit_id, day in zip(incidents["unit_id"], local, strict=True):
+        if day is None or not (first <= day <= last and edges[0] <= day < edges[-1]):
+            continue
+        step_index = max(k for k, edge in enumerate(edges) if edge <= day)
+        expected[int(unit_id) - 1, step_index] += 1
+    np.testing.assert_array_equal(cube.counts, expected)
+    assert cube.outside_period == n - expected.sum()

@@ -248,16 +248,13 @@ def local_days(occurred_at: pd.Series) -> np.ndarray:
     return wall.to_numpy(dtype="datetime64[D]")
 
 
-def _check_data_span(
-    incidents: pd.DataFrame, days: np.ndarray, first: np.datetime64, last: np.datetime64
-) -> None:
+def _check_data_span(incidents: pd.DataFrame, first: np.datetime64, last: np.datetime64) -> None:
     """Refuse a period made by the data that spans more than :data:`MAX_DATA_YEARS` years,
     naming the rows that lie far from the others (a typo in a year, most often)."""
     span_days = int((last - first).astype(np.int64))
     if span_days <= MAX_DATA_YEARS * 365.25:
         return
-    if not len(days):
-        return
+    days = local_days(incidents[OCCURRED_AT])
     middle = np.sort(days)[len(days) // 2]
     distance = np.abs((days - middle).astype(np.int64))
     far = np.flatnonzero(distance > MAX_DATA_YEARS * 365.25 / 2)
@@ -351,15 +348,23 @@ def build_cube(
     if step not in STEPS:
         raise OptionError.expected("step", step, STEPS)
     notes: list[str] = []
-    days = local_days(incidents[OCCURRED_AT]) if len(incidents) else np.array([], "datetime64[D]")
+    # each incident's instant (UTC, in the column's unit; NaT the smallest integer): steps are
+    # counted by their edges' instants, with no local time made for each incident
+    instants = (
+        pd.DatetimeIndex(incidents[OCCURRED_AT]).tz_convert(TIMEZONE)
+        if len(incidents)
+        else pd.DatetimeIndex([], dtype=pd.DatetimeTZDtype("ns", TIMEZONE))
+    )
     first = as_day(start, "--start")
     last = as_day(end, "--end")
     if first is None or last is None:
-        if len(days) == 0:
+        seen = instants[~instants.isna()] if instants.hasnans else instants
+        if len(seen) == 0:
             raise PeriodError("no incident to count: give --start and --end for an empty cube")
-        first = days.min() if first is None else first
-        last = days.max() if last is None else last
-        _check_data_span(incidents, days, first, last)
+        lowest, highest = local_days(pd.Series(seen[[seen.argmin(), seen.argmax()]]))
+        first = lowest if first is None else first
+        last = highest if last is None else last
+        _check_data_span(incidents, first, last)
     if first > last:
         whose = {
             (True, True): "",
@@ -401,14 +406,19 @@ def build_cube(
     if (unit_index < 0).any():
         unknown = sorted(set(incidents[UNIT_ID].to_numpy(dtype=object)[unit_index < 0]))[:5]
         raise OptionError(f"incidents name units that are not in the layer: {unknown}")
+    edges = pd.DatetimeIndex(edges_days).tz_localize(TIMEZONE)
+    # local midnights (they exist and are unique in Chicago: its clocks change at 2 am), so an
+    # instant's local day is in a step exactly when the instant lies between its edges
+    counted_days = [max(first, starts[0]), min(last + np.timedelta64(1, "D"), ends[-1])]
+    low, high = pd.DatetimeIndex(counted_days).tz_localize(TIMEZONE).as_unit(instants.unit).asi8
+    edge_instants = edges.as_unit(instants.unit).asi8
+    times = instants.asi8
     counts = np.zeros(len(units) * len(starts), dtype=np.int64)
     n_counted = 0
-    for begin in range(0, len(days), _AT_A_TIME):  # a million at a time: few temporaries
-        part = days[begin : begin + _AT_A_TIME]
-        counted = np.flatnonzero(
-            (part >= max(first, starts[0])) & (part <= last) & (part < ends[-1])
-        )
-        step_index = np.searchsorted(starts, step_floor(part[counted], step))
+    for begin in range(0, len(times), _AT_A_TIME):  # a million at a time: few temporaries
+        part = times[begin : begin + _AT_A_TIME]
+        counted = np.flatnonzero((part >= low) & (part < high))
+        step_index = np.searchsorted(edge_instants, part[counted], side="right") - 1
         cell = unit_index[begin + counted] * len(starts) + step_index
         counts += np.bincount(cell, minlength=len(counts))
         n_counted += len(counted)
@@ -421,7 +431,6 @@ def build_cube(
         )
     if len(incidents) and n_counted == 0:
         notes.append(f"no incident falls in the period {first}..{last}: every count is zero")
-    edges = pd.DatetimeIndex(edges_days).tz_localize(TIMEZONE)
     for note in notes:
         logger.info(note)
     return Cube(
