@@ -234,10 +234,17 @@ def write_portal_parquet(path: Path, rows: int, **options) -> None:
 #: Runs its arguments as a child and prints the child's wall time and peak memory: the child is
 #: started from this small process, because Linux carries ``ru_maxrss`` across ``exec`` (a child
 #: started straight from a large benchmark process would report that process's peak).
+#: GiB of memory touched and let go just before each measured process starts (more than any
+#: run's peak here): see :func:`measured`.
+WARM_GIB = 3
+
 _MEASURE = """
 import json, os, subprocess, sys, time
+if float(sys.argv[1]):  # in a process of its own: a child would inherit this one's peak
+    touch = "b'\\\\x01' * int(float(__import__('sys').argv[1]) * 2**30)"  # every page written
+    subprocess.run([sys.executable, "-c", touch, sys.argv[1]], check=True)
 start = time.perf_counter()
-child = subprocess.Popen(sys.argv[1:], stdout=sys.stderr)
+child = subprocess.Popen(sys.argv[2:], stdout=sys.stderr)
 _, status, usage = os.wait4(child.pid, 0)
 print(json.dumps({"seconds": time.perf_counter() - start, "peak_kib": usage.ru_maxrss,
                   "cpu": usage.ru_utime + usage.ru_stime,
@@ -245,15 +252,29 @@ print(json.dumps({"seconds": time.perf_counter() - start, "peak_kib": usage.ru_m
 """
 
 
-def measured(argv: list[str], env: dict | None = None) -> dict:
+def measured(argv: list[str], env: dict | None = None, *, warm_gib: float = WARM_GIB) -> dict:
     """Run ``argv`` in a fresh process: its wall time (``seconds``), CPU time, peak resident
-    memory (``peak_gib``) and what it printed (``output``). A failure stops the benchmark."""
+    memory (``peak_gib``) and what it printed (``output``). A failure stops the benchmark.
+
+    Just before the process starts, another touches ``warm_gib`` GiB and exits. This machine is a
+    virtual machine that hands free memory back to its host about 2 s after it is freed (free
+    page reporting): the next process to use that memory pays a host fault on every page.
+    Touching 3 GiB took 7 s after 20 s idle, and 0.2-0.5 s right after another process had
+    freed it; `geo-violence counts` of 5 million rows took 4.7-5.5 s after a pause, 3.2-4.5 s
+    after the warm-up. Without it, whichever run follows a pause (the first after the files are
+    written) or a smaller run pays that cost and the other does not; with it, every run starts
+    alike, as on a machine that keeps its memory. ``warm_gib=0`` measures cold
+    (``run.py --cold``).
+    """
     import json
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *argv], capture_output=True, text=True, env=env
+        [sys.executable, "-c", _MEASURE, str(warm_gib), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])}... failed:\n{done.stderr[-3000:]}")

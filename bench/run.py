@@ -30,7 +30,9 @@ columns (as the portal store of ``geo-violence fetch`` keeps them). Rows:
   the whole job (counts, then the whole emerging analysis).
 
 Every run in a fresh process reports its wall time and its peak resident memory (``ru_maxrss``
-of that process alone). The cubes of ours and of the baseline are checked to hold the same
+of that process alone). Just before each, 3 GiB are touched and let go, so that no run pays for
+memory this virtual machine handed back to its host while it was idle (``common.measured``;
+``--cold`` leaves that out). The cubes of ours and of the baseline are checked to hold the same
 number of incidents. Times are printed, never asserted: ratio is baseline time over ours.
 """
 
@@ -44,7 +46,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import DATA, PORTAL_TIME_FORMAT, measured, write_portal_csv, write_portal_parquet
+from common import (
+    DATA,
+    PORTAL_TIME_FORMAT,
+    WARM_GIB,
+    measured,
+    write_portal_csv,
+    write_portal_parquet,
+)
 
 YEARLY = 250_000
 START, END = "2024-01-01", "2024-12-29"  # the 52 whole weeks of 2024
@@ -130,6 +139,11 @@ def main() -> int:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 20])
     parser.add_argument("--peak-50m", action="store_true", help="also stream 50 million rows")
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm-up of memory before each measured process (common.measured says why)",
+    )
+    parser.add_argument(
         "--skip-baseline-above", type=int, default=20, help="skip the baselines above this scale"
     )
     args = parser.parse_args()
@@ -151,6 +165,9 @@ def main() -> int:
 def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
     """Every row of the table, the files written in ``folder``."""
     import esda
+
+    def measure(argv: list[str], env: dict | None = None) -> dict:
+        return measured(argv, env, warm_gib=0 if args.cold else WARM_GIB)
 
     from geo_violence.stats.emerging import emerging_hotspots, space_time_gi_star
 
@@ -183,12 +200,12 @@ def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
         for stage, path, time_format, engine in cases:
             out = folder / f"out-{path.name}-{'-'.join(engine) or 'memory'}"
             extra = ("--engine", engine[0]) if engine else ()
-            ours = measured(counts_command(path, out, *extra), env)
+            ours = measure(counts_command(path, out, *extra), env)
             base = None
             if with_baseline:
                 key = (path, time_format)
                 if key not in baselines:
-                    baselines[key] = measured(
+                    baselines[key] = measure(
                         [sys.executable, "-c", BASELINE, str(path), time_format, str(units_path)]
                     )
                 base = baselines[key]
@@ -202,9 +219,9 @@ def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
         reads, read_bases = [], []
         processes = READ_PROCESSES if n <= READ_GOAL_ROWS else 1
         for _ in range(processes):  # taking turns: this machine's speed drifts
-            reads.append(measured([sys.executable, "-c", READ, str(portal)], env))
+            reads.append(measure([sys.executable, "-c", READ, str(portal)], env))
             read_bases.append(
-                measured([sys.executable, "-c", READ_BASELINE, str(portal), PORTAL_TIME_FORMAT])
+                measure([sys.executable, "-c", READ_BASELINE, str(portal), PORTAL_TIME_FORMAT])
             )
         for stage, field in (("first call", -2), ("a later call", -1)):
             ours, base = median_call(reads, field), median_call(read_bases, field)
@@ -242,7 +259,7 @@ def run_scales(args, folder: Path, units, neighbours, w) -> list[tuple]:
     if args.peak_50m:
         path = folder / "x50m.parquet"
         write_portal_parquet(path, 50_000_000, seed=50)
-        ours = measured(counts_command(path, folder / "out50m", "--engine", "stream"), env)
+        ours = measure(counts_command(path, folder / "out50m", "--engine", "stream"), env)
         rows.append(("counts --engine stream, Parquet, 50 million rows", 200, 50_000_000, ours,
                      None, "goal: peak < 4 GiB"))  # fmt: skip
         path.unlink()
