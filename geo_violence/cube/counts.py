@@ -358,12 +358,11 @@ def build_cube(
     first = as_day(start, "--start")
     last = as_day(end, "--end")
     if first is None or last is None:
-        seen = instants[~instants.isna()] if instants.hasnans else instants
-        if len(seen) == 0:
+        lowest, highest = instants.min(), instants.max()  # (a missing time left out)
+        if pd.isna(lowest):
             raise PeriodError("no incident to count: give --start and --end for an empty cube")
-        lowest, highest = local_days(pd.Series(seen[[seen.argmin(), seen.argmax()]]))
-        first = lowest if first is None else first
-        last = highest if last is None else last
+        first = np.datetime64(lowest.date(), "D") if first is None else first
+        last = np.datetime64(highest.date(), "D") if last is None else last
         _check_data_span(incidents, first, last)
     if first > last:
         whose = {

@@ -161,12 +161,15 @@ def _wanted_columns(columns: IncidentColumns) -> list[str]:
     return [name for name in names if name]
 
 
-def _columns_for(path: Path, read_options: dict) -> IncidentColumns:
+def _columns_for(path: Path, read_options: dict) -> tuple[IncidentColumns, list[str]]:
+    """The columns the parts read, and what was decided about them for the notes (a CRS
+    assumed, the portal's export recognised), as :func:`read_incidents` decides them."""
     unknown = set(read_options) - set(READ_KEYS)
     if unknown:
         raise OptionError(f"unknown read options {sorted(unknown)} (known: {list(READ_KEYS)})")
     options = {key: read_options.get(key) for key in READ_KEYS}
-    return _resolve_columns(_read_header(path), path=path, code_cols=(), **options)
+    columns = _resolve_columns(_read_header(path), path=path, code_cols=(), **options)
+    return columns, _column_notes(columns, crs_given=options["crs"] is not None)
 
 
 def stream_cube(
@@ -222,7 +225,8 @@ def stream_cube(
         raise InputFileError(f"incident file {str(path)!r} does not exist")
     kind = _stream_kind(path)
     # the category says nothing the counts need (a stream takes no --filter-category): unread
-    columns = replace(_columns_for(path, read_options or {}), category_col=None)
+    columns, said = _columns_for(path, read_options or {})
+    columns = replace(columns, category_col=None)
     wanted = _wanted_columns(columns)
     template = _empty_cube(units, step, start, end)
 
@@ -250,7 +254,6 @@ def stream_cube(
         parts = count_all(_parquet_batches(path, wanted, batch_rows))
     else:
         parts = _count_csv(path, wanted, batch_rows, count_all, notes)
-    said = _column_notes(columns, crs_given=(read_options or {}).get("crs") is not None)
     return _combine(
         parts, template, [*said, f"counted {path.name} in {len(parts)} batches", *notes]
     )
@@ -462,7 +465,7 @@ def dask_parquet_cube(
             "the dask engine needs dask-geopandas and dask.distributed: "
             "pip install 'geo-violence[dask]'"
         ) from error
-    columns = _columns_for(paths[0], read_options or {})
+    columns, said = _columns_for(paths[0], read_options or {})
     template = _empty_cube(units, step, start, end)
     cluster = None
     if scheduler is None:
@@ -504,7 +507,6 @@ def dask_parquet_cube(
             moved,
         )
     where = scheduler or f"a local cluster of {n_workers} workers"
-    said = _column_notes(columns, crs_given=(read_options or {}).get("crs") is not None)
     return _combine(
         parts, template, [*said, f"counted {len(paths)} files with dask-geopandas on {where}"]
     )

@@ -1746,10 +1746,11 @@ def _problem_frame(
 def _values_text(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
     """The values of ``rows`` of a column as text (``as_text``), as a rejects table shows them."""
     values = table.column(column)
-    if is_text(values):  # as as_text reads text: stripped, a missing value as ""
-        taken = values.take(pa.array(rows)).to_pylist()
-        return np.array(["" if value is None else value.strip() for value in taken], dtype=object)
-    return as_text(_whole_column(values).iloc[rows]).to_numpy(dtype=object)
+    if is_text(values):
+        part = pd.Series(values.take(pa.array(rows)).to_pylist(), dtype=object)
+    else:
+        part = _whole_column(values).iloc[rows]
+    return as_text(part).to_numpy(dtype=object)
 
 
 def _empty_rejects() -> pd.DataFrame:
