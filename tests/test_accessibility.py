@@ -250,7 +250,9 @@ def test_touch_targets_are_at_least_44_px(open_page, width):
         control = controls.nth(position)
         box = control.bounding_box()
         label = control.evaluate("e => e.outerHTML.slice(0, 80)")
-        assert box["width"] >= 44 and box["height"] >= 44, label
+        # (a box placed at a fractional position may measure 43.999996: chromium lays out in
+        # 1/64 px, and a bounding box is a float of that)
+        assert box["width"] >= 44 - 1 / 64 and box["height"] >= 44 - 1 / 64, label
 
 
 def test_on_a_phone_the_legend_and_the_title_cover_nothing(open_page):
